@@ -1,0 +1,172 @@
+/**
+ * The IO data type: a program is a tree of plain nodes that describes effects
+ * without running them. `src/runtime/interpreter.ts` walks the tree.
+ *
+ * Every node is an instance of one class with the same four fields, so the
+ * interpreter's property reads stay monomorphic (one hidden class for V8).
+ * A node is immutable and is never memoised: running it twice runs its
+ * effects twice, as in nix-exec.
+ */
+import { recordTrace, type Trace } from "./trace.js";
+import { describeValue } from "./describe.js";
+
+/** The runtime context handed to primitives when they run (see runtime/context.ts). */
+export interface PrimitiveContext {
+  readonly cacheDir: string;
+  readonly verbose: boolean;
+  /** True while `unsafePerformIO` is running this program synchronously. */
+  readonly synchronous: boolean;
+  /** Writes one diagnostic line to stderr, prefixed with `tsexec: `. */
+  log(line: string): void;
+  /** Options later primitives read (offline, pinned-only, argv ...). */
+  readonly options: Readonly<Record<string, unknown>>;
+}
+
+export const enum Tag {
+  /** `_a` is the value. */
+  Pure = 0,
+  /** `_a` is a thunk `() => A`. */
+  Sync = 1,
+  /** `_a` is a thunk `() => PromiseLike<A>`; `_b` names the step. */
+  Async = 2,
+  /** `_a` is the inner IO, `_b` is `a => b`. */
+  Map = 3,
+  /** `_a` is the inner IO, `_b` is `a => IO<b>` (bind and join). */
+  Chain = 4,
+  /** `_a` is `ctx => IO<A>`, `_b` is the label `--verbose` prints. */
+  Primitive = 5,
+  /** `_a` is the inner IO; failures become `Left`, values `Right`. */
+  Attempt = 6,
+}
+
+const brand: unique symbol = Symbol.for("tsexec.io");
+
+/** An IO value: a description of a program that yields an `A` when run. */
+export interface IO<A> {
+  readonly [brand]: (_: never) => A;
+  /** `lib.map(f, this)`. */
+  map<B>(f: (a: A) => B): IO<B>;
+  /** `lib.bind(this, f)`. */
+  bind<B>(f: (a: A) => IO<B>): IO<B>;
+}
+
+/** The yielded type of an IO value. */
+export type Yielded<T> = T extends IO<infer A> ? A : never;
+
+export class Node {
+  declare readonly [brand]: (_: never) => unknown;
+  constructor(
+    readonly _tag: Tag,
+    readonly _a: any,
+    readonly _b: any,
+    /** Where the node was built; recorded only under --show-trace. */
+    public _trace: Trace | undefined,
+  ) {}
+  map(f: (a: any) => unknown): IO<any> {
+    return map(f, this as IO<any>);
+  }
+  bind(f: (a: any) => IO<unknown>): IO<any> {
+    return bind(this as IO<any>, f);
+  }
+}
+// A real (non-enumerable) brand so IO values from another copy of tsexec are recognised.
+Object.defineProperty(Node.prototype, brand, { value: brand });
+
+export function isIO(value: unknown): value is IO<unknown> {
+  return typeof value === "object" && value !== null && (value as any)[brand] === brand;
+}
+
+function expectFunction(where: string, f: unknown, hint: string): void {
+  if (typeof f !== "function") {
+    throw new TypeError(`${where} expects a function ${hint}, got ${describeValue(f)}`);
+  }
+}
+
+function expectIO(where: string, io: unknown, hint: string): void {
+  if (!isIO(io)) throw new TypeError(`${where} expects an IO value ${hint}, got ${describeValue(io)}`);
+}
+
+/** `unit a`: an IO that yields `a` and does nothing else. */
+export function unit<A>(a: A): IO<A> {
+  return new Node(Tag.Pure, a, undefined, undefined) as unknown as IO<A>;
+}
+
+/** `map f io` (function first, as in nix-exec). */
+export function map<A, B>(f: (a: A) => B, io: IO<A>): IO<B> {
+  expectFunction("lib.map", f, "as its first argument (map f io)");
+  expectIO("lib.map", io, "as its second argument (map f io)");
+  return new Node(Tag.Map, io, f, recordTrace("mapping", f)) as unknown as IO<B>;
+}
+
+/** `join io`: run `io`, then run the IO it yields. */
+export function join<A>(io: IO<IO<A>>): IO<A> {
+  expectIO("lib.join", io, "(join io)");
+  return new Node(Tag.Chain, io, identity, recordTrace("joining", io)) as unknown as IO<A>;
+}
+
+/** `bind io f`: run `io`, pass its value to `f`, run the IO `f` returns. */
+export function bind<A, B>(io: IO<A>, f: (a: A) => IO<B>): IO<B> {
+  expectIO("lib.bind", io, "as its first argument (bind io f)");
+  expectFunction("lib.bind", f, "as its second argument (bind io f)");
+  return new Node(Tag.Chain, io, f, recordTrace("binding", f)) as unknown as IO<B>;
+}
+
+/** A synchronous effect: `f` runs each time the IO runs. */
+export function io<A>(f: () => A): IO<A> {
+  expectFunction("lib.io", f, "(io(() => value))");
+  return new Node(Tag.Sync, f, undefined, recordTrace("running", f)) as unknown as IO<A>;
+}
+
+/** An asynchronous effect: `f` is called each time the IO runs, and its promise awaited. */
+export function task<A>(f: () => PromiseLike<A>): IO<A> {
+  expectFunction("lib.task", f, "(task(() => promise))");
+  return new Node(Tag.Async, f, `lib.task(${functionName(f)})`, recordTrace("awaiting", f)) as unknown as IO<A>;
+}
+
+/**
+ * A named asynchronous step, for primitives (fetchgit, builds). `label` is what
+ * `unsafePerformIO` names when it refuses asynchronous work.
+ */
+export function asyncStep<A>(label: string, f: () => PromiseLike<A>): IO<A> {
+  return new Node(Tag.Async, f, label, undefined) as unknown as IO<A>;
+}
+
+/**
+ * A primitive: `run` receives the runtime context when the IO runs and returns
+ * the IO to continue with. `--verbose` prints `label` as the step starts.
+ */
+export function primitive<A>(label: string, run: (ctx: PrimitiveContext) => IO<A>): IO<A> {
+  return new Node(Tag.Primitive, run, label, recordTrace("running", label)) as unknown as IO<A>;
+}
+
+/** Either, shaped as fp-ts's so `fp-ts/Either` functions work on it. */
+export type Either<E, A> = { readonly _tag: "Left"; readonly left: E } | { readonly _tag: "Right"; readonly right: A };
+
+/** Run `io`; yield `Right(value)`, or `Left(error)` if it (or anything it runs) throws. */
+export function attempt<A>(io: IO<A>): IO<Either<Error, A>> {
+  expectIO("lib.attempt", io, "(attempt io)");
+  return new Node(Tag.Attempt, io, undefined, recordTrace("attempting", io)) as unknown as IO<Either<Error, A>>;
+}
+
+/** `mapM f list`: run `f` on each element in order and collect the results. */
+export function mapM<A, B>(f: (a: A) => IO<B>, list: readonly A[]): IO<B[]> {
+  expectFunction("lib.mapM", f, "as its first argument (mapM f list)");
+  if (!Array.isArray(list)) throw new TypeError(`lib.mapM expects an array as its second argument, got ${describeValue(list)}`);
+  const step = (i: number, acc: B[]): IO<B[]> =>
+    i === list.length ? unit(acc) : bind(f(list[i] as A), (b) => (acc.push(b), step(i + 1, acc)));
+  // A fresh accumulator per run: IO values are re-runnable, so it cannot be shared.
+  return defer(() => step(0, []));
+}
+
+/** `defer(() => io)`: build the IO only when it runs (for recursion and laziness). */
+export function defer<A>(f: () => IO<A>): IO<A> {
+  return bind(unit(undefined), f);
+}
+
+function identity<A>(a: A): A {
+  return a;
+}
+
+export function functionName(f: unknown): string {
+  return typeof f === "function" && f.name ? f.name : "an anonymous function";
+}

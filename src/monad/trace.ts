@@ -1,0 +1,55 @@
+/**
+ * Call-site recording for `--show-trace`. Off by default; when off, building
+ * an IO node costs one boolean test and nothing is captured.
+ */
+export interface Trace {
+  /** "mapping", "joining", "binding", "running", ... */
+  readonly op: string;
+  /** The function or primitive the node holds. */
+  readonly subject: string;
+  /** `file:line:col` of the user code that built the node, if found. */
+  readonly site: string | undefined;
+}
+
+let tracing = false;
+
+export function setTracing(on: boolean): void {
+  tracing = on;
+}
+
+export function isTracing(): boolean {
+  return tracing;
+}
+
+/** tsexec's own code (`<package>/dist/` when built, `<package>/src/` under vitest): never the call site. */
+const ownCode = new URL(".", import.meta.url).pathname.replace(/\/(dist|src)\/.*$/, "/$1/");
+
+function isOwnFrame(line: string): boolean {
+  return line.includes(ownCode) || line.includes("node:internal") || line.includes("(native)");
+}
+
+export function recordTrace(op: string, subject: unknown): Trace | undefined {
+  if (!tracing) return undefined;
+  return { op, subject: subjectName(subject), site: callSite() };
+}
+
+function subjectName(subject: unknown): string {
+  if (typeof subject === "string") return subject;
+  if (typeof subject === "function") return subject.name || "<anonymous function>";
+  return "<io>";
+}
+
+function callSite(): string | undefined {
+  const stack = new Error().stack ?? "";
+  for (const line of stack.split("\n").slice(1)) {
+    if (isOwnFrame(line)) continue;
+    const m = /\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/.exec(line);
+    if (m) return m[1]!.replace(/^file:\/\//, "");
+  }
+  return undefined;
+}
+
+/** `while mapping f at file.ts:12:5` */
+export function formatTrace(t: Trace): string {
+  return `while ${t.op} ${t.subject}${t.site ? ` at ${t.site}` : ""}`;
+}

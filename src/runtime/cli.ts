@@ -1,0 +1,108 @@
+/**
+ * The `tsexec` command: parse the command line, load the script, call it with
+ * `{ args, lib }`, run the IO value it returns. Data flows one way:
+ * CLI → loader → script → IO value → interpreter → primitives.
+ */
+import { dirname } from "node:path";
+import { isIO } from "../monad/io.js";
+import { describeValue } from "../monad/describe.js";
+import { setTracing } from "../monad/trace.js";
+import { TsexecError, isTsexecError } from "./errors.js";
+import { errorTrace, run } from "./interpreter.js";
+import { makeContext, setAmbientContext } from "./context.js";
+import { makeLib } from "./lib.js";
+import { defaultExport, importModule, locateScript } from "./loader/index.js";
+import { parseCommandLine, UsageError, type ParsedCommandLine } from "./options.js";
+import { packageRoot, versionString } from "./package.js";
+
+const tryHelp = "Try 'tsexec --help' for more information.";
+
+/** Runs tsexec with `argv` (without node and the launcher); resolves to the exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  let commandLine: ParsedCommandLine;
+  try {
+    commandLine = parseCommandLine(argv);
+  } catch (error) {
+    return reportUsage((error as Error).message);
+  }
+  const { flags, script, scriptArgs } = commandLine;
+  if (flags.help) {
+    const { helpText } = await import("./help.js");
+    process.stdout.write(await helpText());
+    return 0;
+  }
+  if (flags.version) {
+    process.stdout.write(`tsexec ${versionString()} (Node ${process.version})\n`);
+    return 0;
+  }
+  if (script === undefined) return reportUsage("no script given");
+  const showTrace = flags["show-trace"] === true;
+  setTracing(showTrace);
+  try {
+    await runScript(script, scriptArgs, flags);
+    return 0;
+  } catch (error) {
+    return reportError(error, showTrace);
+  }
+}
+
+async function runScript(script: string, scriptArgs: readonly string[], flags: ParsedCommandLine["flags"]): Promise<void> {
+  const ctx = makeContext({
+    cacheDir: typeof flags["cache-dir"] === "string" ? flags["cache-dir"] : undefined,
+    verbose: flags.verbose === true,
+    options: { ...flags, argv: process.argv },
+  });
+  setAmbientContext(ctx);
+  const file = locateScript(script);
+  const exported = defaultExport(await importModule(file, ctx.cacheDir));
+  if (typeof exported !== "function") {
+    throw new TsexecError(`${script} does not export a function (it exports ${describeValue(exported)})`);
+  }
+  const program: unknown = exported({ args: [script, ...scriptArgs], lib: makeLib({ dir: dirname(file) }) });
+  if (!isIO(program)) {
+    const hint =
+      describeValue(program) === "a Promise"
+        ? ": a Promise is not an IO value (is the function async?); wrap asynchronous work in lib.task(() => promise)"
+        : "";
+    throw new TsexecError(`the function exported by ${script} returned ${describeValue(program)}, not an IO value${hint}`);
+  }
+  await run(program, ctx);
+}
+
+function reportUsage(message: string): number {
+  process.stderr.write(`error: ${message}\n${tryHelp}\n`);
+  return 1;
+}
+
+/** `error: <message>`, then where it happened: the script's stack (source-mapped) and, under --show-trace, the IO chain. */
+function reportError(error: unknown, showTrace: boolean): number {
+  const lines: string[] = [];
+  if (isTsexecError(error) || error instanceof UsageError) {
+    lines.push(`error: ${error.message}`);
+  } else if (error instanceof SyntaxError && /^file:\/\/\S+:\d+\n/.test(error.stack ?? "")) {
+    // Node's own syntax errors (JavaScript scripts) put `file:line`, the line and a caret first.
+    const [where, code, caret] = error.stack!.split("\n");
+    lines.push(`error: ${where!.replace(/^file:\/\//, "")}: ${error.message}`, `  ${code}`, `  ${caret}`);
+  } else if (error instanceof Error) {
+    lines.push(`error: ${error.message}`, ...userFrames(error));
+  } else {
+    lines.push(`error: ${String(error)}`);
+  }
+  if (showTrace) {
+    lines.push(...errorTrace(error).map((line) => `  ${line}`));
+    for (let cause = (error as Error)?.cause; cause instanceof Error; cause = cause.cause) {
+      lines.push(`  caused by: ${cause.message}`);
+    }
+  }
+  process.stderr.write(lines.join("\n") + "\n");
+  return isTsexecError(error) ? error.exitCode : 1;
+}
+
+/** The stack frames of the user's code: tsexec's and Node's own frames are noise. */
+function userFrames(error: Error): string[] {
+  return (error.stack ?? "")
+    .split("\n")
+    .filter((line) => /^\s+at /.test(line))
+    .filter((line) => !line.includes(`${packageRoot}/dist/`) && !line.includes("node:internal") && !line.includes("(native)"))
+    .map((line) => line.replace(/^\s+/, "    "));
+}

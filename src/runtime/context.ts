@@ -1,0 +1,46 @@
+/**
+ * The runtime context: what primitives read when they run (cache directory,
+ * verbosity, options later issues add). The CLI makes one from its flags;
+ * `tsexec/unsafe-lib` and `run()` make one from the environment.
+ */
+import { homedir } from "node:os";
+import { join } from "node:path";
+import type { PrimitiveContext } from "../monad/io.js";
+
+export interface ContextOptions {
+  cacheDir?: string | undefined;
+  verbose?: boolean | undefined;
+  /** Further options primitives read by name (offline, pinnedOnly, argv ...). */
+  options?: Record<string, unknown>;
+}
+
+/** `$TSEXEC_CACHE_DIR`, else `$XDG_CACHE_HOME/tsexec`, else `~/.cache/tsexec`. */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.TSEXEC_CACHE_DIR) return env.TSEXEC_CACHE_DIR;
+  if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, "tsexec");
+  return join(homedir(), ".cache", "tsexec");
+}
+
+export function makeContext(opts: ContextOptions = {}): PrimitiveContext {
+  return {
+    cacheDir: opts.cacheDir ?? defaultCacheDir(),
+    verbose: opts.verbose ?? false,
+    synchronous: false,
+    log: (line: string) => process.stderr.write(`tsexec: ${line}\n`),
+    options: opts.options ?? {},
+  };
+}
+
+/**
+ * The context of the program tsexec is running: `unsafePerformIO`, called from
+ * pure code, runs its IO with it. Outside tsexec it comes from the environment.
+ */
+let ambient: PrimitiveContext | undefined;
+
+export function setAmbientContext(ctx: PrimitiveContext): void {
+  ambient = ctx;
+}
+
+export function ambientContext(): PrimitiveContext {
+  return (ambient ??= makeContext());
+}

@@ -1,0 +1,196 @@
+/**
+ * The interpreter: one loop over the IO tree with a heap stack of
+ * continuations, in the manner of nix-exec's runner and Effect's fiber.
+ *
+ * - Stack safe: nesting lives in `stack` (a JS array on the heap), never in
+ *   JS call frames, so 10^7 nested binds or maps run with Node's default stack.
+ * - Continuation frames are the Map/Chain/Attempt nodes themselves: a step
+ *   allocates nothing but what user functions allocate.
+ * - Synchronous steps run back to back; only `Async` nodes wait for a promise.
+ *   A suspended fiber resumes through one reusable pair of callbacks, so a long
+ *   asynchronous loop holds no chain of pending promises.
+ */
+import { Node, Tag, isIO, type IO, type PrimitiveContext } from "../monad/io.js";
+import { describeValue } from "../monad/describe.js";
+import { formatTrace, isTracing, type Trace } from "../monad/trace.js";
+import { TsexecError } from "./errors.js";
+
+/** The trace lines of the frames an error unwound through (under --show-trace). */
+const traceKey = Symbol.for("tsexec.trace");
+
+export function errorTrace(error: unknown): readonly string[] {
+  return (typeof error === "object" && error !== null && (error as any)[traceKey]) || [];
+}
+
+class Fiber {
+  readonly stack: Node[] = [];
+  resolve: (value: unknown) => void = noop;
+  reject: (error: unknown) => void = noop;
+  constructor(readonly ctx: PrimitiveContext) {}
+
+  readonly onValue = (value: unknown): void => this.resume(value, false, undefined);
+  readonly onError = (error: unknown): void => this.resume(undefined, true, error);
+
+  private resume(value: unknown, failing: boolean, failure: unknown): void {
+    let outcome: unknown;
+    try {
+      outcome = loop(this, undefined, value, failing, failure);
+    } catch (error) {
+      this.reject(error);
+      return;
+    }
+    if (outcome !== suspended) this.resolve(outcome);
+  }
+}
+
+/** Marks a fiber that stopped at an asynchronous step; the loop resumes it later. */
+const suspended: unique symbol = Symbol("suspended");
+
+/**
+ * Runs `io` to completion. Synchronous programs finish before `run` returns
+ * (the promise is already settled); asynchronous steps suspend the loop.
+ */
+export function run<A>(io: IO<A>, ctx: PrimitiveContext): Promise<A> {
+  const fiber = new Fiber(ctx);
+  let outcome: unknown;
+  try {
+    outcome = loop(fiber, io as unknown as Node, undefined, false, undefined);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  if (outcome !== suspended) return Promise.resolve(outcome as A);
+  return new Promise<A>((resolve, reject) => {
+    fiber.resolve = resolve as (value: unknown) => void;
+    fiber.reject = reject;
+  });
+}
+
+/**
+ * Runs `io` synchronously (unsafePerformIO). Reaching an asynchronous step is
+ * an error that names the step, raised before that step starts.
+ */
+export function runSync<A>(io: IO<A>, ctx: PrimitiveContext): A {
+  const fiber = new Fiber(ctx.synchronous ? ctx : { ...ctx, synchronous: true, log: ctx.log });
+  return loop(fiber, io as unknown as Node, undefined, false, undefined) as A;
+}
+
+function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failing: boolean, failure: unknown): unknown {
+  const stack = fiber.stack;
+  let cur: Node | undefined = start;
+  let value: unknown = startValue;
+  // The frame or node whose code is running, for the trace of an error it throws.
+  let running: Node | undefined;
+  for (;;) {
+    try {
+      if (failing) {
+        failing = false;
+        throw failure;
+      }
+      for (;;) {
+        if (cur !== undefined) {
+          switch (cur._tag) {
+            case Tag.Pure:
+              value = cur._a;
+              break;
+            case Tag.Map:
+            case Tag.Chain:
+            case Tag.Attempt:
+              stack.push(cur);
+              cur = cur._a;
+              continue;
+            case Tag.Sync:
+              running = cur;
+              value = cur._a();
+              break;
+            case Tag.Primitive: {
+              running = cur;
+              const ctx = fiber.ctx;
+              if (ctx.verbose) ctx.log(cur._b);
+              const next: unknown = cur._a(ctx);
+              if (!isIO(next)) throw new TypeError(`primitive ${cur._b} produced ${describeValue(next)}, not an IO value`);
+              cur = next as unknown as Node;
+              continue;
+            }
+            case Tag.Async:
+              running = cur;
+              if (fiber.ctx.synchronous) throw asyncInSync(cur);
+              suspend(fiber, cur._a());
+              return suspended;
+          }
+        }
+        const k = stack.pop();
+        if (k === undefined) {
+          cur = undefined;
+          return value;
+        }
+        running = k;
+        if (k._tag === Tag.Map) {
+          value = k._b(value);
+          cur = undefined;
+        } else if (k._tag === Tag.Chain) {
+          cur = k._b(value);
+          if (!isIO(cur)) throw notIO(k, cur);
+        } else {
+          value = { _tag: "Right", right: value };
+          cur = undefined;
+        }
+      }
+    } catch (error) {
+      // Unwind to the nearest attempt; collect the trace of what we leave.
+      const trace = isTracing() ? traceOf(error) : undefined;
+      if (trace && running?._trace) trace.push(formatTrace(running._trace));
+      running = undefined;
+      let k: Node | undefined;
+      while ((k = stack.pop()) !== undefined && k._tag !== Tag.Attempt) {
+        if (trace && k._trace) trace.push(formatTrace(k._trace));
+      }
+      if (k === undefined) throw error;
+      value = { _tag: "Left", left: toError(error) };
+      cur = undefined;
+    }
+  }
+}
+
+function suspend(fiber: Fiber, promise: PromiseLike<unknown>): void {
+  if (promise === null || typeof promise !== "object" || typeof promise.then !== "function") {
+    // A non-promise result from lib.task is treated as already resolved.
+    queueMicrotask(() => fiber.onValue(promise));
+    return;
+  }
+  promise.then(fiber.onValue, fiber.onError);
+}
+
+function traceOf(error: unknown): string[] {
+  if (typeof error !== "object" || error === null) return [];
+  let trace = (error as any)[traceKey] as string[] | undefined;
+  if (!trace) {
+    trace = [];
+    try {
+      Object.defineProperty(error, traceKey, { value: trace, enumerable: false, configurable: true });
+    } catch {
+      // A frozen error carries no trace.
+    }
+  }
+  return trace;
+}
+
+function toError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error), { cause: error });
+}
+
+function notIO(k: Node, value: unknown): TypeError {
+  const isJoin = k._trace?.op === "joining" || (k._b as Function).name === "identity";
+  const what = isJoin ? "lib.join: the IO yielded" : `the function given to lib.bind (${(k._b as Function).name || "anonymous"}) returned`;
+  const hint = describeValue(value) === "a Promise" ? " (a Promise is not an IO: wrap it in lib.task(() => promise))" : "";
+  return new TypeError(`${what} ${describeValue(value)}, not an IO value${hint}`);
+}
+
+function asyncInSync(node: Node): TsexecError {
+  const site = (node._trace as Trace | undefined)?.site;
+  return new TsexecError(
+    `unsafePerformIO cannot run asynchronous work: it reached ${node._b}${site ? ` (built at ${site})` : ""}. ` +
+      `Sequence asynchronous steps with lib.bind/lib.map in the program tsexec runs instead.`,
+  );
+}
+
+function noop(): void {}

@@ -1,0 +1,155 @@
+/**
+ * Module resolution for transpiled scripts. A script's transpiled output
+ * lives in the cache, not beside the script, so its import specifiers are
+ * resolved here, from the script's own directory, and rewritten to absolute
+ * URLs. Bare specifiers follow Node's ESM rules (node_modules lookup, package
+ * "exports" with the node/import/default conditions, then "main").
+ */
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { isBuiltin } from "node:module";
+import { dirname, join, resolve as resolvePath } from "node:path";
+import { TsexecError } from "../errors.js";
+import { packageRoot } from "../package.js";
+
+/** Extensions tsexec transpiles. */
+export const typeScriptExtensions = [".ts", ".mts", ".cts", ".tsx"];
+
+/** How an import specifier resolved. */
+export type Resolution =
+  | { kind: "builtin"; specifier: string }
+  | { kind: "typescript"; file: string }
+  | { kind: "javascript"; file: string };
+
+const conditions = ["node", "import", "module-sync", "default"];
+
+export function isTypeScript(file: string): boolean {
+  return typeScriptExtensions.some((ext) => file.endsWith(ext));
+}
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The file a directory stands for, as nix's `default.nix`: `default.ts`, then `index.ts`. */
+export function directoryEntry(dir: string): string | undefined {
+  for (const name of ["default.ts", "index.ts"]) {
+    const file = join(dir, name);
+    if (isFile(file)) return file;
+  }
+  return undefined;
+}
+
+export function resolveSpecifier(specifier: string, importer: string): Resolution {
+  if (specifier.startsWith("node:") || isBuiltin(specifier)) return { kind: "builtin", specifier };
+  if (specifier.startsWith("file:")) return classify(new URL(specifier).pathname, specifier, importer);
+  if (specifier.startsWith("./") || specifier.startsWith("../") || specifier.startsWith("/") || specifier === "." || specifier === "..") {
+    return classify(resolvePath(dirname(importer), specifier), specifier, importer);
+  }
+  return { kind: "javascript", file: resolveBare(specifier, importer) };
+}
+
+/** A relative or absolute path: the file itself, a `.ts` behind a `.js` name, an extensionless name, or a directory. */
+function classify(path: string, specifier: string, importer: string): Resolution {
+  const candidates = [path];
+  const jsToTs = /\.(m|c)?js$/.exec(path);
+  if (jsToTs) candidates.push(path.slice(0, -jsToTs[0].length) + `.${jsToTs[1] ?? ""}ts`);
+  for (const ext of [".ts", ".mts", ".tsx", ".js", ".mjs", ".cjs", ".json"]) candidates.push(path + ext);
+  for (const file of candidates) {
+    if (isFile(file)) return isTypeScript(file) ? { kind: "typescript", file } : { kind: "javascript", file };
+  }
+  for (const name of ["default.ts", "index.ts", "index.js", "index.mjs"]) {
+    const file = join(path, name);
+    if (isFile(file)) return isTypeScript(file) ? { kind: "typescript", file } : { kind: "javascript", file };
+  }
+  throw new TsexecError(`cannot find module '${specifier}' imported from ${importer}`);
+}
+
+/** `name` and `./subpath` of a bare specifier (`@scope/pkg/sub` → `@scope/pkg`, `./sub`). */
+function splitBare(specifier: string): { name: string; subpath: string } {
+  const parts = specifier.split("/");
+  const nameParts = specifier.startsWith("@") ? 2 : 1;
+  const name = parts.slice(0, nameParts).join("/");
+  const rest = parts.slice(nameParts).join("/");
+  return { name, subpath: rest ? `./${rest}` : "." };
+}
+
+export function resolveBare(specifier: string, importer: string): string {
+  const { name, subpath } = splitBare(specifier);
+  // Scripts may import tsexec itself wherever they live: it is the running copy.
+  if (name === "tsexec") return resolvePackage(packageRoot, subpath, specifier, importer);
+  for (let dir = dirname(importer); ; dir = dirname(dir)) {
+    const pkgDir = join(dir, "node_modules", name);
+    if (existsSync(pkgDir)) return resolvePackage(pkgDir, subpath, specifier, importer);
+    if (dirname(dir) === dir) break;
+  }
+  throw new TsexecError(
+    `cannot find package '${name}' imported from ${importer}: install it next to the script (npm install ${name})`,
+  );
+}
+
+function resolvePackage(pkgDir: string, subpath: string, specifier: string, importer: string): string {
+  const manifest = join(pkgDir, "package.json");
+  const pkg = isFile(manifest) ? (JSON.parse(readFileSync(manifest, "utf8")) as Record<string, unknown>) : {};
+  let target: string | undefined;
+  if (pkg.exports !== undefined && pkg.exports !== null) {
+    target = exportsTarget(pkg.exports, subpath);
+    if (target === undefined) {
+      throw new TsexecError(`package '${pkgDir}' does not export '${subpath}' (imported as '${specifier}' from ${importer})`);
+    }
+    target = join(pkgDir, target);
+  } else {
+    const base = subpath === "." ? join(pkgDir, typeof pkg.main === "string" ? pkg.main : "index.js") : join(pkgDir, subpath);
+    target = [base, `${base}.js`, `${base}.json`, join(base, "index.js")].find(isFile);
+  }
+  if (target === undefined || !isFile(target)) {
+    throw new TsexecError(`cannot find module '${specifier}' imported from ${importer} (looked in ${pkgDir})`);
+  }
+  return realpathSync(target);
+}
+
+/** Node's PACKAGE_EXPORTS_RESOLVE, for the conditions tsexec imports with. */
+function exportsTarget(exports: unknown, subpath: string): string | undefined {
+  const map =
+    typeof exports === "string" || Array.isArray(exports) || !Object.keys(exports as object).some((k) => k.startsWith("."))
+      ? { ".": exports }
+      : (exports as Record<string, unknown>);
+  if (Object.hasOwn(map, subpath) && !subpath.includes("*")) return conditionalTarget(map[subpath], undefined);
+  // Patterns: the longest key whose prefix matches wins.
+  let best: string | undefined;
+  for (const key of Object.keys(map)) {
+    const star = key.indexOf("*");
+    if (star < 0) continue;
+    const prefix = key.slice(0, star);
+    const suffix = key.slice(star + 1);
+    if (subpath.startsWith(prefix) && subpath.endsWith(suffix) && subpath.length >= key.length - 1) {
+      if (best === undefined || prefix.length > best.indexOf("*")) best = key;
+    }
+  }
+  if (best === undefined) return undefined;
+  const star = best.indexOf("*");
+  const match = subpath.slice(star, subpath.length - (best.length - star - 1));
+  return conditionalTarget(map[best], match);
+}
+
+function conditionalTarget(target: unknown, match: string | undefined): string | undefined {
+  if (typeof target === "string") return match === undefined ? target : target.replaceAll("*", match);
+  if (Array.isArray(target)) {
+    for (const t of target) {
+      const found = conditionalTarget(t, match);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (target && typeof target === "object") {
+    for (const [key, value] of Object.entries(target)) {
+      if (!conditions.includes(key)) continue;
+      const found = conditionalTarget(value, match);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,99 @@
+/**
+ * The cold path of the loader: transpile a TypeScript module graph into the
+ * cache. Loaded only when the cache misses, so oxc-transform and
+ * es-module-lexer cost nothing on a warm run.
+ *
+ * Each TypeScript module becomes `<cache>/scripts/<key>-<name>.mjs` with:
+ * - its import specifiers resolved from the source's directory and rewritten
+ *   to absolute URLs (the output lives in the cache, not beside the source);
+ * - `import.meta.url`/`filename`/`dirname` set back to the source's;
+ * - an inline source map, so stack traces show the `.ts` lines.
+ */
+import { readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { basename } from "node:path";
+import { pathToFileURL } from "node:url";
+import { init, parse } from "es-module-lexer";
+import { TsexecError } from "../errors.js";
+import { resolveSpecifier } from "./resolve.js";
+import { outputFile, writeAtomic, type Manifest, type SourceStamp } from "./cache.js";
+
+interface OxcResult {
+  code: string;
+  map?: { mappings: string; sources: string[]; sourcesContent?: string[]; names: string[]; version: number };
+  errors: { message: string; labels: { start: number; end: number }[]; codeframe?: string | null; helpMessage?: string | null }[];
+}
+type TransformSync = (file: string, code: string, options: object) => OxcResult;
+
+let transformSync: TransformSync | undefined;
+
+function oxc(): TransformSync {
+  return (transformSync ??= (createRequire(import.meta.url)("oxc-transform") as { transformSync: TransformSync }).transformSync);
+}
+
+/** Transpiles `entry` and every TypeScript module it reaches; returns the manifest to cache. */
+export async function transpileGraph(entry: string, scriptsDir: string, version: string): Promise<Manifest> {
+  await init;
+  const sources: SourceStamp[] = [];
+  const done = new Map<string, string>();
+  const visit = (file: string): string => {
+    const known = done.get(file);
+    if (known !== undefined) return known;
+    const out = outputFile(scriptsDir, file, file.endsWith(".cts") ? ".cjs" : ".mjs");
+    done.set(file, out); // before recursing: import cycles refer to the output by name
+    const source = readFileSync(file, "utf8");
+    const stat = statSync(file);
+    sources.push([file, stat.mtimeMs, stat.size]);
+    const { code, map } = transpile(file, source);
+    const rewritten = file.endsWith(".cts") ? code : rewriteImports(file, code, visit);
+    writeAtomic(out, withMetaAndMap(file, rewritten, map, !file.endsWith(".cts")));
+    return out;
+  };
+  const entryOut = visit(entry);
+  return { version, entry, output: entryOut, sources };
+}
+
+/** Transpiles one module, or throws `file:line:col: message` with oxc's code frame. */
+export function transpile(file: string, source: string): { code: string; map: OxcResult["map"] } {
+  // A shebang line is ignored: blank it (keeping offsets) so the prelude can go first.
+  const text = source.startsWith("#!") ? source.replace(/^#![^\n]*/, (line) => "//" + " ".repeat(line.length - 2)) : source;
+  const result = oxc()(file, text, { sourcemap: true, target: "es2022" });
+  const error = result.errors.find((e) => (e as { severity?: string }).severity !== "Warning");
+  if (error) {
+    const at = error.labels[0]?.start ?? 0;
+    const before = text.slice(0, at).split("\n");
+    const where = `${file}:${before.length}:${before[before.length - 1]!.length + 1}`;
+    const frame = error.codeframe ? `\n${error.codeframe.replace(/^\n+|\n+$/g, "")}` : "";
+    const help = error.helpMessage ? `\nhelp: ${error.helpMessage}` : "";
+    throw new TsexecError(`${where}: ${error.message}${frame}${help}`);
+  }
+  return { code: result.code, map: result.map };
+}
+
+function rewriteImports(file: string, code: string, visit: (file: string) => string): string {
+  const [imports] = parse(code, file);
+  let out = "";
+  let last = 0;
+  for (const imp of imports) {
+    if (imp.n === undefined || imp.d === -2) continue; // import.meta, or a dynamic import of a computed name
+    const resolution = resolveSpecifier(imp.n, file);
+    if (resolution.kind === "builtin") continue;
+    const target = resolution.kind === "typescript" ? visit(resolution.file) : resolution.file;
+    const url = pathToFileURL(target).href;
+    out += code.slice(last, imp.s) + (imp.d === -1 ? url : JSON.stringify(url));
+    last = imp.e;
+  }
+  return out + code.slice(last);
+}
+
+function withMetaAndMap(file: string, code: string, map: OxcResult["map"], esm: boolean): string {
+  const url = pathToFileURL(file).href;
+  // One extra first line: the source map gains one empty generated line (";").
+  const prelude = esm
+    ? `import.meta.url=${JSON.stringify(url)};import.meta.filename=${JSON.stringify(file)};import.meta.dirname=${JSON.stringify(file.slice(0, file.length - basename(file).length - 1) || "/")};\n`
+    : "";
+  if (!map) return prelude + code;
+  const sourceMap = { ...map, sources: [url], mappings: (esm ? ";" : "") + map.mappings, file: basename(file) };
+  const encoded = Buffer.from(JSON.stringify(sourceMap)).toString("base64");
+  return `${prelude}${code}\n//# sourceMappingURL=data:application/json;base64,${encoded}\n`;
+}
