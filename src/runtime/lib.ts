@@ -3,8 +3,11 @@
  * src/monad, the primitives from src/builtins; nothing heavy is loaded until a
  * primitive runs.
  */
-import { attempt, bind, defer, io, join, map, mapM, task, unit } from "../monad/io.js";
+import { attempt, bind, defer, io, join, map, mapM, task, unit, type IO } from "../monad/io.js";
 import { unsafePerformIO } from "../builtins/unsafe-perform-io.js";
+import { makeFetchgit, type FetchgitArgs } from "../builtins/fetchgit/index.js";
+import { makeImport } from "../builtins/import.js";
+import { makeReexec, type HasOutPath } from "../builtins/reexec.js";
 import { getConfiguration, type Configuration } from "./package.js";
 
 export interface Builtins {
@@ -12,6 +15,16 @@ export interface Builtins {
   readonly unsafePerformIO: typeof unsafePerformIO;
   /** nix-exec's spelling of `unsafePerformIO`. */
   readonly "unsafe-perform-io": typeof unsafePerformIO;
+  /**
+   * Check a git revision out into the cache; yields the path of a read-only checkout
+   * (no .git). `rev`: a full commit hash (pinned), an abbreviated hash, a tag or a branch.
+   */
+  readonly fetchgit: (args: FetchgitArgs) => IO<string>;
+  /**
+   * Re-execute tsexec from `path` (a launcher, or a derivation's output) unless this
+   * process already runs from it, in which case yield null.
+   */
+  readonly reexec: (path: string | HasOutPath) => IO<null>;
 }
 
 export interface Lib {
@@ -26,6 +39,11 @@ export interface Lib {
   readonly defer: typeof defer;
   readonly builtins: Builtins;
   readonly configuration: Configuration;
+  /**
+   * Load a TypeScript/JavaScript module (a file, or a directory's default.ts/index.ts)
+   * with the script loader; yields its default export, or its namespace without one.
+   */
+  readonly import: (path: string) => IO<unknown>;
 }
 
 export interface LibBase {
@@ -34,8 +52,12 @@ export interface LibBase {
 }
 
 export function makeLib(base: LibBase): Lib {
-  void base;
-  const builtins: Builtins = { unsafePerformIO, "unsafe-perform-io": unsafePerformIO };
+  const builtins: Builtins = {
+    unsafePerformIO,
+    "unsafe-perform-io": unsafePerformIO,
+    fetchgit: makeFetchgit(base.dir),
+    reexec: makeReexec(base.dir),
+  };
   return Object.freeze({
     unit,
     map,
@@ -47,6 +69,7 @@ export function makeLib(base: LibBase): Lib {
     attempt,
     defer,
     builtins: Object.freeze(builtins),
+    import: makeImport(base.dir),
     get configuration() {
       return getConfiguration();
     },

@@ -1,0 +1,260 @@
+/**
+ * fetchgit's cache, one directory per repository URL:
+ *
+ *     <cacheDir>/git/<sha256(url), 32 hex>/
+ *       url                      the URL, for people reading the cache
+ *       repo.git/                bare repository the fetches go into
+ *       lock/                    held while a process fetches (owner.json inside)
+ *       refs.json                last resolution of each moving rev: { rev: { commit, resolvedAt } }
+ *       checkouts/<commit>       finished read-only checkout (with submodules)
+ *       checkouts/<commit>-nosub finished checkout without submodules
+ *       checkouts/<commit>.json  metadata written before the rename: { contentHash }
+ *       checkouts/.tmp-<pid>-*   a checkout being assembled
+ *
+ * A checkout is complete exactly when its directory exists: it is assembled in
+ * `.tmp-<pid>-*` beside it and renamed into place. Temporary directories and
+ * locks of dead processes are removed by the next fetch of the repository.
+ * `refs.json` is where the hourly re-resolution time of moving refs is kept.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { TsexecError } from "../../runtime/errors.js";
+
+export interface RepositoryPaths {
+  readonly root: string;
+  readonly bare: string;
+  readonly lock: string;
+  readonly refs: string;
+  readonly checkouts: string;
+}
+
+export function repositoryPaths(cacheDir: string, url: string): RepositoryPaths {
+  const root = join(cacheDir, "git", createHash("sha256").update(url).digest("hex").slice(0, 32));
+  return {
+    root,
+    bare: join(root, "repo.git"),
+    lock: join(root, "lock"),
+    refs: join(root, "refs.json"),
+    checkouts: join(root, "checkouts"),
+  };
+}
+
+export function checkoutName(commit: string, fetchSubmodules: boolean): string {
+  return fetchSubmodules ? commit : `${commit}-nosub`;
+}
+
+/** The finished checkout of `commit`, if there is one: a single stat, no git. */
+export function findCheckout(paths: RepositoryPaths, commit: string, fetchSubmodules: boolean): string | undefined {
+  const dir = join(paths.checkouts, checkoutName(commit, fetchSubmodules));
+  try {
+    return statSync(dir).isDirectory() ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface CheckoutMetadata {
+  readonly commit: string;
+  /** `sha256-<base64>` of the content in the canonical form of hash.ts. */
+  readonly contentHash: string;
+}
+
+export function readMetadata(checkout: string): CheckoutMetadata | undefined {
+  try {
+    return JSON.parse(readFileSync(`${checkout}.json`, "utf8")) as CheckoutMetadata;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- resolutions of moving refs (branches, tags, HEAD) ----
+
+export interface Resolution {
+  readonly commit: string;
+  /** When the rev was last resolved against the remote (ms since the epoch). */
+  readonly resolvedAt: number;
+}
+
+export function readResolutions(paths: RepositoryPaths): Record<string, Resolution> {
+  try {
+    return JSON.parse(readFileSync(paths.refs, "utf8")) as Record<string, Resolution>;
+  } catch {
+    return {};
+  }
+}
+
+export function recordResolution(paths: RepositoryPaths, rev: string, commit: string): void {
+  const all = readResolutions(paths);
+  all[rev] = { commit, resolvedAt: Date.now() };
+  writeFileAtomic(paths.refs, JSON.stringify(all, null, 1));
+}
+
+let counter = 0;
+
+export function uniqueSuffix(): string {
+  return `${process.pid}-${Date.now().toString(36)}-${counter++}-${randomBytes(3).toString("hex")}`;
+}
+
+export function writeFileAtomic(file: string, text: string): void {
+  const temp = `${file}.${uniqueSuffix()}.tmp`;
+  writeFileSync(temp, text);
+  renameSync(temp, file);
+}
+
+// ---- locks ----
+
+interface LockOwner {
+  readonly pid: number;
+  readonly host: string;
+  readonly since: number;
+}
+
+/** Locks this process holds, with how many times (a submodule may be the same repository). */
+const held = new Map<string, number>();
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Takes the lock of a repository: a directory with `owner.json`, created
+ * beside `lock` and renamed onto it, so the lock never exists without its
+ * owner. A lock whose owner process is gone (killed) is taken over.
+ */
+export async function acquireLock(paths: RepositoryPaths, what: string, timeoutMs = 600_000): Promise<() => void> {
+  const count = held.get(paths.lock);
+  if (count !== undefined) {
+    held.set(paths.lock, count + 1);
+    return () => releaseLock(paths);
+  }
+  mkdirSync(paths.root, { recursive: true });
+  const started = Date.now();
+  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
+    const candidate = `${paths.lock}.${uniqueSuffix()}`;
+    mkdirSync(candidate);
+    const owner: LockOwner = { pid: process.pid, host: hostname(), since: Date.now() };
+    writeFileSync(join(candidate, "owner.json"), JSON.stringify(owner));
+    try {
+      renameSync(candidate, paths.lock);
+      held.set(paths.lock, 1);
+      return () => releaseLock(paths);
+    } catch (error) {
+      rmSync(candidate, { recursive: true, force: true });
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
+    }
+    if (breakStaleLock(paths)) continue;
+    if (Date.now() - started > timeoutMs) {
+      throw new TsexecError(
+        `fetchgit: timed out waiting for the lock on ${what} (${paths.lock}); if no tsexec is fetching it, remove that directory`,
+      );
+    }
+    await sleep(delay);
+  }
+}
+
+function releaseLock(paths: RepositoryPaths): void {
+  const count = held.get(paths.lock) ?? 0;
+  if (count > 1) {
+    held.set(paths.lock, count - 1);
+    return;
+  }
+  held.delete(paths.lock);
+  // Renamed away first so another process never sees a half-removed lock.
+  const gone = `${paths.lock}.released-${uniqueSuffix()}`;
+  try {
+    renameSync(paths.lock, gone);
+    rmSync(gone, { recursive: true, force: true });
+  } catch {
+    // Already taken over as stale: nothing to release.
+  }
+}
+
+/** Removes the lock if its owner is a dead process on this host; true if it did. */
+function breakStaleLock(paths: RepositoryPaths): boolean {
+  let owner: LockOwner;
+  try {
+    owner = JSON.parse(readFileSync(join(paths.lock, "owner.json"), "utf8")) as LockOwner;
+  } catch {
+    return false; // released meanwhile: try again
+  }
+  if (owner.host !== hostname() || isAlive(owner.pid)) return false;
+  const stale = `${paths.lock}.stale-${uniqueSuffix()}`;
+  try {
+    renameSync(paths.lock, stale); // only one of several waiters wins this rename
+  } catch {
+    return true;
+  }
+  rmSync(stale, { recursive: true, force: true });
+  return true;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+// ---- temporary directories ----
+
+const tempPrefix = ".tmp-";
+
+export function makeTempCheckout(paths: RepositoryPaths): string {
+  mkdirSync(paths.checkouts, { recursive: true });
+  const dir = join(paths.checkouts, `${tempPrefix}${uniqueSuffix()}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+/** Removes temporary checkouts and lock candidates left by processes that died (called under the lock). */
+export function removeStaleTemporaries(paths: RepositoryPaths): void {
+  for (const [dir, prefix] of [
+    [paths.checkouts, tempPrefix],
+    [paths.root, "lock."],
+    [paths.root, "repo.git.tmp-"],
+  ] as const) {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      if (!name.startsWith(prefix)) continue;
+      const pid = Number(/^\D*(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+      if (pid && pid !== process.pid && !isAlive(pid)) removeTree(join(dir, name));
+    }
+  }
+}
+
+/** `rm -rf` that also works on read-only trees (checkouts are made read-only). */
+export function removeTree(path: string): void {
+  try {
+    makeWritable(path);
+  } catch {
+    // Missing already, or partly: rmSync below reports nothing either way.
+  }
+  rmSync(path, { recursive: true, force: true });
+}
+
+function makeWritable(path: string): void {
+  const stat = lstatSync(path);
+  if (!stat.isDirectory()) return;
+  chmodSync(path, 0o755);
+  for (const name of readdirSync(path)) makeWritable(join(path, name));
+}
+
+/** Makes a checkout read-only: files lose their write bits, directories too (after their contents). */
+export function makeReadOnly(path: string): void {
+  const stat = lstatSync(path);
+  if (stat.isSymbolicLink()) return;
+  if (stat.isDirectory()) {
+    for (const name of readdirSync(path)) makeReadOnly(join(path, name));
+    chmodSync(path, 0o555);
+  } else {
+    chmodSync(path, stat.mode & 0o111 ? 0o555 : 0o444);
+  }
+}

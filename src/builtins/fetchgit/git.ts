@@ -1,0 +1,92 @@
+/**
+ * Runs git through simple-git (loaded here, so only when a fetch really
+ * needs git). simple-git spawns git without a shell and keeps its guards
+ * against option injection and unsafe configuration on; tsexec adds no
+ * prompts (GIT_TERMINAL_PROMPT=0, no askpass), a stall timeout and errors
+ * that name the URL and rev.
+ */
+import { simpleGit, type SimpleGit, type SimpleGitProgressEvent } from "simple-git";
+import { TsexecError } from "../../runtime/errors.js";
+
+export interface GitOptions {
+  /** Kill git when it makes no progress for this long. */
+  readonly timeoutMs: number;
+  readonly verbose: boolean;
+  readonly log: (line: string) => void;
+  readonly onProgress?: ((event: SimpleGitProgressEvent) => void) | undefined;
+}
+
+/** Variables simple-git's environment guard refuses; inherited values are dropped, the rest passed on. */
+const guardedNames = new Set(["editor", "pager", "prefix", "ssh_askpass", "visual"]);
+/** Harmless git variables users rely on (certificates); passed through when set. */
+const passedGitVariables = ["GIT_SSL_CAINFO", "GIT_SSL_CAPATH"];
+
+function gitEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    const lower = key.toLowerCase();
+    if (lower.startsWith("git") || guardedNames.has(lower)) continue;
+    env[key] = value;
+  }
+  for (const key of passedGitVariables) if (process.env[key] !== undefined) env[key] = process.env[key];
+  env.GIT_TERMINAL_PROMPT = "0";
+  return env;
+}
+
+export class Git {
+  private readonly git: SimpleGit;
+  constructor(
+    readonly dir: string,
+    private readonly options: GitOptions,
+  ) {
+    this.git = simpleGit({
+      baseDir: dir,
+      timeout: { block: options.timeoutMs },
+      allowEnvironment: ["GIT_TERMINAL_PROMPT", ...passedGitVariables],
+      ...(options.onProgress ? { progress: options.onProgress } : {}),
+    }).env(gitEnvironment());
+  }
+
+  /** Runs `git <args>` in `dir`; resolves to its stdout. */
+  run(args: readonly string[]): Promise<string> {
+    if (this.options.verbose) this.options.log(`git ${args.join(" ")}   (in ${this.dir})`);
+    return this.git.raw([...args]);
+  }
+}
+
+export type GitFailure = "unknown-rev" | "not-a-repository" | "unreachable" | "timeout" | "other";
+
+/** What went wrong, from git's message. */
+export function classifyGitError(error: unknown): GitFailure {
+  const text = error instanceof Error ? error.message : String(error);
+  if (/block timeout reached/.test(text)) return "timeout";
+  if (/couldn't find remote ref|not our ref|unadvertised object|upload-pack: not our ref|remote error: .*(not our ref|want)|bad object|unknown revision|Needed a single revision|invalid object name|not a valid object name/i.test(text)) {
+    return "unknown-rev";
+  }
+  if (/does not appear to be a git repository|not a git repository|repository '.*' not found|Repository not found|\b404\b|No such file or directory/i.test(text)) {
+    return "not-a-repository";
+  }
+  if (/Could not resolve host|Connection refused|unable to access|Failed to connect|Connection timed out|Network is unreachable|Could not read from remote|early EOF|unexpected disconnect/i.test(text)) {
+    return "unreachable";
+  }
+  return "other";
+}
+
+/** A user-facing error for a failed git step, naming the URL and rev. */
+export function gitError(error: unknown, url: string, rev: string, timeoutMs: number): TsexecError {
+  const detail = (error instanceof Error ? error.message : String(error)).trim().split("\n").filter(Boolean).slice(-3).join("; ");
+  switch (classifyGitError(error)) {
+    case "timeout":
+      return new TsexecError(
+        `fetchgit: git timed out after ${Math.round(timeoutMs / 1000)} s without progress fetching '${rev}' from ${url}; check the network, or raise TSEXEC_GIT_TIMEOUT (seconds)`,
+      );
+    case "unknown-rev":
+      return new TsexecError(`fetchgit: unknown rev '${rev}' in ${url}: no such commit, tag or branch (${detail})`);
+    case "not-a-repository":
+      return new TsexecError(`fetchgit: ${url} is not a git repository (or does not exist), fetching '${rev}' (${detail})`);
+    case "unreachable":
+      return new TsexecError(`fetchgit: cannot reach ${url} to fetch '${rev}': ${detail}`);
+    default:
+      return new TsexecError(`fetchgit: git failed fetching '${rev}' from ${url}: ${detail}`);
+  }
+}

@@ -1,0 +1,56 @@
+/** What a fetch is asked for, and checks shared by the fast path (index.ts) and the slow one (checkout.ts). */
+import { TsexecError } from "../../runtime/errors.js";
+import { readMetadata, writeFileAtomic, type RepositoryPaths } from "./cache.js";
+import { contentHash } from "./hash.js";
+
+export interface FetchRequest {
+  /** Validated and canonical (normalizeUrl). */
+  readonly url: string;
+  /** Validated (validateRev); `HEAD` for the default branch. */
+  readonly rev: string;
+  readonly fetchSubmodules: boolean;
+  readonly cacheDir: string;
+  /** `sha256-<base64>` the checkout must hash to (hash.ts), if given. */
+  readonly hash: string | undefined;
+  /** Answer from the cache only. */
+  readonly offline: boolean;
+  /**
+   * How old a recorded resolution of a branch or tag may be and still be used
+   * without asking the remote (ms). 0: always ask (lib.builtins.fetchgit);
+   * references use an hour unless --refresh.
+   */
+  readonly maxRefAge: number;
+  readonly timeoutMs: number;
+  readonly verbose: boolean;
+  readonly log: (line: string) => void;
+}
+
+export interface FetchResult {
+  /** The read-only checkout. */
+  readonly path: string;
+  /** The full commit it holds. */
+  readonly commit: string;
+  /** True when the rev asked for was a full commit hash. */
+  readonly pinned: boolean;
+}
+
+/** Checks an existing checkout against the requested hash (from its metadata, else by hashing it once). */
+export function verifyHash(checkout: string, request: FetchRequest): string {
+  if (request.hash === undefined) return checkout;
+  let actual = readMetadata(checkout)?.contentHash;
+  if (actual === undefined) {
+    actual = contentHash(checkout);
+    writeFileAtomic(`${checkout}.json`, JSON.stringify({ contentHash: actual }));
+  }
+  if (actual !== request.hash) {
+    throw new TsexecError(`fetchgit: hash mismatch for ${request.url} at ${request.rev}: expected ${request.hash}, got ${actual}`);
+  }
+  return checkout;
+}
+
+export function offlineError(request: FetchRequest, paths: RepositoryPaths): never {
+  throw new TsexecError(
+    `fetchgit: offline (--offline or TSEXEC_OFFLINE): '${request.rev}' of ${request.url} is not in the cache (${paths.root}); ` +
+      `run once without --offline to fetch it`,
+  );
+}
