@@ -57,7 +57,20 @@ export class WorkRepo {
     return git(this.dir, "rev-parse", "HEAD");
   }
 
-  /** Records `commit` of another repository as a submodule at `path` with `url` (relative URLs allowed). */
+  /** Commits what is staged, as is (a gitlink has no work tree to `add -A`). */
+  commitIndex(message: string): string {
+    git(this.dir, "commit", "-q", "-m", message);
+    return git(this.dir, "rev-parse", "HEAD");
+  }
+
+  /** Stages `files`. */
+  stage(files: Tree): this {
+    this.write(files);
+    git(this.dir, "add", "-A");
+    return this;
+  }
+
+  /** Stages `commit` of another repository as a submodule at `path` with `url` (relative URLs allowed). */
   addSubmodule(path: string, url: string, commit: string): void {
     git(this.dir, "config", "-f", ".gitmodules", `submodule.${path}.path`, path);
     git(this.dir, "config", "-f", ".gitmodules", `submodule.${path}.url`, url);
@@ -129,14 +142,14 @@ export function submoduleFixture(root: string = tempDir("fixture-root-")): Submo
   const leaf = leafRepo.commit("leaf", { "leaf.txt": "leaf content\n" });
   leafRepo.publish(root, "leaf");
   const libRepo = WorkRepo.create();
-  libRepo.write({ "lib.txt": "lib content\n" });
+  libRepo.stage({ "lib.txt": "lib content\n" });
   libRepo.addSubmodule("deep", "./../leaf.git", leaf);
-  const lib = libRepo.commit("lib");
+  const lib = libRepo.commitIndex("lib");
   libRepo.publish(root, "lib");
   const appRepo = WorkRepo.create();
-  appRepo.write({ "app.txt": "app content\n" });
+  appRepo.stage({ "app.txt": "app content\n" });
   appRepo.addSubmodule("vendor/lib", "../lib.git", lib);
-  const app = appRepo.commit("app");
+  const app = appRepo.commitIndex("app");
   const bare = appRepo.publish(root, "app");
   return { root, appUrl: pathToFileURL(bare).href, app, lib, leaf };
 }
