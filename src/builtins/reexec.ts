@@ -109,17 +109,50 @@ function parseMarker(value: string | undefined): { pid: number; from: string; to
 }
 
 type Execve = (path: string, argv: (string | null)[], envp: (string | null)[]) => number;
+type Fcntl = (fd: number, cmd: number, ...rest: unknown[]) => number;
+
+// Linux values (fcntl.h); macOS differs only in O_NONBLOCK.
+const F_GETFD = 1;
+const F_SETFD = 2;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const FD_CLOEXEC = 1;
+const O_NONBLOCK = process.platform === "darwin" ? 0x4 : 0o4000;
+
+/**
+ * libuv marks stdin/stdout/stderr close-on-exec (and may make them
+ * non-blocking): undo both, or the new program would start with no stdio.
+ */
+function handStdioOver(fcntl: Fcntl): () => void {
+  const saved: [fd: number, fdFlags: number, flags: number][] = [];
+  for (const fd of [0, 1, 2]) {
+    const fdFlags = fcntl(fd, F_GETFD);
+    const flags = fcntl(fd, F_GETFL);
+    saved.push([fd, fdFlags, flags]);
+    if (fdFlags >= 0 && fdFlags & FD_CLOEXEC) fcntl(fd, F_SETFD, "int", fdFlags & ~FD_CLOEXEC);
+    if (flags >= 0 && flags & O_NONBLOCK) fcntl(fd, F_SETFL, "int", flags & ~O_NONBLOCK);
+  }
+  // If execve fails, Node carries on with its descriptors as they were.
+  return () => {
+    for (const [fd, fdFlags, flags] of saved) {
+      if (fdFlags >= 0) fcntl(fd, F_SETFD, "int", fdFlags);
+      if (flags >= 0) fcntl(fd, F_SETFL, "int", flags);
+    }
+  };
+}
 
 /** Calls execve(2); returns why it failed (it only returns on failure), or "unsupported" without libc. */
 function execve(path: string, argv: string[], env: NodeJS.ProcessEnv): string {
   let koffi: { load(name: string): { func(signature: string): unknown }; errno(): number };
   let call: Execve;
   let strerror: (errno: number) => string;
+  let fcntl: Fcntl;
   try {
     koffi = createRequire(import.meta.url)("koffi");
     const libc = koffi.load(process.platform === "darwin" ? "libc.dylib" : "libc.so.6");
     call = libc.func("int execve(const char *path, const char **argv, const char **envp)") as Execve;
     strerror = libc.func("const char *strerror(int errnum)") as (errno: number) => string;
+    fcntl = libc.func("int fcntl(int fd, int cmd, ...)") as Fcntl;
   } catch {
     return "unsupported";
   }
@@ -128,8 +161,11 @@ function execve(path: string, argv: string[], env: NodeJS.ProcessEnv): string {
     .map(([key, value]) => `${key}=${value}`);
   // Output written so far is not lost: on Linux, Node writes stdout/stderr to files,
   // pipes and terminals synchronously, so nothing waits in JS buffers.
+  const restoreStdio = handStdioOver(fcntl);
   call(path, [...argv, null], [...envp, null]);
-  return strerror(koffi.errno());
+  const errno = koffi.errno();
+  restoreStdio();
+  return strerror(errno);
 }
 
 /**
