@@ -3,6 +3,7 @@
  * `{ args, lib }`, run the IO value it returns. Data flows one way:
  * CLI → loader → script → IO value → interpreter → primitives.
  */
+import { existsSync } from "node:fs";
 import { dirname } from "node:path";
 import { isIO } from "../monad/io.js";
 import { describeValue } from "../monad/describe.js";
@@ -39,6 +40,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   const showTrace = flags["show-trace"] === true;
   setTracing(showTrace);
   try {
+    if (isShowCommand(script, scriptArgs)) {
+      if (scriptArgs.length !== 1) return reportUsage("show takes one git reference: tsexec show <reference>");
+      const { showReference } = await import("./show.js");
+      await showReference(scriptArgs[0]!, contextFor(flags));
+      return 0;
+    }
     await runScript(script, scriptArgs, flags);
     return 0;
   } catch (error) {
@@ -46,14 +53,38 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-async function runScript(script: string, scriptArgs: readonly string[], flags: ParsedCommandLine["flags"]): Promise<void> {
+/**
+ * `tsexec show <reference>` is the subcommand only when a reference follows
+ * `show`; a script file named `show` runs as `tsexec ./show` (or `tsexec show`
+ * with no reference after it).
+ */
+function isShowCommand(script: string, scriptArgs: readonly string[]): boolean {
+  if (script !== "show") return false;
+  if (scriptArgs.length > 0) return looksLikeReference(scriptArgs[0]!);
+  return !existsSync(script);
+}
+
+/** An argument written as a git reference (`git+https://…`, `github:…`) rather than a path. */
+function looksLikeReference(arg: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(arg) && !existsSync(arg);
+}
+
+function contextFor(flags: ParsedCommandLine["flags"]) {
   const ctx = makeContext({
     cacheDir: typeof flags["cache-dir"] === "string" ? flags["cache-dir"] : undefined,
     verbose: flags.verbose === true,
     options: { ...flags, argv: process.argv },
   });
   setAmbientContext(ctx);
-  const file = locateScript(script);
+  return ctx;
+}
+
+async function runScript(script: string, scriptArgs: readonly string[], flags: ParsedCommandLine["flags"]): Promise<void> {
+  const ctx = contextFor(flags);
+  // A git reference is fetched (or found in the cache) and runs from its read-only checkout; args[0] stays as typed.
+  const file = looksLikeReference(script)
+    ? await (await import("./reference.js")).resolveReferenceScript(script, ctx)
+    : locateScript(script);
   const exported = defaultExport(await importModule(file, ctx.cacheDir));
   if (typeof exported !== "function") {
     throw new TsexecError(`${script} does not export a function (it exports ${describeValue(exported)})`);

@@ -9,11 +9,23 @@ export async function helpText(): Promise<string> {
       [
         "Usage: tsexec [OPTIONS] SCRIPT [ARGS...]",
         "       tsexec [OPTIONS] -- SCRIPT [ARGS...]",
+        "       tsexec [OPTIONS] show REFERENCE",
         "",
         "Runs SCRIPT, a module whose default export is a function of { args, lib }",
         "returning an IO value. SCRIPT is a .ts/.mts/.cts/.js/.mjs/.cjs file or a",
         "directory holding default.ts or index.ts. Options are read only before",
         "SCRIPT; everything after it is passed to the script as args.",
+        "",
+        "SCRIPT may also be a git reference, fetched into the cache and run from a",
+        "read-only checkout: git+https://host/repo.git?rev=<commit>#path/to/script.ts,",
+        "git+http://, git+ssh://, git+file:///path?ref=<branch-or-tag>#…, or",
+        "github:<owner>/<repo>[/<rev-or-ref>]#<path>; ?dir=<sub> makes paths relative",
+        "to a subdirectory; without #<path> the script is default.ts (then index.ts).",
+        "A reference without a full commit hash prints the commit it resolved to;",
+        "branches and tags are re-resolved at most hourly (now with --refresh).",
+        "",
+        "tsexec show REFERENCE lists the scripts a reference offers, without running",
+        "them. (A script file named 'show' runs as: tsexec ./show)",
       ].join("\n"),
     )
     .version(false)
