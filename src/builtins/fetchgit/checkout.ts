@@ -120,6 +120,8 @@ class Session {
     if (this.request.offline) offlineError(this.request, this.paths);
     try {
       await this.git.run(["fetch", "--depth", "1", "--no-tags", this.request.url, commit]);
+      // git checked the objects it received against their ids; FETCH_HEAD names the commit it fetched.
+      if (fetchedCommit(this.paths) === commit) return;
     } catch (error) {
       if (classifyGitError(error) !== "unknown-rev") this.fail(error);
       // Servers without uploadpack.allowReachableSHA1InWant refuse a hash that no ref points at.
@@ -168,17 +170,15 @@ class Session {
   async assemble(commit: string): Promise<string> {
     const temp = makeTempCheckout(this.paths);
     try {
-      const tar = `${temp}.tar`;
       try {
-        await this.git.run(["archive", "--format=tar", `--output=${tar}`, commit]);
-        extractTar(readFileSync(tar), temp);
+        // `^{commit}`: a commit, never a bare tree (export-subst needs the commit).
+        extractTar(await this.git.runBinary(["archive", "--format=tar", `${commit}^{commit}`]), temp);
       } catch (error) {
         if (error instanceof TsexecError) throw error;
-        throw new TsexecError(`fetchgit: could not archive commit ${commit} of ${this.request.url}: ${(error as Error).message}`);
-      } finally {
-        rmSync(tar, { force: true });
+        throw new TsexecError(`fetchgit: could not archive commit ${commit} of ${this.request.url}: ${(error as Error).message.trim()}`);
       }
-      if (this.request.fetchSubmodules) await this.addSubmodules(commit, temp);
+      // Submodules are declared in .gitmodules: without it (or with it export-ignored) there is nothing to add.
+      if (this.request.fetchSubmodules && existsSync(join(temp, ".gitmodules"))) await this.addSubmodules(commit, temp);
       if (this.request.hash !== undefined) {
         const actual = contentHash(temp);
         if (actual !== this.request.hash) {
@@ -228,6 +228,15 @@ class Session {
       rmSync(destination, { recursive: true, force: true });
       copyTree(sub.path, destination);
     }
+  }
+}
+
+/** The object id on FETCH_HEAD's first line (what the last fetch got). */
+function fetchedCommit(paths: RepositoryPaths): string | undefined {
+  try {
+    return /^([0-9a-f]+)\t/.exec(readFileSync(join(paths.bare, "FETCH_HEAD"), "utf8"))?.[1];
+  } catch {
+    return undefined;
   }
 }
 

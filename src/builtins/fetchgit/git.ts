@@ -47,11 +47,47 @@ export class Git {
     }).env(gitEnvironment());
   }
 
-  /** Runs `git <args>` in `dir`; resolves to its stdout. */
-  run(args: readonly string[]): Promise<string> {
+  /**
+   * Runs `git <args>` in `dir`; resolves to its stdout. git's own lock files
+   * can still be held by a git that outlived a killed tsexec (whose lock was
+   * taken over as stale): that contention is waited out, for up to a minute.
+   */
+  async run(args: readonly string[]): Promise<string> {
     if (this.options.verbose) this.options.log(`git ${args.join(" ")}   (in ${this.dir})`);
-    return this.git.raw([...args]);
+    const started = Date.now();
+    for (let delay = 50; ; delay = Math.min(delay * 2, 1000)) {
+      try {
+        return await this.git.raw([...args]);
+      } catch (error) {
+        if (!isLockContention(error) || Date.now() - started > 60_000) throw error;
+        if (this.options.verbose) this.options.log(`git: the repository is busy (an earlier, killed fetch?); retrying`);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
+
+  /**
+   * Runs `git <args>` and resolves to its stdout as bytes (`git archive`'s tar
+   * stream; simple-git's own result is text). Reading stdout is much faster
+   * than `git archive --output`, which simple-git handles slowly.
+   */
+  async runBinary(args: readonly string[]): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    this.git.outputHandler((_command, stdout) => {
+      stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
+    });
+    try {
+      await this.run(args);
+    } finally {
+      this.git.outputHandler(undefined);
+    }
+    return Buffer.concat(chunks);
+  }
+}
+
+function isLockContention(error: unknown): boolean {
+  const text = error instanceof Error ? error.message : String(error);
+  return /shallow file has changed since we read it|Unable to create '[^']*\.lock': File exists|cannot lock ref/i.test(text);
 }
 
 export type GitFailure = "unknown-rev" | "not-a-repository" | "unreachable" | "timeout" | "other";

@@ -1,0 +1,75 @@
+// fetchgit benchmark: a cold fetch of a pinned commit of a 1000-commit repository,
+// side by side with plain `git init; git fetch --depth 1 <url> <hash>; git checkout`,
+// and a warm fetch (already checked out) in-process. Run alone: node bench/fetchgit.mjs
+// (after npm run build). Target: cold <= 1.5x plain git, warm < 2 ms.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { manyCommitRepository, median, printTable } from "./fixture.mjs";
+
+const root = new URL("..", import.meta.url).pathname;
+
+function plainGit(url, hash) {
+  const dir = mkdtempSync(join(tmpdir(), "tsexec-bench-plain-"));
+  const started = performance.now();
+  const opts = { cwd: dir, stdio: "ignore", env: { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" } };
+  execFileSync("git", ["init", "-q"], opts);
+  execFileSync("git", ["fetch", "-q", "--depth", "1", url, hash], opts);
+  execFileSync("git", ["checkout", "-q", hash], opts);
+  const ms = performance.now() - started;
+  rmSync(dir, { recursive: true, force: true });
+  return ms;
+}
+
+export async function run() {
+  const { makeLib, run: runIO } = await import(pathToFileURL(join(root, "dist", "index.js")).href);
+  const { bare, head } = manyCommitRepository(1000);
+  const url = pathToFileURL(bare).href;
+  const lib = makeLib({ dir: process.cwd() });
+  const fetch = (cacheDir) => runIO(lib.builtins.fetchgit({ url, rev: head, cacheDir }), { cacheDir });
+
+  // Warm-up: loads simple-git and lets the OS cache the repository.
+  await fetch(mkdtempSync(join(tmpdir(), "tsexec-bench-cache-")));
+  plainGit(url, head);
+
+  const rounds = 15;
+  const cold = [];
+  const plain = [];
+  for (let i = 0; i < rounds; i++) {
+    const cacheDir = mkdtempSync(join(tmpdir(), "tsexec-bench-cache-"));
+    const started = performance.now();
+    await fetch(cacheDir);
+    cold.push(performance.now() - started);
+    plain.push(plainGit(url, head));
+  }
+
+  const warmCache = mkdtempSync(join(tmpdir(), "tsexec-bench-cache-"));
+  await fetch(warmCache);
+  const warmRuns = 2000;
+  const warmStarted = performance.now();
+  for (let i = 0; i < warmRuns; i++) await fetch(warmCache);
+  const warm = (performance.now() - warmStarted) / warmRuns;
+
+  let nixRow;
+  try {
+    execFileSync("nix", ["--version"], { stdio: "ignore" });
+    nixRow = ["nix builtins.fetchGit", "installed but not timed by this benchmark", "", ""];
+  } catch {
+    nixRow = ["nix builtins.fetchGit", "nix not installed: skipped", "", ""];
+  }
+
+  const coldMedian = median(cold);
+  const plainMedian = median(plain);
+  printTable(`fetchgit, pinned commit of a 1000-commit repository over file:// (${rounds} paired rounds, medians)`, [
+    ["case", "ms", "ratio", "target"],
+    ["plain git init + fetch --depth 1 + checkout", plainMedian.toFixed(1), "1.00", ""],
+    ["tsexec fetchgit, cold (new cache)", coldMedian.toFixed(1), (coldMedian / plainMedian).toFixed(2), "<= 1.5"],
+    ["tsexec fetchgit, warm (in-process, per call)", warm.toFixed(3), "", "< 2 ms"],
+    nixRow,
+  ]);
+  return { coldMs: coldMedian, plainMs: plainMedian, ratio: coldMedian / plainMedian, warmMs: warm };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) await run();
