@@ -91,6 +91,21 @@ describe("hash", () => {
   });
 });
 
+describe("synchronous use", () => {
+  test("unsafePerformIO gets a pinned checkout already in the cache synchronously, and names fetchgit otherwise", async () => {
+    const s = session();
+    const path = await s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first });
+    const { makeLib } = await import("../../src/runtime/lib.js");
+    const { setAmbientContext } = await import("../../src/runtime/context.js");
+    setAmbientContext(s.ctx);
+    const lib = makeLib({ dir: "/" });
+    expect(lib.builtins.unsafePerformIO(lib.builtins.fetchgit({ url: fixture.fileUrl, rev: fixture.commits.first }))).toBe(path);
+    expect(() => lib.builtins.unsafePerformIO(lib.builtins.fetchgit({ url: fixture.fileUrl, rev: fixture.commits.main }))).toThrow(
+      `unsafePerformIO cannot run asynchronous work: it reached lib.builtins.fetchgit(${fixture.fileUrl} ${fixture.commits.main})`,
+    );
+  });
+});
+
 describe("offline", () => {
   test("answers pinned and previously resolved revs from the cache, and names what is missing", async () => {
     const online = session();

@@ -168,6 +168,24 @@ describe("tsexec show", () => {
   });
 });
 
+describe("offline and usage", () => {
+  test("--offline runs a pinned reference from the cache and names a missing one", async () => {
+    const cacheDir = tempDir("cache-");
+    const missing = await runTsexec(["--offline", pinned("tool.ts")], { cacheDir });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(new RegExp(`^error: fetchgit: offline .*'${commit}' of ${repoUrl} is not in the cache`));
+    expect((await runTsexec([pinned("tool.ts")], { cacheDir })).code).toBe(0);
+    const offline = await runTsexec([pinned("tool.ts")], { cacheDir, env: { TSEXEC_OFFLINE: "1" } });
+    expect(offline.stdout).toContain("[tool]");
+  });
+
+  test("show without a reference (and no file named show) is a usage error", async () => {
+    const out = await runTsexec(["show"], { cwd: tempDir("empty-") });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("error: show takes one git reference: tsexec show <reference>");
+  });
+});
+
 describe("errors: one line, exit 1", () => {
   test.each([
     ["an unknown host form", () => "gitlab:owner/repo#x.ts", /^error: unknown reference form 'gitlab:owner\/repo#x\.ts': use git\+https/],

@@ -25,7 +25,7 @@ function gitEnvironment(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     const lower = key.toLowerCase();
-    if (lower.startsWith("git") || guardedNames.has(lower)) continue;
+    if (lower.startsWith("git_") || guardedNames.has(lower)) continue;
     env[key] = value;
   }
   for (const key of passedGitVariables) if (process.env[key] !== undefined) env[key] = process.env[key];

@@ -43,6 +43,7 @@ export function renderBar(what: string, event: ProgressEvent, columns: number): 
   const width = 20;
   const filled = Math.round((Math.max(0, Math.min(100, event.progress)) / 100) * width);
   const bar = `[${"#".repeat(filled)}${".".repeat(width - filled)}]`;
-  const line = `tsexec: fetching ${what}  ${event.stage} ${bar} ${String(event.progress).padStart(3)}% (${event.processed}/${event.total})`;
+  const stage = event.stage.replace(/:$/, ""); // git's `remote: …` lines
+  const line = `tsexec: fetching ${what}  ${stage} ${bar} ${String(event.progress).padStart(3)}% (${event.processed}/${event.total})`;
   return line.length > columns - 1 ? line.slice(0, columns - 1) : line.padEnd(columns - 1);
 }
