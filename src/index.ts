@@ -12,6 +12,8 @@ import { ambientContext, makeContext, type ContextOptions } from "./runtime/cont
 
 export type { IO, Yielded, Either, PrimitiveContext } from "./monad/io.js";
 export type { Lib, Builtins } from "./runtime/lib.js";
+export type { FetchgitArgs } from "./builtins/fetchgit/index.js";
+export type { HasOutPath } from "./builtins/reexec.js";
 export type { Configuration, Version } from "./runtime/package.js";
 export { unit, map, join, bind, mapM, io, task, attempt, defer, primitive, isIO } from "./monad/io.js";
 export { URI, Functor, Pointed, Apply, Applicative, Chain, Monad, ChainRec } from "./monad/instances.js";

@@ -121,7 +121,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * beside `lock` and renamed onto it, so the lock never exists without its
  * owner. A lock whose owner process is gone (killed) is taken over.
  */
-export async function acquireLock(paths: RepositoryPaths, what: string, timeoutMs = 600_000): Promise<() => void> {
+export async function acquireLock(
+  paths: RepositoryPaths,
+  what: string,
+  onWait: (line: string) => void = () => {},
+  timeoutMs = 600_000,
+): Promise<() => void> {
   const count = held.get(paths.lock);
   if (count !== undefined) {
     held.set(paths.lock, count + 1);
@@ -144,6 +149,7 @@ export async function acquireLock(paths: RepositoryPaths, what: string, timeoutM
       if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
     }
     if (breakStaleLock(paths)) continue;
+    if (delay === 10) onWait(`waiting for another tsexec fetching ${what} (lock ${paths.lock})`);
     if (Date.now() - started > timeoutMs) {
       throw new TsexecError(
         `fetchgit: timed out waiting for the lock on ${what} (${paths.lock}); if no tsexec is fetching it, remove that directory`,

@@ -37,8 +37,7 @@ import { offlineError, verifyHash, type FetchRequest, type FetchResult } from ".
 export async function fetchCheckout(request: FetchRequest): Promise<FetchResult> {
   const paths = repositoryPaths(request.cacheDir, request.url);
   const pinned = isFullHash(request.rev);
-  const what = `${request.url}`;
-  const release = await acquireLock(paths, what);
+  const release = await acquireLock(paths, request.url, request.verbose ? request.log : undefined);
   let bar: ProgressBar | undefined;
   try {
     removeStaleTemporaries(paths);
