@@ -4,9 +4,10 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { launcher, runTsexec, tempDir, writeTree } from "../helpers.js";
-import { toolFixture, type ToolFixture } from "./fixtures.js";
+import { pathToFileURL } from "node:url";
+import { toolFixture, WorkRepo, type ToolFixture } from "./fixtures.js";
 import { startGitHttpServer, type GitHttpServer } from "./http-server.js";
-import { repositoryPaths } from "../../src/builtins/fetchgit/cache.js";
+import { removeTree, repositoryPaths } from "../../src/builtins/fetchgit/cache.js";
 
 let fixture: ToolFixture;
 let scripts: string;
@@ -21,7 +22,10 @@ export default ({ args, lib }: any) =>
 
 beforeAll(() => {
   fixture = toolFixture();
-  scripts = writeTree({ "fetch.ts": fetchAndRun });
+  scripts = writeTree({
+    "fetch.ts": fetchAndRun,
+    "path.ts": `export default ({ args, lib }: any) => lib.map(console.log, lib.builtins.fetchgit({ url: args[1], rev: args[2] }));\n`,
+  });
 });
 
 describe("fetchgit from the command line", () => {
@@ -90,6 +94,43 @@ describe("several processes and killed processes", () => {
     const paths = repositoryPaths(cacheDir, url);
     expect(readdirSync(paths.checkouts)).toEqual([fixture.commits.dev]);
     expect(existsSync(paths.lock)).toBe(false);
+  });
+
+  test("a fetch killed with SIGKILL while assembling its checkout leaves a temporary directory that the next fetch removes", async () => {
+    // Many files: extraction takes long enough to be caught in the act.
+    const big = WorkRepo.create();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 4000; i++) files[`d${i % 40}/f${i}.txt`] = `file ${i}\n`.repeat(50);
+    const commit = big.commit("big", files);
+    const url = pathToFileURL(big.publish(tempDir("big-root-"), "big")).href;
+    const cacheDir = tempDir("cache-");
+    const paths = repositoryPaths(cacheDir, url);
+    let caught = false;
+    for (let attempt = 0; attempt < 5 && !caught; attempt++) {
+      const child = spawn(process.execPath, [launcher, join(scripts, "path.ts"), url, commit], {
+        env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir },
+        stdio: "ignore",
+      });
+      const closed = new Promise((r) => child.on("close", r));
+      let exited = false;
+      void closed.then(() => (exited = true));
+      while (!exited) {
+        if (existsSync(paths.checkouts) && readdirSync(paths.checkouts).some((n) => n.startsWith(".tmp-"))) {
+          child.kill("SIGKILL");
+          caught = true;
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      await closed;
+      if (!caught) removeTree(paths.root);
+    }
+    expect(caught).toBe(true);
+    expect(readdirSync(paths.checkouts).filter((n) => n.startsWith(".tmp-")).length).toBeGreaterThan(0);
+    expect(existsSync(join(paths.checkouts, commit))).toBe(false);
+    const retry = await runTsexec([join(scripts, "path.ts"), url, commit], { cacheDir });
+    expect(retry.code).toBe(0);
+    expect(readdirSync(paths.checkouts)).toEqual([commit]);
   });
 
   test("a fetch killed with SIGKILL leaves no entry taken as complete; the next run succeeds and clears up", async () => {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { toolFixture, submoduleFixture, WorkRepo, type ToolFixture } from "./fixtures.js";
 import { startGitHttpServer, type GitHttpServer } from "./http-server.js";
 import { session } from "./support.js";
+import { tempDir } from "../helpers.js";
 import { contentHash } from "../../src/builtins/fetchgit/hash.js";
 import { normalizeUrl, resolveSubmoduleUrl, validateRev } from "../../src/builtins/fetchgit/url.js";
 import { progressBar, renderBar } from "../../src/builtins/fetchgit/progress.js";
@@ -161,6 +162,14 @@ describe("refused before git runs", () => {
     ["$(touch x)", /only letters, digits/],
   ])("rev %j", (rev, message) => {
     expect(() => validateRev(rev, "u")).toThrow(message);
+  });
+
+  test("simple-git's guards stay on behind tsexec's own checks", async () => {
+    const { Git } = await import("../../src/builtins/fetchgit/git.js");
+    const git = new Git(tempDir("guard-"), { timeoutMs: 5000, verbose: false, log: () => {} });
+    await expect(git.run(["fetch", "--upload-pack=touch /tmp/tsexec-pwned", "x"])).rejects.toThrow(/allowUnsafePack/);
+    await expect(git.run(["-c", "core.sshCommand=touch /tmp/tsexec-pwned", "fetch", "x"])).rejects.toThrow(/allowUnsafe/);
+    expect(existsSync("/tmp/tsexec-pwned")).toBe(false);
   });
 
   test("a refused URL fails the IO with the URL named, without touching the cache", async () => {
