@@ -10,9 +10,22 @@ const version = JSON.parse(readFileSync(`${root}package.json`, "utf8")).version;
 const staging = `${root}dist.${process.pid}.tmp`;
 const old = `${root}dist.${process.pid}.old`;
 
+/** `./index.js` imported by other entry points is the package entry itself, not a copy of it. */
+const packageEntryStaysExternal = {
+  name: "package-entry-stays-external",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/index\.js$/ }, (args) =>
+      args.importer.endsWith("/src/unsafe-lib.ts") ? { path: "./index.js", external: true } : undefined,
+    );
+  },
+};
+
 try {
   await build({
-    entryPoints: { cli: "src/runtime/cli.ts", index: "src/index.ts", "unsafe-lib": "src/unsafe-lib.ts" },
+    // One file holds everything start-up needs (the launcher and scripts importing
+    // "tsexec" share it); code needed only sometimes lands in lazily imported chunks.
+    entryPoints: { index: "src/index.ts", "unsafe-lib": "src/unsafe-lib.ts" },
+    plugins: [packageEntryStaysExternal],
     absWorkingDir: root,
     outdir: staging,
     bundle: true,

@@ -9,6 +9,7 @@ import type { IO } from "./monad/io.js";
 import type { Lib } from "./runtime/lib.js";
 import { run as runWith } from "./runtime/interpreter.js";
 import { ambientContext, makeContext, type ContextOptions } from "./runtime/context.js";
+export type { ContextOptions } from "./runtime/context.js";
 
 export type { IO, Yielded, Either, PrimitiveContext } from "./monad/io.js";
 export type { Lib, Builtins } from "./runtime/lib.js";
@@ -18,6 +19,8 @@ export { URI, Functor, Pointed, Apply, Applicative, Chain, Monad, ChainRec } fro
 export { unsafePerformIO } from "./builtins/unsafe-perform-io.js";
 export { TsexecError } from "./runtime/errors.js";
 export { makeLib } from "./runtime/lib.js";
+/** The `tsexec` command itself (the launcher calls it): resolves to the exit code. */
+export { main } from "./runtime/cli.js";
 
 /** What a script's default export receives. */
 export interface ScriptInput {

@@ -98,11 +98,13 @@ function reportError(error: unknown, showTrace: boolean): number {
   return isTsexecError(error) ? error.exitCode : 1;
 }
 
+const ownCode = [`${packageRoot}/dist/`, `${packageRoot}/shebang/`];
+
 /** The stack frames of the user's code: tsexec's and Node's own frames are noise. */
 function userFrames(error: Error): string[] {
   return (error.stack ?? "")
     .split("\n")
     .filter((line) => /^\s+at /.test(line))
-    .filter((line) => !line.includes(`${packageRoot}/dist/`) && !line.includes("node:internal") && !line.includes("(native)"))
+    .filter((line) => !ownCode.some((dir) => line.includes(dir)) && !line.includes("node:internal") && !line.includes("(native)"))
     .map((line) => line.replace(/^\s+/, "    "));
 }
