@@ -54,7 +54,11 @@ async function runScript(script: string, scriptArgs: readonly string[], flags: P
   });
   setAmbientContext(ctx);
   const file = locateScript(script);
-  const exported = defaultExport(await importModule(file, ctx.cacheDir));
+  const namespace = await importModule(file, ctx.cacheDir);
+  if (!("default" in namespace)) {
+    throw new TsexecError(`${script} does not export a function (it has no default export): add \`export default ({ args, lib }) => ...\``);
+  }
+  const exported = defaultExport(namespace);
   if (typeof exported !== "function") {
     throw new TsexecError(`${script} does not export a function (it exports ${describeValue(exported)})`);
   }
@@ -79,10 +83,6 @@ function reportError(error: unknown, showTrace: boolean): number {
   const lines: string[] = [];
   if (isTsexecError(error) || error instanceof UsageError) {
     lines.push(`error: ${error.message}`);
-  } else if (error instanceof SyntaxError && /^file:\/\/\S+:\d+\n/.test(error.stack ?? "")) {
-    // Node's own syntax errors (JavaScript scripts) put `file:line`, the line and a caret first.
-    const [where, code, caret] = error.stack!.split("\n");
-    lines.push(`error: ${where!.replace(/^file:\/\//, "")}: ${error.message}`, `  ${code}`, `  ${caret}`);
   } else if (error instanceof Error) {
     lines.push(`error: ${error.message}`, ...userFrames(error));
   } else {
