@@ -105,6 +105,6 @@ function userFrames(error: Error): string[] {
   return (error.stack ?? "")
     .split("\n")
     .filter((line) => /^\s+at /.test(line))
-    .filter((line) => !ownCode.some((dir) => line.includes(dir)) && !line.includes("node:internal") && !line.includes("(native)"))
+    .filter((line) => !ownCode.some((dir) => line.includes(dir)) && !/\(node:|at node:|\(native\)/.test(line))
     .map((line) => line.replace(/^\s+/, "    "));
 }

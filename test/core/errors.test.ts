@@ -125,4 +125,11 @@ describe("bad input", () => {
     const r = await failing({ "s.ts": "export default () => {\n  throw new TypeError('no args');\n};" }, ["s.ts"]);
     expect(r.stderr).toMatch(/^error: no args\n {4}at default \(\/\S+\/s\.ts:2:9\)/);
   });
+
+  it("an unwritable cache directory says which and how to choose another", async () => {
+    const dir = writeTree({ "s.ts": "export default ({ lib }: any) => lib.unit(1);", "cache": "a file, not a directory" });
+    const r = await runTsexec(["--cache-dir", "cache", "s.ts"], { cwd: dir });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: cannot write to the cache directory \/\S+\/cache\/scripts \(\w+\): make it writable, or choose another with --cache-dir or \$TSEXEC_CACHE_DIR\n$/);
+  });
 });
