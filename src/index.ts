@@ -13,6 +13,8 @@ import { ambientContext, makeContext, type ContextOptions } from "./runtime/cont
 export type { IO, Yielded, Either, PrimitiveContext } from "./monad/io.js";
 export type { Lib, Builtins } from "./runtime/lib.js";
 export type { Configuration, Version } from "./runtime/package.js";
+export type { Derivation, DerivationInput, DerivationSpec } from "./builtins/derivation/index.js";
+export type { NativeSignature, Dlopen } from "./builtins/dlopen/index.js";
 export { unit, map, join, bind, mapM, io, task, attempt, defer, primitive, isIO } from "./monad/io.js";
 export { URI, Functor, Pointed, Apply, Applicative, Chain, Monad, ChainRec } from "./monad/instances.js";
 export { unsafePerformIO } from "./builtins/unsafe-perform-io.js";
