@@ -19,6 +19,7 @@ export { unit, map, join, bind, mapM, io, task, attempt, defer, primitive, isIO 
 export { URI, Functor, Pointed, Apply, Applicative, Chain, Monad, ChainRec } from "./monad/instances.js";
 export { unsafePerformIO } from "./builtins/unsafe-perform-io.js";
 export { TsexecError } from "./runtime/errors.js";
+export { isDerivation } from "./builtins/derivation/derivation.js";
 export { makeLib } from "./runtime/lib.js";
 
 /** What a script's default export receives. */

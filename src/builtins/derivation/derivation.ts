@@ -9,7 +9,6 @@
  * with the store directory replaced by a token, and the token is replaced by
  * the real store directory only when the build runs.
  */
-import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { describeValue } from "../../monad/describe.js";
 import { ambientContext } from "../../runtime/context.js";
@@ -135,7 +134,10 @@ class RecipeWriter {
 
 function makeDerivation(name: string, recipe: Recipe, inputs: Map<string, Derivation>): Derivation {
   const inputHashes = [...inputs.keys()].sort();
-  const hash = createHash("sha256")
+  // node:crypto is loaded here, not at start-up: most scripts never make a derivation.
+  const hash = process
+    .getBuiltinModule("node:crypto")
+    .createHash("sha256")
     .update(JSON.stringify({ format: "tsexec-derivation-1", name, recipe, inputs: inputHashes }))
     .digest("hex")
     .slice(0, 32);

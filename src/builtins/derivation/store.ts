@@ -14,7 +14,7 @@
  * - A failed build exits tsexec with code 100 (nix's code) and prints the
  *   builder's output tail.
  */
-import { spawn, spawnSync, type SpawnOptions } from "node:child_process";
+import type { SpawnOptions } from "node:child_process";
 import {
   chmodSync,
   linkSync,
@@ -102,7 +102,7 @@ export function realiseSync(drv: Derivation, ctx: PrimitiveContext): string {
     prepareBuild(paths, drv, ctx);
     if (drv.recipe.kind === "command") {
       const command = builderCommand(drv, paths);
-      const run = spawnSync(command.file, command.args, { ...command.options, encoding: "utf8", maxBuffer: 64 << 20 });
+      const run = childProcess().spawnSync(command.file, command.args, { ...command.options, encoding: "utf8", maxBuffer: 64 << 20 });
       const output = `${run.stdout ?? ""}${run.stderr ?? ""}`;
       if (ctx.verbose) process.stderr.write(output);
       checkBuilder(drv, { code: run.status, signal: run.signal, error: run.error, output }, paths);
@@ -193,7 +193,7 @@ interface BuilderResult {
 
 function runBuilderAsync(command: BuilderCommand, verbose: boolean): Promise<BuilderResult> {
   return new Promise((resolve) => {
-    const child = spawn(command.file, command.args, command.options);
+    const child = childProcess().spawn(command.file, command.args, command.options);
     let output = "";
     let error: Error | undefined;
     const collect = (chunk: Buffer) => {
@@ -352,6 +352,11 @@ function unlinkQuietly(path: string): void {
   } catch {
     // Gone already.
   }
+}
+
+/** node:child_process, loaded when a build runs: finding built outputs (the common case) never needs it. */
+function childProcess(): typeof import("node:child_process") {
+  return process.getBuiltinModule("node:child_process");
 }
 
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
