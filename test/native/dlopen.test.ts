@@ -131,6 +131,10 @@ describe("errors name the library and the symbol, and never crash", () => {
     expect(error.message).toContain("argument 5 is a pointer (char *)");
     const ok = await run(lib.dlopen("libc.so.6", "int snprintf(char *buf, size_t n, const char *fmt, ...)", [null, 0, "%s-%d", "const char *", "ab", "int", 7]));
     expect(ok).toBe(4);
+    const signature = { name: "snprintf", result: "int", parameters: ["char *", "size_t", "const char *", "..."] };
+    expect(await run(lib.dlopen("libc.so.6", signature, [null, 0, "%d", "int", 12345]))).toBe(5);
+    const odd = await failure(lib.dlopen("libc.so.6", signature, [null, 0, "%d", "int"]));
+    expect(odd.message).toContain("takes 3 arguments, then pairs of (type, value), got 4 arguments");
   });
 
   it("wrong argument types at construction", () => {

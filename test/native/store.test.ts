@@ -1,6 +1,6 @@
 /** The build store in-process: hashing, builds, inputs, read-only outputs, failures, no rebuilds. */
 import { describe, expect, it } from "vitest";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.js";
 
@@ -8,7 +8,7 @@ const cacheDir = tempDir("tsexec-store-cache-");
 process.env.TSEXEC_CACHE_DIR = cacheDir;
 
 const { run, unsafePerformIO, makeLib, TsexecError } = await import("../../src/index.js");
-const { storeStats } = await import("../../src/builtins/derivation/store.js");
+const { storeStats, tryLock } = await import("../../src/builtins/derivation/store.js");
 
 const lib = makeLib({ dir: process.cwd() });
 const store = join(cacheDir, "store");
@@ -132,5 +132,26 @@ describe("building", () => {
     expect(silent._tag === "Left" && silent.left.message).toMatch(/succeeded but wrote nothing at \$out/);
     const missing = await run(lib.attempt(lib.build(lib.derivation({ name: "missing", builder: "tsexec-no-such-builder" }))));
     expect(missing._tag === "Left" && missing.left.message).toMatch(/builder 'tsexec-no-such-builder' was not found/);
+  });
+});
+
+describe("build locks", () => {
+  it("are taken once, and broken only when their owner is dead or its pid was reused", () => {
+    const lock = join(tempDir(), "x.lock");
+    expect(tryLock(lock)).toBe(true);
+    expect(readFileSync(lock, "utf8")).toMatch(new RegExp(`^${process.pid}( \\d+)?\n$`));
+    expect(tryLock(lock)).toBe(false);
+    // A live owner (this process, identified by pid alone) keeps the lock.
+    writeFileSync(lock, `${process.pid}\n`);
+    expect(tryLock(lock)).toBe(false);
+    // A dead owner's lock is stale.
+    writeFileSync(lock, "2147483646 12345\n");
+    expect(tryLock(lock)).toBe(true);
+    // A live pid that started at another time is a reused pid: stale too (where /proc tells start times).
+    if (existsSync("/proc/self/stat")) {
+      writeFileSync(lock, `${process.pid} 1\n`);
+      expect(tryLock(lock)).toBe(true);
+    }
+    expect(readdirSync(join(lock, "..")).sort()).toEqual(["x.lock"]);
   });
 });

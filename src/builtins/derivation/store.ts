@@ -285,16 +285,17 @@ function makeWritable(path: string): void {
 }
 
 /**
- * Takes the lock at `lock` if it is free: the pid is written to a private file
- * first and hard-linked into place, so a lock file always holds its owner's pid
- * (`link` fails atomically when the lock exists). A lock whose owner is dead
- * is broken, under a second short-lived lock so two waiters cannot both break it.
+ * Takes the lock at `lock` if it is free: the owner's identity (pid and start
+ * time) is written to a private file first and hard-linked into place, so a
+ * lock file always holds its owner (`link` fails atomically when the lock
+ * exists). A lock whose owner is dead is broken, under a second short-lived
+ * lock so two waiters cannot both break it.
  */
 export function tryLock(lock: string): boolean {
   mkdirSync(join(lock, ".."), { recursive: true });
   if (linkExclusive(lock)) return true;
   const owner = lockOwner(lock);
-  if (owner === undefined || isAlive(owner)) return false;
+  if (owner === undefined || isOwnerAlive(owner)) return false;
   const breaker = `${lock}.break`;
   if (!linkExclusive(breaker)) {
     // A waiter died while breaking: its breaker lock is stale after a while.
@@ -311,7 +312,7 @@ export function tryLock(lock: string): boolean {
 
 function linkExclusive(path: string): boolean {
   const mine = `${path}.${process.pid}.tmp`;
-  writeFileSync(mine, `${process.pid}\n`);
+  writeFileSync(mine, `${ownIdentity}\n`);
   try {
     linkSync(mine, path);
     return true;
@@ -323,22 +324,48 @@ function linkExclusive(path: string): boolean {
   }
 }
 
-function lockOwner(lock: string): number | undefined {
+/**
+ * A process's identity in a lock: its pid and, where /proc exists, its start
+ * time, so a lock whose pid was reused by an unrelated process is still seen
+ * as stale.
+ */
+function processIdentity(pid: number): string {
+  return `${pid} ${startTime(pid) ?? ""}`.trim();
+}
+
+const ownIdentity = processIdentity(process.pid);
+
+/** Field 22 of /proc/<pid>/stat (clock ticks since boot), or undefined without /proc. */
+function startTime(pid: number): string | undefined {
   try {
-    const pid = Number.parseInt(readFileSync(lock, "utf8"), 10);
-    return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
   } catch {
     return undefined;
   }
 }
 
-function isAlive(pid: number): boolean {
+/** The identity written in a lock file, or undefined if there is none (yet, or any more). */
+function lockOwner(lock: string): string | undefined {
+  try {
+    const owner = readFileSync(lock, "utf8").trim();
+    return owner === "" ? undefined : owner;
+  } catch {
+    return undefined;
+  }
+}
+
+function isOwnerAlive(owner: string): boolean {
+  const [pidText, start] = owner.split(" ");
+  const pid = Number(pidText);
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
   }
+  return start === undefined || startTime(pid) === undefined || startTime(pid) === start;
 }
 
 function ageMs(path: string): number {
