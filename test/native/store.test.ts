@@ -115,10 +115,10 @@ describe("building", () => {
   it("fails with exit code 100, the builder's output tail, and nothing in the store", async () => {
     const drv = lib.runCommand("broken", {}, 'for i in $(seq 1 40); do echo "line $i"; done; echo "cc: error: oops" >&2; exit 3');
     const outcome = await run(lib.attempt(lib.build(drv)));
-    expect(outcome._tag).toBe("Left");
-    const error = (outcome as { left: InstanceType<typeof TsexecError> }).left;
+    if (outcome._tag === "Right") throw new Error(`the broken build succeeded: ${outcome.right}`);
+    const error = outcome.left;
     expect(error).toBeInstanceOf(TsexecError);
-    expect(error.exitCode).toBe(100);
+    expect((error as InstanceType<typeof TsexecError>).exitCode).toBe(100);
     expect(error.message).toContain(`building 'broken' (${drv.storeName}) failed: its builder 'sh' exited with code 3`);
     expect(error.message).toContain("  | cc: error: oops");
     expect(error.message).toContain("  | line 40");

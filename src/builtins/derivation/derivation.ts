@@ -150,7 +150,10 @@ function makeDerivation(name: string, recipe: Recipe, inputs: Map<string, Deriva
 
 /** `lib.derivation({ name, builder, args, env })`: run `builder args` with `env` and `$out`; the output is what it writes at `$out`. */
 export function derivation(spec: DerivationSpec): Derivation {
-  const where = "lib.derivation";
+  return commandDerivation("lib.derivation", spec);
+}
+
+function commandDerivation(where: string, spec: DerivationSpec): Derivation {
   if (typeof spec !== "object" || spec === null) {
     throw new TypeError(`${where} expects an object { name, builder, args, env }, got ${describeValue(spec)}`);
   }
@@ -196,7 +199,7 @@ export function runCommand(name: string, env: Readonly<Record<string, Derivation
   if (typeof script !== "string" && !isDerivation(script)) {
     throw new TypeError(`lib.runCommand (${String(name)}): the script must be a string, got ${describeValue(script)}`);
   }
-  return derivation({ name, builder: "sh", args: ["-e", "-c", script], env });
+  return commandDerivation("lib.runCommand", { name, builder: "sh", args: ["-e", "-c", script], env });
 }
 
 function escapeRegExp(text: string): string {

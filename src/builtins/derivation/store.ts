@@ -41,7 +41,7 @@ export const buildFailureExitCode = 100;
 const tailLines = 25;
 const lockPollMs = 20;
 
-/** Counts builder runs in this process (tests and --verbose use it to show nothing was rebuilt). */
+/** Counts the builds this process ran (tests read it to prove nothing was rebuilt). */
 export const storeStats = { builds: 0 };
 
 /** True when `path` (an output path) exists: the derivation is built. */
@@ -136,13 +136,15 @@ function buildPaths(drv: Derivation, cacheDir: string): BuildPaths {
   };
 }
 
-/** Holding the lock: remove what dead builds left, make the empty build directory, write a file output. */
+/**
+ * Holding the lock: remove what killed builds of this derivation left (any
+ * `<store-name>.<pid>` directory: no other process can be building it), make
+ * the empty build directory, write a file output.
+ */
 function prepareBuild(paths: BuildPaths, drv: Derivation, ctx: PrimitiveContext): void {
   const prefix = `${drv.storeName}.`;
   for (const entry of readdirSync(paths.builds)) {
-    if (entry.startsWith(prefix) && join(paths.builds, entry) !== paths.lock && !entry.includes(".lock")) {
-      removeTree(join(paths.builds, entry));
-    }
+    if (entry.startsWith(prefix) && !entry.includes(".lock")) removeTree(join(paths.builds, entry));
   }
   mkdirSync(paths.work, { recursive: true });
   mkdirSync(paths.store, { recursive: true });
