@@ -118,12 +118,14 @@ describe("errors name the library and the symbol, and never crash", () => {
     expect(tooFew.message).toContain("takes 2 arguments, got 1 argument.");
   });
 
-  it("a number where the prototype takes a pointer", async () => {
+  it("a number (or undefined) where the prototype takes a pointer", async () => {
     const asString = await failure(lib.dlopen(fx.library, "int text_length(const char *s)", [12345]));
     expect(asString.message).toContain(`lib.dlopen(${fx.library}, "int text_length(const char *s)"): argument 1 is a pointer (char *)`);
     expect(asString.message).toContain("a number (12345)");
     const asPointer = await failure(lib.dlopen(fx.library, "int read_counter(const int *p)", [0x1000]));
     expect(asPointer.message).toContain("argument 1 is a pointer (int *)");
+    const missing = await failure(lib.dlopen(fx.library, "int text_length(const char *s)", [undefined]));
+    expect(missing.message).toContain("argument 1 is a pointer (char *) but got undefined: undefined would be passed as NULL (pass null if NULL is meant)");
   });
 
   it("a number for a pointer in a variadic call", async () => {

@@ -146,7 +146,8 @@ function isPointer(type: KoffiTypeObject): boolean {
 
 /**
  * koffi ignores extra arguments and reads a number given for a pointer as an
- * address: both are refused here, before any native code runs. A pointer a
+ * address: both are refused here, before any native code runs, and so is
+ * undefined for a pointer. A pointer a
  * native call returned (a BigInt in koffi 3), a string, a Buffer, an array or
  * null may be passed for a pointer.
  */
@@ -168,11 +169,13 @@ function checkArguments(library: LibraryRef, declared: DeclaredFunction, args: r
   }
 }
 
+/** A number would be read as an address; undefined is almost always a missing value, passed on as NULL. */
 function refuseNumber(site: string, index: number, typeName: string, value: unknown): void {
-  if (typeof value !== "number") return;
+  if (typeof value !== "number" && value !== undefined) return;
+  const why = value === undefined ? "undefined would be passed as NULL (pass null if NULL is meant)" : "a number there would be read as an address and crash";
   throw new TsexecError(
-    `${site}: argument ${index + 1} is a pointer (${typeName}) but got ${describeValue(value)}: ` +
-      `a number there would be read as an address and crash. Pass a string, a Buffer, an array, null, or a pointer a native call returned.`,
+    `${site}: argument ${index + 1} is a pointer (${typeName}) but got ${describeValue(value)}: ${why}. ` +
+      `Pass a string, a Buffer, an array, null, or a pointer a native call returned.`,
   );
 }
 
