@@ -6,6 +6,8 @@
 import { attempt, bind, defer, io, join, map, mapM, task, unit } from "../monad/io.js";
 import { unsafePerformIO } from "../builtins/unsafe-perform-io.js";
 import { getConfiguration, type Configuration } from "./package.js";
+import { makeDlopen, type Dlopen } from "../builtins/dlopen/index.js";
+import { build, derivation, runCommand, toFile } from "../builtins/derivation/index.js";
 
 export interface Builtins {
   /** Run an IO from pure code and return its value (synchronous work only). */
@@ -24,6 +26,21 @@ export interface Lib {
   readonly task: typeof task;
   readonly attempt: typeof attempt;
   readonly defer: typeof defer;
+  /**
+   * `dlopen(filename, symbol, args)`: calls native code. `filename` is a path (relative to the
+   * script), a library name ("libm.so.6") or a derivation (built first). `symbol` is a C prototype
+   * ("double cos(double)") or `{ name, result, parameters }` for a C function called through koffi,
+   * or a bare name for an export of a Node-API module, called with `args` as JS values.
+   */
+  readonly dlopen: Dlopen;
+  /** `toFile(name, text)`: a derivation whose output is a file holding `text`. */
+  readonly toFile: typeof toFile;
+  /** `runCommand(name, env, script)`: a derivation built by `sh -e -c script` with `$out` set. */
+  readonly runCommand: typeof runCommand;
+  /** `derivation({ name, builder, args, env })`: the general form of a build. */
+  readonly derivation: typeof derivation;
+  /** `build(drv)`: builds `drv` unless it is built; yields its output path. */
+  readonly build: typeof build;
   readonly builtins: Builtins;
   readonly configuration: Configuration;
 }
@@ -34,7 +51,6 @@ export interface LibBase {
 }
 
 export function makeLib(base: LibBase): Lib {
-  void base;
   const builtins: Builtins = { unsafePerformIO, "unsafe-perform-io": unsafePerformIO };
   return Object.freeze({
     unit,
@@ -46,6 +62,11 @@ export function makeLib(base: LibBase): Lib {
     task,
     attempt,
     defer,
+    dlopen: makeDlopen(base.dir),
+    toFile,
+    runCommand,
+    derivation,
+    build,
     builtins: Object.freeze(builtins),
     get configuration() {
       return getConfiguration();
