@@ -10,24 +10,54 @@ const version = JSON.parse(readFileSync(`${root}package.json`, "utf8")).version;
 const staging = `${root}dist.${process.pid}.tmp`;
 const old = `${root}dist.${process.pid}.old`;
 
+/**
+ * Start-up is a feature: the entry may import Node's builtins statically, nothing
+ * else. A static import of an npm package (yargs, simple-git, koffi ...) would make
+ * every run pay for it; load those with `await import()` or createRequire where used.
+ */
+function assertLeanStartup(file) {
+  const text = readFileSync(file, "utf8");
+  const heavy = [...text.matchAll(/^import\s[^;]*?from\s+"([^"]+)";?$/gms)]
+    .map((m) => m[1])
+    .filter((specifier) => !specifier.startsWith("node:"));
+  if (heavy.length) {
+    throw new Error(`dist/index.js imports ${heavy.join(", ")} at start-up: import them lazily where they are used`);
+  }
+}
+
+/** `./index.js` imported by other entry points is the package entry itself, not a copy of it. */
+const packageEntryStaysExternal = {
+  name: "package-entry-stays-external",
+  setup(b) {
+    b.onResolve({ filter: /^\.\/index\.js$/ }, (args) =>
+      args.importer.endsWith("/src/unsafe-lib.ts") ? { path: "./index.js", external: true } : undefined,
+    );
+  },
+};
+
 try {
   await build({
-    entryPoints: { cli: "src/runtime/cli.ts", index: "src/index.ts", "unsafe-lib": "src/unsafe-lib.ts" },
+    // One file holds everything start-up needs (the launcher and scripts importing
+    // "tsexec" share it); code needed only sometimes lands in lazily imported chunks.
+    entryPoints: { index: "src/index.ts", "unsafe-lib": "src/unsafe-lib.ts" },
+    plugins: [packageEntryStaysExternal],
     absWorkingDir: root,
     outdir: staging,
     bundle: true,
-    splitting: true,
+    // No chunks: our own lazily imported modules are small, so they are inlined and
+    // start-up reads one file. npm packages stay external and load when first used.
+    splitting: false,
     format: "esm",
     platform: "node",
     target: "node20",
     packages: "external",
-    chunkNames: "chunks/[name]-[hash]",
     define: { __TSEXEC_VERSION__: JSON.stringify(version) },
     logLevel: "warning",
   });
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}tsconfig.json`, "--outDir", staging], {
     stdio: "inherit",
   });
+  assertLeanStartup(`${staging}/index.js`);
   if (existsSync(`${root}dist`)) renameSync(`${root}dist`, old);
   renameSync(staging, `${root}dist`);
 } finally {

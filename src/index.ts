@@ -9,17 +9,23 @@ import type { IO } from "./monad/io.js";
 import type { Lib } from "./runtime/lib.js";
 import { run as runWith } from "./runtime/interpreter.js";
 import { ambientContext, makeContext, type ContextOptions } from "./runtime/context.js";
+export type { ContextOptions } from "./runtime/context.js";
 
 export type { IO, Yielded, Either, PrimitiveContext } from "./monad/io.js";
 export type { Lib, Builtins } from "./runtime/lib.js";
 export type { FetchgitArgs } from "./builtins/fetchgit/index.js";
 export type { HasOutPath } from "./builtins/reexec.js";
 export type { Configuration, Version } from "./runtime/package.js";
+export type { Derivation, DerivationInput, DerivationSpec } from "./builtins/derivation/index.js";
+export type { NativeSignature, Dlopen } from "./builtins/dlopen/index.js";
 export { unit, map, join, bind, mapM, io, task, attempt, defer, primitive, isIO } from "./monad/io.js";
 export { URI, Functor, Pointed, Apply, Applicative, Chain, Monad, ChainRec } from "./monad/instances.js";
 export { unsafePerformIO } from "./builtins/unsafe-perform-io.js";
 export { TsexecError } from "./runtime/errors.js";
+export { isDerivation } from "./builtins/derivation/derivation.js";
 export { makeLib } from "./runtime/lib.js";
+/** The `tsexec` command itself (the launcher calls it): resolves to the exit code. */
+export { main } from "./runtime/cli.js";
 
 /** What a script's default export receives. */
 export interface ScriptInput {

@@ -4,7 +4,8 @@
  * to primitives resolve against the current directory; the context (cache
  * directory, verbosity) comes from the environment.
  */
-import { makeLib } from "./runtime/lib.js";
+// Imported from the package entry, not bundled: one copy of the IO type per process.
+import { makeLib } from "./index.js";
 
 const lib = makeLib({ dir: process.cwd() });
 export default lib;

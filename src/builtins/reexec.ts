@@ -1,6 +1,7 @@
 /**
  * `lib.builtins.reexec(path)`: re-executes tsexec from `path` (a pinned
- * launcher) unless this process already runs from it.
+ * launcher, or a derivation whose output is one: built first) unless this
+ * process already runs from it.
  *
  * - "Already runs from it" compares real paths of `path` and of the launcher
  *   this process started from (process.argv[1]); nix-exec compared strings,
@@ -16,11 +17,14 @@
 import { accessSync, constants, realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
-import { io, unit, primitive, type IO, type PrimitiveContext } from "../monad/io.js";
+import { bind, io, unit, primitive, type IO, type PrimitiveContext } from "../monad/io.js";
 import { describeValue } from "../monad/describe.js";
 import { TsexecError } from "../runtime/errors.js";
+import { buildStep } from "./derivation/index.js";
+import { isDerivation, outputPath, type Derivation } from "./derivation/derivation.js";
+import { isBuilt } from "./derivation/store.js";
 
-/** A derivation as reexec needs it: anything with an output path (lib.build's result, a nix-style drv). */
+/** Anything else with an output path that already exists (a derivation-like object from elsewhere). */
 export interface HasOutPath {
   readonly outPath: string;
 }
@@ -28,16 +32,24 @@ export interface HasOutPath {
 export const reexecMarker = "TSEXEC_REEXEC";
 
 /** `lib.builtins.reexec` for a script in `dir` (relative paths resolve against it). */
-export function makeReexec(dir: string): (path: string | HasOutPath) => IO<null> {
-  return function reexec(path: string | HasOutPath): IO<null> {
-    return primitive(`reexec ${typeof path === "string" ? path : describeValue(path)}`, (ctx) => {
+export function makeReexec(dir: string): (path: string | Derivation | HasOutPath) => IO<null> {
+  return function reexec(path: string | Derivation | HasOutPath): IO<null> {
+    const shown = typeof path === "string" ? path : isDerivation(path) ? path.storeName : describeValue(path);
+    return primitive(`reexec ${shown}`, (ctx) => {
       if (ctx.synchronous) throw new TsexecError("cannot reexec within unsafePerformIO: sequence lib.builtins.reexec in the program tsexec runs");
-      const target = targetPath(path, dir);
-      const launcher = launcherPath(ctx);
-      if (launcher !== undefined && sameFile(target, launcher)) return unit(null);
-      return io(() => execute(target, launcher, ctx));
+      if (!isDerivation(path)) return reexecInto(targetPath(path, dir), ctx);
+      // A derivation is built first (unless it is), then its output is the launcher.
+      const out = outputPath(path, ctx.cacheDir);
+      if (isBuilt(out)) return reexecInto(targetPath(out, dir), ctx);
+      return bind(buildStep(path, ctx), (built) => reexecInto(targetPath(built, dir), ctx));
     });
   };
+}
+
+function reexecInto(target: string, ctx: PrimitiveContext): IO<null> {
+  const launcher = launcherPath(ctx);
+  if (launcher !== undefined && sameFile(target, launcher)) return unit(null);
+  return io(() => execute(target, launcher, ctx));
 }
 
 function targetPath(path: string | HasOutPath, dir: string): string {

@@ -85,7 +85,11 @@ async function runScript(script: string, scriptArgs: readonly string[], flags: P
   const file = looksLikeReference(script)
     ? await (await import("./reference.js")).resolveReferenceScript(script, ctx)
     : locateScript(script);
-  const exported = defaultExport(await importModule(file, ctx.cacheDir));
+  const namespace = await importModule(file, ctx.cacheDir);
+  if (!("default" in namespace)) {
+    throw new TsexecError(`${script} does not export a function (it has no default export): add \`export default ({ args, lib }) => ...\``);
+  }
+  const exported = defaultExport(namespace);
   if (typeof exported !== "function") {
     throw new TsexecError(`${script} does not export a function (it exports ${describeValue(exported)})`);
   }
@@ -110,10 +114,6 @@ function reportError(error: unknown, showTrace: boolean): number {
   const lines: string[] = [];
   if (isTsexecError(error) || error instanceof UsageError) {
     lines.push(`error: ${error.message}`);
-  } else if (error instanceof SyntaxError && /^file:\/\/\S+:\d+\n/.test(error.stack ?? "")) {
-    // Node's own syntax errors (JavaScript scripts) put `file:line`, the line and a caret first.
-    const [where, code, caret] = error.stack!.split("\n");
-    lines.push(`error: ${where!.replace(/^file:\/\//, "")}: ${error.message}`, `  ${code}`, `  ${caret}`);
   } else if (error instanceof Error) {
     lines.push(`error: ${error.message}`, ...userFrames(error));
   } else {
@@ -129,11 +129,13 @@ function reportError(error: unknown, showTrace: boolean): number {
   return isTsexecError(error) ? error.exitCode : 1;
 }
 
+const ownCode = [`${packageRoot}/dist/`, `${packageRoot}/shebang/`];
+
 /** The stack frames of the user's code: tsexec's and Node's own frames are noise. */
 function userFrames(error: Error): string[] {
   return (error.stack ?? "")
     .split("\n")
     .filter((line) => /^\s+at /.test(line))
-    .filter((line) => !line.includes(`${packageRoot}/dist/`) && !line.includes("node:internal") && !line.includes("(native)"))
+    .filter((line) => !ownCode.some((dir) => line.includes(dir)) && !/\(node:|at node:|\(native\)/.test(line))
     .map((line) => line.replace(/^\s+/, "    "));
 }

@@ -4,7 +4,7 @@
  * `tsexec/unsafe-lib` and `run()` make one from the environment.
  */
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { PrimitiveContext } from "../monad/io.js";
 
 export interface ContextOptions {
@@ -23,7 +23,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 export function makeContext(opts: ContextOptions = {}): PrimitiveContext {
   return {
-    cacheDir: opts.cacheDir ?? defaultCacheDir(),
+    cacheDir: resolve(opts.cacheDir ?? defaultCacheDir()),
     verbose: opts.verbose ?? false,
     synchronous: false,
     log: (line: string) => process.stderr.write(`tsexec: ${line}\n`),

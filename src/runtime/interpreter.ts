@@ -98,15 +98,18 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
               stack.push(cur);
               cur = cur._a;
               continue;
-            case Tag.Sync:
+            case Tag.Sync: {
               running = cur;
-              value = cur._a();
+              const effect = cur._a;
+              value = effect();
               break;
+            }
             case Tag.Primitive: {
               running = cur;
               const ctx = fiber.ctx;
               if (ctx.verbose) ctx.log(cur._b);
-              const next: unknown = cur._a(ctx);
+              const start = cur._a;
+              const next: unknown = start(ctx);
               if (!isIO(next)) throw new TypeError(`primitive ${cur._b} produced ${describeValue(next)}, not an IO value`);
               cur = next as unknown as Node;
               continue;
@@ -114,7 +117,8 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
             case Tag.Async:
               running = cur;
               if (fiber.ctx.synchronous) throw asyncInSync(cur);
-              suspend(fiber, cur._a());
+              const begin = cur._a;
+              suspend(fiber, begin());
               return suspended;
           }
         }
@@ -124,11 +128,13 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
           return value;
         }
         running = k;
+        // Called without a receiver, so stack traces name the user's function, not `Node.f`.
+        const f = k._b;
         if (k._tag === Tag.Map) {
-          value = k._b(value);
+          value = f(value);
           cur = undefined;
         } else if (k._tag === Tag.Chain) {
-          cur = k._b(value);
+          cur = f(value);
           if (!isIO(cur)) throw notIO(k, cur);
         } else {
           value = { _tag: "Right", right: value };

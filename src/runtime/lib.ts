@@ -9,6 +9,8 @@ import { makeFetchgit, type FetchgitArgs } from "../builtins/fetchgit/index.js";
 import { makeImport } from "../builtins/import.js";
 import { makeReexec, type HasOutPath } from "../builtins/reexec.js";
 import { getConfiguration, type Configuration } from "./package.js";
+import { makeDlopen, type Dlopen } from "../builtins/dlopen/index.js";
+import { build, derivation, runCommand, toFile, type Derivation } from "../builtins/derivation/index.js";
 
 export interface Builtins {
   /** Run an IO from pure code and return its value (synchronous work only). */
@@ -24,7 +26,7 @@ export interface Builtins {
    * Re-execute tsexec from `path` (a launcher, or a derivation's output) unless this
    * process already runs from it, in which case yield null.
    */
-  readonly reexec: (path: string | HasOutPath) => IO<null>;
+  readonly reexec: (path: string | Derivation | HasOutPath) => IO<null>;
 }
 
 export interface Lib {
@@ -37,6 +39,21 @@ export interface Lib {
   readonly task: typeof task;
   readonly attempt: typeof attempt;
   readonly defer: typeof defer;
+  /**
+   * `dlopen(filename, symbol, args)`: calls native code. `filename` is a path (relative to the
+   * script), a library name ("libm.so.6") or a derivation (built first). `symbol` is a C prototype
+   * ("double cos(double)") or `{ name, result, parameters }` for a C function called through koffi,
+   * or a bare name for an export of a Node-API module, called with `args` as JS values.
+   */
+  readonly dlopen: Dlopen;
+  /** `toFile(name, text)`: a derivation whose output is a file holding `text`. */
+  readonly toFile: typeof toFile;
+  /** `runCommand(name, env, script)`: a derivation built by `sh -e -c script` with `$out` set. */
+  readonly runCommand: typeof runCommand;
+  /** `derivation({ name, builder, args, env })`: the general form of a build. */
+  readonly derivation: typeof derivation;
+  /** `build(drv)`: builds `drv` unless it is built; yields its output path. */
+  readonly build: typeof build;
   readonly builtins: Builtins;
   readonly configuration: Configuration;
   /**
@@ -68,6 +85,11 @@ export function makeLib(base: LibBase): Lib {
     task,
     attempt,
     defer,
+    dlopen: makeDlopen(base.dir),
+    toFile,
+    runCommand,
+    derivation,
+    build,
     builtins: Object.freeze(builtins),
     import: makeImport(base.dir),
     get configuration() {

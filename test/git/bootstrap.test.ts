@@ -13,7 +13,7 @@ function toolRepository(): { url: string; commit: string } {
     "package.json": `{ "type": "module" }\n`,
     // A launcher pinned in the repository: here it runs the tsexec under test.
     "bin/tsexec": {
-      text: `#!/usr/bin/env node\nimport { main } from ${JSON.stringify(join(root, "dist", "cli.js"))};\nconst code = await main(process.argv.slice(2));\nif (code !== 0) process.exit(code);\n`,
+      text: `#!/usr/bin/env node\nimport { main } from ${JSON.stringify(join(root, "dist", "index.js"))};\nconst code = await main(process.argv.slice(2));\nif (code !== 0) process.exit(code);\n`,
       executable: true,
     },
     "default.ts": `export default ({ args, lib }: any) => lib.io(() => console.log("tool ran with " + JSON.stringify(args.slice(1)) + " pid " + process.pid));\n`,

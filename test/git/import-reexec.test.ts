@@ -92,6 +92,16 @@ describe("lib.builtins.reexec", () => {
     expect(out.code).toBe(1);
   });
 
+  test("a derivation is built first, then its output is re-executed into", async () => {
+    const drvScript = writeTree({
+      "s.ts": `export default ({ lib }: any) =>
+  lib.builtins.reexec(lib.runCommand("other-launcher", {}, 'printf "#!/bin/sh\\necho built launcher ran\\n" > "$out"; chmod +x "$out"'));\n`,
+    });
+    const out = await runTsexec([join(drvScript, "s.ts")]);
+    expect(out.stderr).toBe("");
+    expect(out.stdout).toBe("built launcher ran\n");
+  });
+
   test("a derivation-like value (outPath) is accepted", async () => {
     const other = executable("drv-out", `#!/bin/sh\necho "from drv"\n`);
     const drvScript = writeTree({

@@ -5,8 +5,18 @@
  * prompts (GIT_TERMINAL_PROMPT=0, no askpass), a stall timeout and errors
  * that name the URL and rev.
  */
-import { simpleGit, type SimpleGit, type SimpleGitProgressEvent } from "simple-git";
+import { createRequire } from "node:module";
+import type { SimpleGit, SimpleGitOptions, SimpleGitProgressEvent } from "simple-git";
 import { TsexecError } from "../../runtime/errors.js";
+
+type SimpleGitFactory = (options: Partial<SimpleGitOptions>) => SimpleGit;
+let simpleGitFactory: SimpleGitFactory | undefined;
+
+/** simple-git, required on first use: start-up never pays for it. */
+function simpleGit(options: Partial<SimpleGitOptions>): SimpleGit {
+  simpleGitFactory ??= (createRequire(import.meta.url)("simple-git") as { simpleGit: SimpleGitFactory }).simpleGit;
+  return simpleGitFactory(options);
+}
 
 export interface GitOptions {
   /** Kill git when it makes no progress for this long. */

@@ -6,8 +6,9 @@
  *     <cache>/scripts/<key>.json          manifest of an entry script
  *     <cache>/scripts/<key>-<name>.mjs    one transpiled module
  */
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { TsexecError } from "../errors.js";
 
 /** `[path, mtimeMs, size]` of a source when it was transpiled. */
 export type SourceStamp = [path: string, mtimeMs: number, size: number];
@@ -64,10 +65,22 @@ let counter = 0;
 
 /** Writes `file` whole or not at all: a temporary file beside it, then a rename. */
 export function writeAtomic(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.${counter++}.tmp`;
-  writeFileSync(temp, text);
-  renameSync(temp, file);
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(temp, text);
+    renameSync(temp, file);
+  } catch (error) {
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // Nothing was written.
+    }
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new TsexecError(
+      `cannot write to the cache directory ${dirname(file)} (${code}): make it writable, or choose another with --cache-dir or $TSEXEC_CACHE_DIR`,
+    );
+  }
 }
 
 export function writeManifest(scriptsDir: string, manifest: Manifest): void {

@@ -35,7 +35,7 @@ export function locateScript(path: string, cwd: string = process.cwd()): string 
 
 /** Imports the module at `file` (already located), transpiling TypeScript through the cache. */
 export async function importModule(file: string, cacheDir: string): Promise<Record<string, unknown>> {
-  if (javaScriptExtensions.has(extname(file))) return import(pathToFileURL(file).href);
+  if (javaScriptExtensions.has(extname(file))) return importJavaScript(file);
   // Stack traces of scripts point at their .ts lines through inline source maps.
   process.setSourceMapsEnabled(true);
   const scriptsDir = join(cacheDir, "scripts");
@@ -53,6 +53,19 @@ export async function importModule(file: string, cacheDir: string): Promise<Reco
   const manifest = await transpileGraph(file, scriptsDir, version);
   writeManifest(scriptsDir, manifest);
   return importOutput(manifest);
+}
+
+async function importJavaScript(file: string): Promise<Record<string, unknown>> {
+  try {
+    return await import(pathToFileURL(file).href);
+  } catch (error) {
+    // Node's ESM syntax errors carry no location: parse the file to name file:line:col.
+    if (error instanceof SyntaxError) {
+      const { transpile } = await import("./transpile.js");
+      transpile(file, readFileSync(file, "utf8"));
+    }
+    throw error;
+  }
 }
 
 function importOutput(manifest: Manifest): Promise<Record<string, unknown>> {

@@ -13,7 +13,6 @@ import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
-import { init, parse } from "es-module-lexer";
 import { TsexecError } from "../errors.js";
 import { resolveSpecifier } from "./resolve.js";
 import { outputFile, writeAtomic, type Manifest, type SourceStamp } from "./cache.js";
@@ -33,6 +32,7 @@ function oxc(): TransformSync {
 
 /** Transpiles `entry` and every TypeScript module it reaches; returns the manifest to cache. */
 export async function transpileGraph(entry: string, scriptsDir: string, version: string): Promise<Manifest> {
+  const { init, parse } = await import("es-module-lexer");
   await init;
   const sources: SourceStamp[] = [];
   const done = new Map<string, string>();
@@ -45,7 +45,7 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     const stat = statSync(file);
     sources.push([file, stat.mtimeMs, stat.size]);
     const { code, map } = transpile(file, source);
-    const rewritten = file.endsWith(".cts") ? code : rewriteImports(file, code, visit);
+    const rewritten = file.endsWith(".cts") ? code : rewriteImports(parse, file, code, visit);
     writeAtomic(out, withMetaAndMap(file, rewritten, map, !file.endsWith(".cts")));
     return out;
   };
@@ -70,7 +70,9 @@ export function transpile(file: string, source: string): { code: string; map: Ox
   return { code: result.code, map: result.map };
 }
 
-function rewriteImports(file: string, code: string, visit: (file: string) => string): string {
+type Lexer = typeof import("es-module-lexer").parse;
+
+function rewriteImports(parse: Lexer, file: string, code: string, visit: (file: string) => string): string {
   const [imports] = parse(code, file);
   let out = "";
   let last = 0;

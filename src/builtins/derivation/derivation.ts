@@ -1,0 +1,207 @@
+/**
+ * Derivations: pure descriptions of a build (nix's derivations, much smaller).
+ * A derivation is data; nothing runs until `lib.build` (or `lib.dlopen`) builds it.
+ *
+ * Its output lives at `<cache-dir>/store/<hash>-<name>`. The hash covers
+ * everything that defines the build (kind, name, builder, args, env, text and
+ * the inputs' hashes) and nothing about where the cache directory is: a
+ * derivation's output path interpolated into a string is stored in the recipe
+ * with the store directory replaced by a token, and the token is replaced by
+ * the real store directory only when the build runs.
+ */
+import { join } from "node:path";
+import { describeValue } from "../../monad/describe.js";
+import { ambientContext } from "../../runtime/context.js";
+
+const derivationBrand: unique symbol = Symbol.for("tsexec.derivation");
+
+/** Stands for the store directory inside recipes (NUL cannot occur in paths, args or env values). */
+export const storeToken = "\u0000tsexec-store\u0000";
+
+/** What a derivation's env and args may hold: text, or another derivation (its output path). */
+export type DerivationInput = string | Derivation;
+
+export interface DerivationSpec {
+  /** The output's name: letters, digits and `+-._?=`, not starting with a dot. */
+  readonly name: string;
+  /** The program to run: a path, a name looked up on `$PATH`, or a derivation. */
+  readonly builder: DerivationInput;
+  readonly args?: readonly DerivationInput[];
+  readonly env?: Readonly<Record<string, DerivationInput>>;
+}
+
+export type Recipe =
+  | { readonly kind: "file"; readonly text: string }
+  | {
+      readonly kind: "command";
+      readonly builder: string;
+      readonly args: readonly string[];
+      readonly env: readonly (readonly [string, string])[];
+    };
+
+/** Derivations made in this process, by hash: how an interpolated output path is traced back to its derivation. */
+const known = new Map<string, Derivation>();
+
+export class Derivation {
+  declare readonly [derivationBrand]: true;
+  /** `<hash>-<name>`: the output's file name in the store. */
+  readonly storeName: string;
+
+  constructor(
+    readonly name: string,
+    readonly hash: string,
+    /** The build, with input output paths written as `storeToken/<hash>-<name>`. */
+    readonly recipe: Recipe,
+    /** Derivations whose outputs this one uses; built first. */
+    readonly inputs: readonly Derivation[],
+  ) {
+    this.storeName = `${hash}-${name}`;
+  }
+
+  /** The output path in the running program's store (what `${drv}` stands for). */
+  get outPath(): string {
+    return outputPath(this, ambientContext().cacheDir);
+  }
+
+  toString(): string {
+    return this.outPath;
+  }
+
+  toJSON(): string {
+    return this.outPath;
+  }
+}
+Object.defineProperty(Derivation.prototype, derivationBrand, { value: true });
+
+export function isDerivation(value: unknown): value is Derivation {
+  return typeof value === "object" && value !== null && (value as any)[derivationBrand] === true;
+}
+
+export function storeDir(cacheDir: string): string {
+  return join(cacheDir, "store");
+}
+
+export function outputPath(drv: Derivation, cacheDir: string): string {
+  return join(storeDir(cacheDir), drv.storeName);
+}
+
+/** Replaces the store token with a real store directory. */
+export function renderForStore(text: string, store: string): string {
+  return text.includes(storeToken) ? text.split(storeToken).join(store) : text;
+}
+
+const namePattern = /^[A-Za-z0-9+_?=-][A-Za-z0-9+._?=-]*$/;
+
+function checkName(where: string, name: unknown): string {
+  if (typeof name !== "string" || !namePattern.test(name) || name.length > 200) {
+    throw new TypeError(
+      `${where}: the name must be a non-empty string of letters, digits and +-._?= not starting with a dot, got ${describeValue(name)}`,
+    );
+  }
+  return name;
+}
+
+/**
+ * Turns a string or derivation into recipe text: every output path of a
+ * derivation this process knows becomes `storeToken/<hash>-<name>`, and that
+ * derivation becomes an input.
+ */
+class RecipeWriter {
+  readonly inputs = new Map<string, Derivation>();
+  private readonly store = storeDir(ambientContext().cacheDir);
+  private readonly pathPattern = new RegExp(`${escapeRegExp(this.store)}/([0-9a-f]{32})-([A-Za-z0-9+._?=-]+)`, "g");
+
+  constructor(private readonly where: string) {}
+
+  text(value: unknown, what: string): string {
+    if (isDerivation(value)) {
+      this.inputs.set(value.hash, value);
+      return `${storeToken}/${value.storeName}`;
+    }
+    if (typeof value !== "string") {
+      throw new TypeError(`${this.where}: ${what} must be a string or a derivation, got ${describeValue(value)}`);
+    }
+    if (value.includes("\u0000")) throw new TypeError(`${this.where}: ${what} contains a NUL character`);
+    return value.replace(this.pathPattern, (whole, hash: string, name: string) => {
+      const drv = known.get(hash);
+      // A store path of a derivation this process did not make stays plain text.
+      if (drv === undefined || !name.startsWith(drv.name)) return whole;
+      this.inputs.set(hash, drv);
+      return `${storeToken}/${drv.storeName}${name.slice(drv.name.length)}`;
+    });
+  }
+}
+
+function makeDerivation(name: string, recipe: Recipe, inputs: Map<string, Derivation>): Derivation {
+  const inputHashes = [...inputs.keys()].sort();
+  // node:crypto is loaded here, not at start-up: most scripts never make a derivation.
+  const hash = process
+    .getBuiltinModule("node:crypto")
+    .createHash("sha256")
+    .update(JSON.stringify({ format: "tsexec-derivation-1", name, recipe, inputs: inputHashes }))
+    .digest("hex")
+    .slice(0, 32);
+  const existing = known.get(hash);
+  if (existing) return existing;
+  const drv = new Derivation(name, hash, recipe, inputHashes.map((h) => inputs.get(h)!));
+  known.set(hash, drv);
+  return drv;
+}
+
+/** `lib.derivation({ name, builder, args, env })`: run `builder args` with `env` and `$out`; the output is what it writes at `$out`. */
+export function derivation(spec: DerivationSpec): Derivation {
+  return commandDerivation("lib.derivation", spec);
+}
+
+function commandDerivation(where: string, spec: DerivationSpec): Derivation {
+  if (typeof spec !== "object" || spec === null) {
+    throw new TypeError(`${where} expects an object { name, builder, args, env }, got ${describeValue(spec)}`);
+  }
+  const name = checkName(where, spec.name);
+  const writer = new RecipeWriter(`${where} (${name})`);
+  const builder = writer.text(spec.builder, "the builder");
+  if (builder === "") throw new TypeError(`${where} (${name}): the builder must not be empty`);
+  const args = spec.args ?? [];
+  if (!Array.isArray(args)) throw new TypeError(`${where} (${name}): args must be an array, got ${describeValue(args)}`);
+  const env = spec.env ?? {};
+  if (typeof env !== "object" || env === null || Array.isArray(env)) {
+    throw new TypeError(`${where} (${name}): env must be an object of strings, got ${describeValue(env)}`);
+  }
+  const envEntries = Object.keys(env)
+    .sort()
+    .map((key) => {
+      if (key === "" || key.includes("=") || key.includes("\u0000")) throw new TypeError(`${where} (${name}): invalid env name '${key}'`);
+      if (key === "out") throw new TypeError(`${where} (${name}): env cannot set 'out': tsexec sets it to the output path`);
+      return [key, writer.text(env[key], `env.${key}`)] as const;
+    });
+  const recipe: Recipe = {
+    kind: "command",
+    builder,
+    args: args.map((arg, i) => writer.text(arg, `args[${i}]`)),
+    env: envEntries,
+  };
+  return makeDerivation(name, recipe, writer.inputs);
+}
+
+/** `lib.toFile(name, text)`: a derivation whose output is a file holding `text` (nix's builtins.toFile). */
+export function toFile(name: string, text: DerivationInput): Derivation {
+  const where = "lib.toFile";
+  checkName(where, name);
+  const writer = new RecipeWriter(`${where} (${name})`);
+  return makeDerivation(name, { kind: "file", text: writer.text(text, "the text") }, writer.inputs);
+}
+
+/**
+ * `lib.runCommand(name, env, script)`: runs `script` with `sh -e` in an empty
+ * temporary directory with `$out` set (nixpkgs' runCommand).
+ */
+export function runCommand(name: string, env: Readonly<Record<string, DerivationInput>>, script: DerivationInput): Derivation {
+  if (typeof script !== "string" && !isDerivation(script)) {
+    throw new TypeError(`lib.runCommand (${String(name)}): the script must be a string, got ${describeValue(script)}`);
+  }
+  return commandDerivation("lib.runCommand", { name, builder: "sh", args: ["-e", "-c", script], env });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

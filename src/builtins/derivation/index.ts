@@ -1,0 +1,29 @@
+/**
+ * `lib.build`, `lib.toFile`, `lib.runCommand`, `lib.derivation`: the front of
+ * the build store. Finding a built output is synchronous (one `lstat`), so
+ * `lib.build` of a built derivation works inside `unsafePerformIO`; only a
+ * real build is an asynchronous step.
+ */
+import { asyncStep, primitive, unit, type IO } from "../../monad/io.js";
+import { describeValue } from "../../monad/describe.js";
+import { isDerivation, outputPath, type Derivation } from "./derivation.js";
+import { isBuilt, realise } from "./store.js";
+
+export { derivation, runCommand, toFile, isDerivation, Derivation } from "./derivation.js";
+export type { DerivationInput, DerivationSpec } from "./derivation.js";
+
+/** `lib.build(drv)`: builds `drv` (and its inputs) unless built; yields its output path. */
+export function build(drv: Derivation): IO<string> {
+  if (!isDerivation(drv)) {
+    throw new TypeError(`lib.build expects a derivation (from lib.toFile, lib.runCommand or lib.derivation), got ${describeValue(drv)}`);
+  }
+  return primitive(`build ${drv.storeName}`, (ctx) => {
+    const out = outputPath(drv, ctx.cacheDir);
+    return isBuilt(out) ? unit(out) : buildStep(drv, ctx);
+  });
+}
+
+/** The asynchronous step that builds `drv`; `unsafePerformIO` refuses it by this name. */
+export function buildStep(drv: Derivation, ctx: Parameters<typeof realise>[1]): IO<string> {
+  return asyncStep(`building ${drv.storeName}`, () => realise(drv, ctx));
+}
