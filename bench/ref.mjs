@@ -6,14 +6,15 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { git, median, printTable } from "./fixture.mjs";
+import { git, median, output } from "./lib/git-fixture.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const launcher = join(root, "shebang", "tsexec");
 const script = `import { helper } from "./helper.ts";\nexport default ({ args, lib }: any) => lib.io(() => helper(args.length));\n`;
 const helper = `export const helper = (n: number): number => n * 2;\n`;
 
-export async function run() {
+export async function run(report) {
+  const out = output(report);
   const base = mkdtempSync(join(tmpdir(), "tsexec-bench-ref-"));
   const work = join(base, "work");
   git(base, "init", "-q", "-b", "main", work);
@@ -38,7 +39,7 @@ export async function run() {
     time(reference);
     time(local);
   }
-  const rounds = 30;
+  const rounds = out.quick ? 10 : 30;
   const viaReference = [];
   const viaPath = [];
   for (let i = 0; i < rounds; i++) {
@@ -53,12 +54,10 @@ export async function run() {
   }
   const ref = median(viaReference);
   const path = median(viaPath);
-  printTable(`tsexec run of a pinned, already-fetched git reference vs a local path (${rounds} paired runs, medians)`, [
-    ["case", "ms", "ratio", "target"],
-    ["tsexec /local/path/tool.ts", path.toFixed(1), "1.00", ""],
-    ["tsexec git+file://…?rev=<hash>#tool.ts", ref.toFixed(1), (ref / path).toFixed(2), "<= 1.2"],
+  out.table(`tsexec run of a pinned, already-fetched git reference vs a local path (${rounds} paired runs, medians)`, ["case", "ms", "vs local path"], [
+    ["tsexec /local/path/tool.ts", path.toFixed(1), "1.00x"],
+    ["tsexec git+file://…?rev=<hash>#tool.ts", ref.toFixed(1), out.target("pinned reference vs local path", ref / path, { op: "<=", value: 1.2 })],
   ]);
-  return { referenceMs: ref, localMs: path, ratio: ref / path };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) await run();

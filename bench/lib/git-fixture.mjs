@@ -47,7 +47,27 @@ export function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-export function printTable(title, rows) {
+/**
+ * Where a git benchmark prints: through bench/run.mjs's `report` (tables and targets for its
+ * summary) when given one, else straight to stdout when the benchmark runs alone.
+ */
+export function output(report) {
+  if (typeof report === "function" && typeof report.table === "function") {
+    return {
+      quick: report.quick === true,
+      table: (title, columns, rows) => report.table(title, columns, rows),
+      target: (label, ratio, target) => report.target(label, ratio, target),
+    };
+  }
+  return {
+    quick: false,
+    table: (title, columns, rows) => printTable(title, [columns, ...rows]),
+    target: (_label, ratio, { op, value }) =>
+      `${ratio.toFixed(2)}x (${op} ${value}: ${(op === "<=" ? ratio <= value : ratio >= value) ? "ok" : "MISSED"})`,
+  };
+}
+
+function printTable(title, rows) {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c]).length)));
   console.log(`\n${title}`);
   for (const [i, row] of rows.entries()) {
