@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { manyCommitRepository, median, output } from "./lib/git-fixture.mjs";
+import { manyCommitRepository, median, output, removeAll } from "./lib/git-fixture.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -26,32 +26,40 @@ function plainGit(url, hash) {
 export async function run(report) {
   const out = output(report);
   const { makeLib, run: runIO } = await import(pathToFileURL(join(root, "dist", "index.js")).href);
-  const { bare, head } = manyCommitRepository(1000);
+  const { root: fixtureRoot, bare, head } = manyCommitRepository(1000);
+  const temporaries = [fixtureRoot];
+  const newCache = () => {
+    const dir = mkdtempSync(join(tmpdir(), "tsexec-bench-cache-"));
+    temporaries.push(dir);
+    return dir;
+  };
   const url = pathToFileURL(bare).href;
   const lib = makeLib({ dir: process.cwd() });
   const fetch = (cacheDir) => runIO(lib.builtins.fetchgit({ url, rev: head, cacheDir }), { cacheDir });
 
   // Warm-up: loads simple-git and lets the OS cache the repository.
-  await fetch(mkdtempSync(join(tmpdir(), "tsexec-bench-cache-")));
+  await fetch(newCache());
   plainGit(url, head);
 
   const rounds = out.quick ? 5 : 15;
   const cold = [];
   const plain = [];
   for (let i = 0; i < rounds; i++) {
-    const cacheDir = mkdtempSync(join(tmpdir(), "tsexec-bench-cache-"));
+    const cacheDir = newCache();
     const started = performance.now();
     await fetch(cacheDir);
     cold.push(performance.now() - started);
     plain.push(plainGit(url, head));
   }
 
-  const warmCache = mkdtempSync(join(tmpdir(), "tsexec-bench-cache-"));
+  const warmCache = newCache();
   await fetch(warmCache);
   const warmRuns = out.quick ? 200 : 2000;
   const warmStarted = performance.now();
   for (let i = 0; i < warmRuns; i++) await fetch(warmCache);
   const warm = (performance.now() - warmStarted) / warmRuns;
+
+  removeAll(temporaries);
 
   let nix = "nix not installed: skipped";
   try {

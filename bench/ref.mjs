@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { git, median, output } from "./lib/git-fixture.mjs";
+import { git, median, output, removeAll } from "./lib/git-fixture.mjs";
 
 const root = new URL("..", import.meta.url).pathname;
 const launcher = join(root, "shebang", "tsexec");
@@ -28,7 +28,8 @@ export async function run(report) {
   const reference = `git+${pathToFileURL(bare).href}?rev=${commit}#tool.ts`;
   const local = join(work, "tool.ts");
 
-  const env = { ...process.env, TSEXEC_CACHE_DIR: mkdtempSync(join(tmpdir(), "tsexec-bench-ref-cache-")) };
+  const cacheDir = mkdtempSync(join(tmpdir(), "tsexec-bench-ref-cache-"));
+  const env = { ...process.env, TSEXEC_CACHE_DIR: cacheDir };
   const time = (target) => {
     const started = performance.now();
     execFileSync(process.execPath, [launcher, target, "a"], { env, stdio: "ignore" });
@@ -52,6 +53,7 @@ export async function run(report) {
       viaReference.push(time(reference));
     }
   }
+  removeAll([base, cacheDir]);
   const ref = median(viaReference);
   const path = median(viaPath);
   out.table(`tsexec run of a pinned, already-fetched git reference vs a local path (${rounds} paired runs, medians)`, ["case", "ms", "vs local path"], [

@@ -1,6 +1,6 @@
 // A fixture repository with many commits, made fast with `git fast-import`.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -73,5 +73,22 @@ function printTable(title, rows) {
   for (const [i, row] of rows.entries()) {
     console.log(row.map((cell, c) => (c === 0 ? String(cell).padEnd(widths[c]) : String(cell).padStart(widths[c]))).join("  "));
     if (i === 0) console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  }
+}
+
+/** Removes temporary directories, read-only checkouts included. */
+export function removeAll(dirs) {
+  const writable = (path) => {
+    if (!lstatSync(path).isDirectory()) return;
+    chmodSync(path, 0o755);
+    for (const name of readdirSync(path)) writable(join(path, name));
+  };
+  for (const dir of dirs) {
+    try {
+      writable(dir);
+    } catch {
+      // Already gone.
+    }
+    rmSync(dir, { recursive: true, force: true });
   }
 }
