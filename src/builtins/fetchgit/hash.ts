@@ -13,7 +13,6 @@
  * `sha256-<base64>` (an SRI hash, as nix prints them); a 64-digit hex form is
  * accepted too. Submodule contents are part of the checkout, so they count.
  */
-import { createHash } from "node:crypto";
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
@@ -22,7 +21,7 @@ export function contentHash(root: string): string {
   const files: string[] = [];
   collect(root, "", files);
   files.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  const hash = createHash("sha256");
+  const hash = process.getBuiltinModule("node:crypto").createHash("sha256");
   for (const path of files) {
     const full = join(root, path);
     const stat = lstatSync(full);
