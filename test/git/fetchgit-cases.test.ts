@@ -250,13 +250,37 @@ describe("progress bar", () => {
 });
 
 describe("leftovers of killed processes", () => {
+  test("a lock whose pid was reused by another process (its start time differs) is stale too", async () => {
+    const s = session();
+    const paths = repositoryPaths(s.cacheDir, fixture.fileUrl);
+    mkdirSync(paths.lock, { recursive: true });
+    // This very process is alive, but it did not start at tick 1.
+    writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ id: "reused", pid: process.pid, start: "1", host: hostname(), since: 0 }));
+    expect(await s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first })).toBe(join(paths.checkouts, fixture.commits.first));
+    expect(existsSync(paths.lock)).toBe(false);
+  });
+
+  test("a lock held by a live process is waited for", async () => {
+    const s = session({ verbose: true });
+    const paths = repositoryPaths(s.cacheDir, fixture.fileUrl);
+    mkdirSync(paths.lock, { recursive: true });
+    writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ id: "live", pid: process.pid, host: hostname(), since: 0 }));
+    const fetching = s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(readdirSync(paths.root).includes("checkouts")).toBe(false);
+    expect(s.logs).toContain(`waiting for another tsexec fetching ${fixture.fileUrl} (lock ${paths.lock})`);
+    const { rmSync } = await import("node:fs");
+    rmSync(paths.lock, { recursive: true });
+    expect(await fetching).toBe(join(paths.checkouts, fixture.commits.first));
+  });
+
   test("a stale lock and temporary directories of a dead process are cleared by the next fetch", async () => {
     const s = session();
     const paths = repositoryPaths(s.cacheDir, fixture.fileUrl);
     const { spawnSync } = await import("node:child_process");
     const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
     mkdirSync(paths.lock, { recursive: true });
-    writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ pid: Number(dead), host: hostname(), since: 0 }));
+    writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ id: `${dead}-x`, pid: Number(dead), host: hostname(), since: 0 }));
     mkdirSync(join(paths.checkouts, `.tmp-${dead}-x-0-abc`, "half"), { recursive: true });
     const path = await s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first });
     expect(readdirSync(paths.checkouts)).toEqual([fixture.commits.first]);

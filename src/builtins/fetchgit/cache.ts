@@ -111,13 +111,17 @@ export function writeFileAtomic(file: string, text: string): void {
 // ---- locks ----
 
 interface LockOwner {
+  /** The candidate directory's suffix: tells this owner's lock from a later one. */
+  readonly id: string;
   readonly pid: number;
+  /** The process's start time (Linux /proc), so a reused pid is not taken for the owner. */
+  readonly start: string | undefined;
   readonly host: string;
   readonly since: number;
 }
 
 /** Locks this process holds, with how many times (a submodule may be the same repository). */
-const held = new Map<string, number>();
+const held = new Map<string, { count: number; id: string }>();
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -132,21 +136,22 @@ export async function acquireLock(
   onWait: (line: string) => void = () => {},
   timeoutMs = 600_000,
 ): Promise<() => void> {
-  const count = held.get(paths.lock);
-  if (count !== undefined) {
-    held.set(paths.lock, count + 1);
+  const mine = held.get(paths.lock);
+  if (mine !== undefined) {
+    mine.count++;
     return () => releaseLock(paths);
   }
   mkdirSync(paths.root, { recursive: true });
   const started = Date.now();
   for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
-    const candidate = `${paths.lock}.${uniqueSuffix()}`;
+    const id = uniqueSuffix();
+    const candidate = `${paths.lock}.${id}`;
     mkdirSync(candidate);
-    const owner: LockOwner = { pid: process.pid, host: hostname(), since: Date.now() };
+    const owner: LockOwner = { id, pid: process.pid, start: processStart(process.pid), host: hostname(), since: Date.now() };
     writeFileSync(join(candidate, "owner.json"), JSON.stringify(owner));
     try {
       renameSync(candidate, paths.lock);
-      held.set(paths.lock, 1);
+      held.set(paths.lock, { count: 1, id });
       return () => releaseLock(paths);
     } catch (error) {
       rmSync(candidate, { recursive: true, force: true });
@@ -165,39 +170,72 @@ export async function acquireLock(
 }
 
 function releaseLock(paths: RepositoryPaths): void {
-  const count = held.get(paths.lock) ?? 0;
-  if (count > 1) {
-    held.set(paths.lock, count - 1);
-    return;
-  }
+  const mine = held.get(paths.lock);
+  if (mine === undefined) return;
+  if (--mine.count > 0) return;
   held.delete(paths.lock);
-  // Renamed away first so another process never sees a half-removed lock.
+  // Only our own lock: renamed away first so nobody sees a half-removed lock.
+  if (readOwner(paths.lock)?.id !== mine.id) return;
   const gone = `${paths.lock}.released-${uniqueSuffix()}`;
   try {
     renameSync(paths.lock, gone);
     rmSync(gone, { recursive: true, force: true });
   } catch {
-    // Already taken over as stale: nothing to release.
+    // Gone already.
   }
 }
 
-/** Removes the lock if its owner is a dead process on this host; true if it did. */
+function readOwner(lock: string): LockOwner | undefined {
+  try {
+    return JSON.parse(readFileSync(join(lock, "owner.json"), "utf8")) as LockOwner;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes the lock if its owner is a dead process on this host; true if it did.
+ * The stale lock is moved to a name made from its owner's id, so of several
+ * waiters breaking it only one succeeds; one that moved a newer, live lock by
+ * mistake (it read the old owner just before) puts it back.
+ */
 function breakStaleLock(paths: RepositoryPaths): boolean {
-  let owner: LockOwner;
+  const owner = readOwner(paths.lock);
+  if (owner === undefined) return false; // released meanwhile: try again
+  if (owner.host !== hostname() || ownerAlive(owner)) return false;
+  const stale = `${paths.lock}.stale-${owner.id}`;
   try {
-    owner = JSON.parse(readFileSync(join(paths.lock, "owner.json"), "utf8")) as LockOwner;
+    renameSync(paths.lock, stale);
   } catch {
-    return false; // released meanwhile: try again
+    return true; // another waiter broke it first
   }
-  if (owner.host !== hostname() || isAlive(owner.pid)) return false;
-  const stale = `${paths.lock}.stale-${uniqueSuffix()}`;
-  try {
-    renameSync(paths.lock, stale); // only one of several waiters wins this rename
-  } catch {
-    return true;
+  if (readOwner(stale)?.id !== owner.id) {
+    try {
+      renameSync(stale, paths.lock);
+    } catch {
+      // Someone took the lock meanwhile; the moved one is cleaned up as a leftover.
+    }
+    return false;
   }
-  rmSync(stale, { recursive: true, force: true });
+  removeTree(stale);
   return true;
+}
+
+function ownerAlive(owner: LockOwner): boolean {
+  if (!isAlive(owner.pid)) return false;
+  const start = processStart(owner.pid);
+  return owner.start === undefined || start === undefined || start === owner.start;
+}
+
+/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), where /proc exists. */
+export function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing ')'.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
 }
 
 export function isAlive(pid: number): boolean {
