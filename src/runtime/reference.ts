@@ -46,7 +46,7 @@ const forms = "use git+https://…, git+http://…, git+ssh://…, git+file:///�
 export function parseReference(typed: string): Reference {
   if (typed.startsWith("github:")) return parseGithub(typed);
   const m = /^git\+(https|http|ssh|file):\/\//.exec(typed);
-  if (!m) throw new TsexecError(`unknown reference form '${typed}': ${forms}`);
+  if (!m) throw new TsexecError(`unknown reference form '${typed}': ${forms} (a local file with ':' in its name: ./${typed})`);
   let parsed: URL;
   try {
     parsed = new URL(typed.slice("git+".length));
