@@ -88,6 +88,28 @@ describe("running a reference", () => {
   });
 });
 
+describe("github: shorthand, end to end", () => {
+  test("github:<owner>/<repo>/<rev>#path fetches https://github.com/<owner>/<repo>.git (redirected here to the fixture by git's insteadOf)", async () => {
+    // A HOME whose .gitconfig points github.com at the local fixture: no network.
+    const home = tempDir("home-");
+    const served = bare.slice(0, -"/scripts.git".length);
+    mkdirSync(join(served, "owner"), { recursive: true });
+    symlinkSync(bare, join(served, "owner", "scripts.git"));
+    // https itself is forbidden, so a rewrite that did not apply could never reach the network.
+    writeFileSync(
+      join(home, ".gitconfig"),
+      `[url "${pathToFileURL(served).href}/"]\n\tinsteadOf = https://github.com/\n[protocol "https"]\n\tallow = never\n`,
+    );
+    const ref = `github:owner/scripts/${commit}#tool.ts`;
+    const out = await runTsexec([ref, "z"], { env: { HOME: home } });
+    expect(out.stderr).toBe("");
+    expect(out.stdout).toBe(`[tool] ${JSON.stringify([ref, "z"])}\n`);
+    const moving = await runTsexec(["github:owner/scripts/main?dir=sub"], { env: { HOME: home } });
+    expect(moving.stdout).toContain("[sub default]");
+    expect(moving.stderr).toContain(`to run exactly this, use github:owner/scripts/${commit}?dir=sub\n`);
+  });
+});
+
 describe("pinning and trust", () => {
   test("--pinned-only and TSEXEC_PINNED_ONLY=1 refuse unpinned references, before any fetch", async () => {
     const cacheDir = tempDir("cache-");
