@@ -127,7 +127,7 @@ function printSummary(targets, failures) {
       `${target.op} ${target.value}`,
       meetsTarget(ratio, target) ? "ok" : "MISSED",
     ]);
-    print(formatTable(["bench", "ratio", "measured", "target", ""], rows));
+    print(formatTable(["bench", "what", "measured", "target", ""], rows));
   }
   print(failures.length === 0 ? "all benchmarks ran" : `benchmarks that failed: ${failures.join(", ")}`);
 }

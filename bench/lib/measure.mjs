@@ -69,10 +69,12 @@ export function removeDir(dir) {
  * Runs a command once and returns its wall time in ms (spawn to exit, the
  * same fixed spawn cost for every variant). A non-zero exit throws, with the
  * command and its stderr, so a broken variant never reports a fast time.
+ * `env` holds changes to this process's environment (see withEnv).
  */
 export function timeCommand({ command, args = [], env, cwd = projectRoot }) {
+  const childEnv = withEnv(env);
   const started = process.hrtime.bigint();
-  const result = spawnSync(command, args, { cwd, env: env ? { ...process.env, ...env } : process.env, encoding: "utf8" });
+  const result = spawnSync(command, args, { cwd, env: childEnv, encoding: "utf8" });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (result.error) throw new Error(`cannot run ${command}: ${result.error.message}`);
   if (result.status !== 0) {
@@ -80,6 +82,16 @@ export function timeCommand({ command, args = [], env, cwd = projectRoot }) {
     throw new Error(`${[command, ...args].join(" ")} ${why}:\n${result.stderr.trim()}`);
   }
   return ms;
+}
+
+/** `process.env` with `changes` applied; a change to `undefined` removes the variable. */
+export function withEnv(changes) {
+  const env = { ...process.env };
+  for (const [name, value] of Object.entries(changes ?? {})) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
 }
 
 /**
