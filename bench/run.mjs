@@ -11,6 +11,7 @@
 // installed into bench/node_modules on first use, never in tsexec's own install.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { benchRoot, formatRatio, formatTable, meetsTarget, projectRoot } from "./lib/measure.mjs";
@@ -22,6 +23,7 @@ function main(argv) {
   const quick = argv.includes("--quick");
   const wanted = argv.filter((arg) => !arg.startsWith("--"));
   ensureBenchDependencies();
+  print(`node ${process.version} on ${availableParallelism()} cores, load average ${loadavg()[0].toFixed(1)}`);
   return runAll(selectBenchmarks(wanted), quick);
 }
 
@@ -79,7 +81,17 @@ async function runAll(names, quick) {
     }
   }
   printSummary(targets, failures);
+  warnIfBusy();
   return failures.length === 0 ? 0 : 1;
+}
+
+/** Timings are wall time: other work on the machine inflates them, so say when there was some. */
+function warnIfBusy() {
+  const [oneMinute] = loadavg();
+  const cores = availableParallelism();
+  if (oneMinute > cores * 0.75) {
+    print(`note: the machine was busy (load average ${oneMinute.toFixed(1)} on ${cores} cores): the figures are noisier than usual; run again on an idle machine to confirm a MISSED target`);
+  }
 }
 
 /**

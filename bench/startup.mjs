@@ -9,9 +9,11 @@
 //   tsx:   tsx bench/fixtures/hello.ts a b (tsx cannot run examples/hello.ts's
 //          IO wrapper: the fixture does the same printing as plain TypeScript);
 //          tsx keeps its own transform cache, warm after the warm-up rounds
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { benchRoot, formatMs, interleave, median, projectRoot, quantile, removeDir, tempDir } from "./lib/measure.mjs";
+import { join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { benchRoot, formatMs, interleave, median, projectRoot, quantile, removeDir, tempDir, withEnv } from "./lib/measure.mjs";
 
 const node = process.execPath;
 
@@ -60,8 +62,10 @@ export async function run(report) {
     );
   }
   let samples;
+  let warmModules;
   try {
     samples = interleave(variants, { rounds, warmup: 3 });
+    warmModules = modulesLoaded(tsexecHello, { ...strippedEnv, TSEXEC_CACHE_DIR: warmCache }, warmCache);
   } finally {
     removeDir(warmCache);
   }
@@ -88,5 +92,32 @@ export async function run(report) {
   report.table("start-up ratios (median of per-round ratios)", ["ratio", "measured"], ratios);
   report.note(`overhead over node: warm +${formatMs(medians.warm - medians.node)}, cold +${formatMs(medians.cold - medians.node)}`);
   report.note("tsx runs bench/fixtures/hello.ts: the same printing as examples/hello.ts without tsexec's IO wrapper, which tsx cannot run.");
+  report.table(
+    `ES modules the warm path loads (node hello.mjs loads 1): ${warmModules.filter((m) => m.format !== "builtin").length} files, ` +
+      `${(warmModules.reduce((sum, m) => sum + m.size, 0) / 1024).toFixed(1)} KiB`,
+    ["module", "format", "bytes"],
+    warmModules.map((m) => [m.name, m.format, m.format === "builtin" ? "-" : String(m.size)]),
+  );
   if (caCerts) report.note("NODE_EXTRA_CA_CERTS is set here: the measured commands ran without it (it adds a constant CA-bundle load to every node start).");
+}
+
+/** The ES modules (files and node: builtins) one run of `node args` loads, in load order. */
+function modulesLoaded(args, env, cacheDir) {
+  const hooks = join(benchRoot, "lib", "module-log.mjs");
+  const result = spawnSync(node, ["--import", hooks, ...args], { cwd: projectRoot, env: withEnv(env), encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`node --import ${hooks} ${args.join(" ")} failed:\n${result.stderr}`);
+  return result.stderr
+    .split("\n")
+    .filter((line) => line.startsWith("bench-module-load "))
+    .map((line) => {
+      const [, format, size, url] = line.split(" ");
+      return { format, size: Number(size), name: shortName(url, cacheDir) };
+    });
+}
+
+function shortName(url, cacheDir) {
+  if (!url.startsWith("file:")) return url;
+  const path = fileURLToPath(url);
+  if (path.startsWith(cacheDir)) return `<cache>/${relative(cacheDir, path)}`;
+  return relative(projectRoot, path);
 }
