@@ -19,7 +19,7 @@ import { benchRoot, formatRatio, formatTable, meetsTarget, projectRoot } from ".
 /** Benchmarks that run first, in this order; the others follow by name. */
 const leading = ["startup", "interpreter"];
 
-function main(argv) {
+async function main(argv) {
   const quick = argv.includes("--quick");
   const wanted = argv.filter((arg) => !arg.startsWith("--"));
   ensureBenchDependencies();
