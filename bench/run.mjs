@@ -3,10 +3,13 @@
 //     node bench/run.mjs                     all benchmarks
 //     node bench/run.mjs startup interpreter only these (file names without .mjs)
 //     node bench/run.mjs --quick             fewer rounds (a smoke run, figures are noisier)
+//     TSEXEC_BENCH_ROOT=../other node bench/run.mjs   measure another (built) checkout
 //
 // A benchmark is a module bench/<topic>.mjs that exports `async function run(report)`.
 // It prints through `report` (see makeReport below) or returns what to print:
-// a string, a table `{ title, columns, rows }`, or an array of those.
+// a string, a table `{ title, columns, rows }`, or an array of those (any other
+// returned value, e.g. figures for programmatic use, is printed as JSON only
+// when the benchmark printed nothing through `report`).
 // The peers measured against (Effect, fp-ts, tsx) live in bench/package.json,
 // installed into bench/node_modules on first use, never in tsexec's own install.
 import { spawnSync } from "node:child_process";
@@ -23,7 +26,7 @@ async function main(argv) {
   const quick = argv.includes("--quick");
   const wanted = argv.filter((arg) => !arg.startsWith("--"));
   ensureBenchDependencies();
-  print(`node ${process.version} on ${availableParallelism()} cores, load average ${loadavg()[0].toFixed(1)}`);
+  print(`node ${process.version} on ${availableParallelism()} cores, load average ${loadavg()[0].toFixed(1)}; measuring ${projectRoot}`);
   return runAll(selectBenchmarks(wanted), quick);
 }
 
@@ -73,7 +76,10 @@ async function runAll(names, quick) {
         continue;
       }
       const report = makeReport(name, quick, targets);
-      printResult(await module.run(report));
+      const result = await module.run(report);
+      // A benchmark that printed through `report` may still return its figures
+      // (for programmatic use): print a returned value only if it is text or a table.
+      if (!report.used || isPrintable(result)) printResult(result);
       print(`(${name}: ${((Date.now() - started) / 1000).toFixed(1)} s)`);
     } catch (error) {
       failures.push(name);
@@ -105,15 +111,24 @@ function warnIfBusy() {
  *   report.quick                         true under --quick: use fewer rounds
  */
 function makeReport(bench, quick, targets) {
-  const report = (value) => printResult(value);
-  report.table = (title, columns, rows) => printResult({ title, columns, rows });
-  report.note = report.line = report.log = (text) => print(String(text));
+  const report = (value) => {
+    report.used = true;
+    printResult(value);
+  };
+  report.used = false;
+  report.table = (title, columns, rows) => report({ title, columns, rows });
+  report.note = report.line = report.log = (text) => report(String(text));
   report.target = (label, ratio, target) => {
     targets.push({ bench, label, ratio, target });
     return formatRatio(ratio, target);
   };
   report.quick = quick;
   return report;
+}
+
+function isPrintable(value) {
+  if (Array.isArray(value)) return value.every(isPrintable);
+  return typeof value === "string" || (typeof value === "object" && value !== null && Array.isArray(value.rows));
 }
 
 function printResult(value) {

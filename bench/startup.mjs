@@ -32,7 +32,7 @@ export async function run(report) {
   if (!existsSync(join(projectRoot, "dist", "cli.js"))) throw new Error("dist/cli.js is missing: run `npm run build` first");
   const tsxCli = join(benchRoot, "node_modules", "tsx", "dist", "cli.mjs");
   const warmCache = tempDir("tsexec-bench-warm-");
-  const nodeHello = ["bench/fixtures/hello.mjs", "a", "b"];
+  const nodeHello = [join(benchRoot, "fixtures", "hello.mjs"), "a", "b"];
   const tsexecHello = [launcher, "examples/hello.ts", "a", "b"];
   const variants = [
     { name: "node", label: "node bench/fixtures/hello.mjs a b", command: node, args: nodeHello, env: strippedEnv },
@@ -52,7 +52,7 @@ export async function run(report) {
       prepare: () => ({ env: { TSEXEC_CACHE_DIR: tempDir("tsexec-bench-cold-") } }),
       cleanup: (override) => override && removeDir(override.env.TSEXEC_CACHE_DIR),
     },
-    { name: "tsx", label: "tsx bench/fixtures/hello.ts a b", command: node, args: [tsxCli, "bench/fixtures/hello.ts", "a", "b"], env: strippedEnv },
+    { name: "tsx", label: "tsx bench/fixtures/hello.ts a b", command: node, args: [tsxCli, join(benchRoot, "fixtures", "hello.ts"), "a", "b"], env: strippedEnv },
   ];
   const caCerts = process.env.NODE_EXTRA_CA_CERTS;
   if (caCerts) {

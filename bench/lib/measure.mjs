@@ -8,11 +8,17 @@
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** The tsexec checkout the benchmarks measure (the directory above bench/). */
-export const projectRoot = fileURLToPath(new URL("../..", import.meta.url));
+/**
+ * The tsexec checkout the benchmarks measure: the directory above bench/, or
+ * $TSEXEC_BENCH_ROOT (another checkout, built) to compare two versions with
+ * the same harness.
+ */
+export const projectRoot = process.env.TSEXEC_BENCH_ROOT
+  ? resolve(process.env.TSEXEC_BENCH_ROOT)
+  : fileURLToPath(new URL("../..", import.meta.url));
 export const benchRoot = fileURLToPath(new URL("..", import.meta.url));
 
 export function median(values) {
