@@ -4,6 +4,8 @@
 //     node bench/run.mjs startup interpreter only these (file names without .mjs)
 //     node bench/run.mjs --quick             fewer rounds (a smoke run, figures are noisier)
 //     TSEXEC_BENCH_ROOT=../other node bench/run.mjs   measure another (built) checkout
+//     TSEXEC_BENCH_ALSO=../a,../b node bench/run.mjs startup
+//                                            add the warm runs of other checkouts to the same rounds
 //
 // A benchmark is a module bench/<topic>.mjs that exports `async function run(report)`.
 // It prints through `report` (see makeReport below) or returns what to print:

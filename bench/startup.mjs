@@ -29,7 +29,7 @@ const strippedEnv = { NODE_EXTRA_CA_CERTS: undefined };
 export async function run(report) {
   const rounds = report.quick ? 8 : 30;
   const launcher = join(projectRoot, "shebang", "tsexec");
-  if (!existsSync(join(projectRoot, "dist", "cli.js"))) throw new Error("dist/cli.js is missing: run `npm run build` first");
+  if (!existsSync(join(projectRoot, "dist", "index.js"))) throw new Error(`${projectRoot}dist/index.js is missing: run \`npm run build\` first`);
   const tsxCli = join(benchRoot, "node_modules", "tsx", "dist", "cli.mjs");
   const warmCache = tempDir("tsexec-bench-warm-");
   const nodeHello = [join(benchRoot, "fixtures", "hello.mjs"), "a", "b"];
@@ -54,6 +54,20 @@ export async function run(report) {
     },
     { name: "tsx", label: "tsx bench/fixtures/hello.ts a b", command: node, args: [tsxCli, join(benchRoot, "fixtures", "hello.ts"), "a", "b"], env: strippedEnv },
   ];
+  // TSEXEC_BENCH_ALSO=dir1,dir2: the warm run of other built checkouts, in the same rounds (A/B of a change).
+  const others = (process.env.TSEXEC_BENCH_ALSO ?? "").split(",").filter(Boolean);
+  const otherCaches = others.map(() => tempDir("tsexec-bench-warm-"));
+  others.forEach((dir, i) => {
+    if (!existsSync(join(dir, "dist", "index.js"))) throw new Error(`TSEXEC_BENCH_ALSO: ${dir}/dist/index.js is missing: build that checkout first`);
+    variants.push({
+      name: `also-${i}`,
+      label: `tsexec warm, checkout ${dir}`,
+      command: node,
+      args: [join(dir, "shebang", "tsexec"), "examples/hello.ts", "a", "b"],
+      cwd: dir,
+      env: { ...strippedEnv, TSEXEC_CACHE_DIR: otherCaches[i] },
+    });
+  });
   const caCerts = process.env.NODE_EXTRA_CA_CERTS;
   if (caCerts) {
     variants.push(
@@ -68,6 +82,7 @@ export async function run(report) {
     warmModules = modulesLoaded(tsexecHello, { ...strippedEnv, TSEXEC_CACHE_DIR: warmCache }, warmCache);
   } finally {
     removeDir(warmCache);
+    otherCaches.forEach(removeDir);
   }
 
   const medians = Object.fromEntries(variants.map((v) => [v.name, median(samples[v.name])]));
