@@ -23,7 +23,7 @@ const engines = [
 
 /** Runs one worker; returns its JSON answer. */
 function spawnWorker(engine, shape, n, reps) {
-  const result = spawnSync(process.execPath, [worker, engine, shape, String(n), String(reps)], {
+  const result = spawnSync(process.execPath, ["--expose-gc", worker, engine, shape, String(n), String(reps)], {
     encoding: "utf8",
     maxBuffer: 1 << 20,
   });
@@ -101,7 +101,10 @@ function printThroughput(report, n, rounds, reps, results) {
     rows,
   );
   report.table("interpreter ratios (median of per-round ratios)", ["ratio", "measured"], ratios);
-  report.note("(the map chain's build is mostly garbage collection of a million live nodes, for both engines: its ratio is the noisiest)");
+  report.note(
+    "(building the map chain is mostly garbage collection of a million live nodes, for both engines; " +
+      "a full collection, untimed, separates build and run, so the run is runSync's own work)",
+  );
 }
 
 /** fp-ts's IO is a plain thunk: nesting is recursion, so it overflows; find where. */
