@@ -1,0 +1,125 @@
+// One engine on one program shape, in a process of its own (so one engine's
+// JIT state and heap never colour another's figures). bench/interpreter.mjs
+// spawns it:
+//
+//     node --expose-gc bench/lib/interpreter-worker.mjs ENGINE SHAPE N REPS
+//
+//   ENGINE  tsexec-sync (unsafePerformIO), tsexec-run (the Promise `run`),
+//           effect (Effect.runSync), fp-ts (fp-ts/IO, called directly)
+//   SHAPE   bind: right-nested, loop(n) = n === 0 ? unit(0) : bind(unit(n), () => loop(n - 1))
+//           map:  left-nested,  io = map(inc, io), n times, on unit(0)
+//   REPS    timed repetitions after an untimed warm-up run at full size;
+//           0: a single run at full size, no full-size warm-up (for N = 1e7)
+//
+// Prints one line of JSON: { buildMs[], runMs[], maxRssBytes } or
+// { overflow: true } when the engine overflowed the stack (RangeError).
+// The result of every run is checked, so no engine can skip the work.
+// Effect and fp-ts resolve from bench/node_modules (this file is under bench/).
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { projectRoot } from "./measure.mjs";
+
+const [engineName, shape, nText, repsText] = process.argv.slice(2);
+const n = Number(nText);
+const reps = Number(repsText);
+
+const inc = (x) => x + 1;
+
+/** Each engine: `bind(n)` and `map(n)` build the program, `run(program)` runs it (maybe async). */
+async function loadEngine(name) {
+  switch (name) {
+    case "tsexec-sync":
+    case "tsexec-run": {
+      const tsexec = await import(pathToFileURL(join(projectRoot, "dist", "index.js")).href);
+      const { unit, bind, map, unsafePerformIO, run } = tsexec;
+      const loop = (i) => (i === 0 ? unit(0) : bind(unit(i), () => loop(i - 1)));
+      return {
+        bind: (size) => loop(size),
+        map: (size) => {
+          let io = unit(0);
+          for (let i = 0; i < size; i++) io = map(inc, io);
+          return io;
+        },
+        run: name === "tsexec-sync" ? unsafePerformIO : run,
+      };
+    }
+    case "effect": {
+      const { Effect } = await import("effect");
+      const loop = (i) => (i === 0 ? Effect.succeed(0) : Effect.flatMap(Effect.succeed(i), () => loop(i - 1)));
+      return {
+        bind: (size) => loop(size),
+        map: (size) => {
+          let io = Effect.succeed(0);
+          for (let i = 0; i < size; i++) io = Effect.map(io, inc);
+          return io;
+        },
+        run: Effect.runSync,
+      };
+    }
+    case "fp-ts": {
+      const IO = await import("fp-ts/lib/IO.js");
+      const loop = (i) => (i === 0 ? IO.of(0) : IO.chain(() => loop(i - 1))(IO.of(i)));
+      return {
+        bind: (size) => loop(size),
+        map: (size) => {
+          let io = IO.of(0);
+          for (let i = 0; i < size; i++) io = IO.map(inc)(io);
+          return io;
+        },
+        run: (io) => io(),
+      };
+    }
+    default:
+      throw new Error(`unknown engine '${name}' (tsexec-sync, tsexec-run, effect, fp-ts)`);
+  }
+}
+
+function expected(size) {
+  return shape === "bind" ? 0 : size;
+}
+
+/**
+ * A full collection (the worker runs with --expose-gc) between building the map
+ * chain and running it: the collector's debt from building a million live nodes
+ * belongs to the build, not to runSync. Only there: a collection also resets V8's
+ * heap sizing, which would slow an allocation-heavy run (the bind loop) that follows it.
+ */
+const collectBuildGarbage = shape === "map" && typeof globalThis.gc === "function" ? globalThis.gc : () => {};
+
+async function once(engine, size) {
+  const t0 = process.hrtime.bigint();
+  const program = engine[shape](size);
+  const t1 = process.hrtime.bigint();
+  collectBuildGarbage();
+  const t1b = process.hrtime.bigint();
+  const value = await engine.run(program);
+  const t2 = process.hrtime.bigint();
+  if (value !== expected(size)) throw new Error(`${engineName} ${shape} ${size} yielded ${value}, expected ${expected(size)}`);
+  return { buildMs: Number(t1 - t0) / 1e6, runMs: Number(t2 - t1b) / 1e6 };
+}
+
+async function main() {
+  if (shape !== "bind" && shape !== "map") throw new Error(`unknown shape '${shape}' (bind, map)`);
+  const engine = await loadEngine(engineName);
+  const buildMs = [];
+  const runMs = [];
+  try {
+    // Warm-up at a size that still fits a recursive engine's stack, then at full size.
+    await once(engine, Math.min(n, 1000));
+    if (reps > 0) await once(engine, n);
+    for (let i = 0; i < Math.max(reps, 1); i++) {
+      const t = await once(engine, n);
+      buildMs.push(t.buildMs);
+      runMs.push(t.runMs);
+    }
+  } catch (error) {
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      process.stdout.write(JSON.stringify({ overflow: true }) + "\n");
+      return;
+    }
+    throw error;
+  }
+  process.stdout.write(JSON.stringify({ buildMs, runMs, maxRssBytes: process.resourceUsage().maxRSS * 1024 }) + "\n");
+}
+
+await main();
