@@ -314,7 +314,7 @@ export function tryLock(lock: string): boolean {
 
 function linkExclusive(path: string): boolean {
   const mine = `${path}.${process.pid}.tmp`;
-  writeFileSync(mine, `${ownIdentity}\n`);
+  writeFileSync(mine, `${ownIdentity()}\n`);
   try {
     linkSync(mine, path);
     return true;
@@ -335,7 +335,11 @@ function processIdentity(pid: number): string {
   return `${pid} ${startTime(pid) ?? ""}`.trim();
 }
 
-const ownIdentity = processIdentity(process.pid);
+/** This process's identity, read from /proc when a lock is first taken (not at start-up). */
+let ownIdentityText: string | undefined;
+function ownIdentity(): string {
+  return (ownIdentityText ??= processIdentity(process.pid));
+}
 
 /** Field 22 of /proc/<pid>/stat (clock ticks since boot), or undefined without /proc. */
 function startTime(pid: number): string | undefined {

@@ -11,6 +11,7 @@ import { TsexecError } from "../errors.js";
 import { versionString } from "../package.js";
 import { freshManifest, writeManifest, type Manifest } from "./cache.js";
 import { directoryEntry } from "./resolve.js";
+import { mapStacksOf } from "./source-maps.js";
 
 const javaScriptExtensions = new Set([".js", ".mjs", ".cjs"]);
 
@@ -36,9 +37,9 @@ export function locateScript(path: string, cwd: string = process.cwd()): string 
 /** Imports the module at `file` (already located), transpiling TypeScript through the cache. */
 export async function importModule(file: string, cacheDir: string): Promise<Record<string, unknown>> {
   if (javaScriptExtensions.has(extname(file))) return importJavaScript(file);
-  // Stack traces of scripts point at their .ts lines through inline source maps.
-  process.setSourceMapsEnabled(true);
   const scriptsDir = join(cacheDir, "scripts");
+  // Stack traces of scripts point at their .ts lines through the outputs' inline source maps.
+  mapStacksOf(scriptsDir);
   const version = versionString();
   const cached = freshManifest(scriptsDir, file, version);
   if (cached) {

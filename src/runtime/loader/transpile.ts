@@ -27,7 +27,26 @@ type TransformSync = (file: string, code: string, options: object) => OxcResult;
 let transformSync: TransformSync | undefined;
 
 function oxc(): TransformSync {
-  return (transformSync ??= (createRequire(import.meta.url)("oxc-transform") as { transformSync: TransformSync }).transformSync);
+  return (transformSync ??= loadOxc().transformSync);
+}
+
+/**
+ * oxc-transform's entry is an ES module that probes the platform (about 6 ms,
+ * every cold run); its native binding for this platform loads in about 1.
+ */
+function loadOxc(): { transformSync: TransformSync } {
+  const require = createRequire(import.meta.url);
+  const fromPackage = createRequire(require.resolve("oxc-transform/package.json"));
+  const flavours = process.platform === "linux" ? ["gnu", "musl"] : [process.platform === "win32" ? "msvc" : ""];
+  for (const flavour of flavours) {
+    const binding = `@oxc-transform/binding-${process.platform}-${process.arch}${flavour ? `-${flavour}` : ""}`;
+    try {
+      return fromPackage(binding) as { transformSync: TransformSync };
+    } catch {
+      // Not this platform's flavour: try the next, then the package's own loader.
+    }
+  }
+  return require("oxc-transform") as { transformSync: TransformSync };
 }
 
 /** Transpiles `entry` and every TypeScript module it reaches; returns the manifest to cache. */

@@ -1,0 +1,79 @@
+/**
+ * Stack traces that point at a script's `.ts` lines, paid for only when a
+ * stack is formatted. Node's own `--enable-source-maps` parses every loaded
+ * module's map at load time (about 1 ms on each warm start); instead tsexec
+ * formats stacks itself and reads a cached output's inline map the first time
+ * one of its frames is printed.
+ */
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+type SourceMapEntry = { originalSource?: string; originalLine?: number; originalColumn?: number };
+type SourceMapLike = { findEntry(line: number, column: number): SourceMapEntry };
+
+const maps = new Map<string, SourceMapLike | null>();
+/** Directories of transpiled modules whose frames are mapped. */
+const outputDirs: string[] = [];
+
+/**
+ * Maps frames of the transpiled modules under `scriptsDir` in every stack
+ * formatted from now on. Where the process already formats stacks its own way
+ * (a `prepareStackTrace` of someone else's), Node's source-map support is
+ * turned on instead.
+ */
+export function mapStacksOf(scriptsDir: string): void {
+  const prefix = scriptsDir.endsWith("/") ? scriptsDir : `${scriptsDir}/`;
+  if (outputDirs.includes(prefix)) return;
+  if (outputDirs.length === 0 && Error.prepareStackTrace !== undefined) {
+    process.setSourceMapsEnabled(true);
+    return;
+  }
+  outputDirs.push(prefix);
+  Error.prepareStackTrace = formatStack;
+}
+
+function formatStack(error: Error, frames: NodeJS.CallSite[]): string {
+  let header: string;
+  try {
+    header = Error.prototype.toString.call(error);
+  } catch {
+    header = "Error";
+  }
+  return header + frames.map((frame) => `\n    at ${mapFrame(frame)}`).join("");
+}
+
+function mapFrame(frame: NodeJS.CallSite): string {
+  const text = String(frame);
+  const url = frame.getFileName();
+  const line = frame.getLineNumber();
+  const column = frame.getColumnNumber();
+  if (!url || line === null || column === null) return text;
+  const file = url.startsWith("file://") ? fileURLToPath(url) : url;
+  if (!outputDirs.some((dir) => file.startsWith(dir))) return text;
+  const entry = mapFor(file)?.findEntry(line - 1, column - 1);
+  if (!entry?.originalSource || entry.originalLine === undefined || entry.originalColumn === undefined) return text;
+  const source = entry.originalSource.startsWith("file://") ? fileURLToPath(entry.originalSource) : entry.originalSource;
+  return text.replace(`${url}:${line}:${column}`, `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`);
+}
+
+function mapFor(file: string): SourceMapLike | null {
+  let map = maps.get(file);
+  if (map === undefined) {
+    map = readInlineMap(file);
+    maps.set(file, map);
+  }
+  return map;
+}
+
+function readInlineMap(file: string): SourceMapLike | null {
+  try {
+    const text = readFileSync(file, "utf8");
+    const match = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/.exec(text);
+    if (!match) return null;
+    const { SourceMap } = createRequire(import.meta.url)("node:module") as { SourceMap: new (payload: object) => SourceMapLike };
+    return new SourceMap(JSON.parse(Buffer.from(match[1]!, "base64").toString("utf8")));
+  } catch {
+    return null;
+  }
+}
