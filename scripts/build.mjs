@@ -70,12 +70,13 @@ try {
     bundle: true,
     // No chunks: our own lazily imported modules are small, so they are inlined and
     // start-up reads one file. npm packages stay external and load when first used.
-    splitting: false,
+    splitting: true, chunkNames: "chunks/[name]-[hash]",
     format: "esm",
     platform: "node",
     target: "node20",
     packages: "external",
     define: { __TSEXEC_VERSION__: JSON.stringify(version) },
+    minify: true,
     logLevel: "warning",
   });
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}tsconfig.json`, "--outDir", staging], {

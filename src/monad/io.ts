@@ -101,7 +101,7 @@ export function map<A, B>(f: (a: A) => B, io: IO<A>): IO<B> {
 /** `join io`: run `io`, then run the IO it yields. */
 export function join<A>(io: IO<IO<A>>): IO<A> {
   expectIO("lib.join", io, "(join io)");
-  return new Node(Tag.Chain, io, identity, recordTrace("joining", io)) as unknown as IO<A>;
+  return new Node(Tag.Chain, io, joinIdentity, recordTrace("joining", io)) as unknown as IO<A>;
 }
 
 /** `bind io f`: run `io`, pass its value to `f`, run the IO `f` returns. */
@@ -163,7 +163,8 @@ export function defer<A>(f: () => IO<A>): IO<A> {
   return bind(unit(undefined), f);
 }
 
-function identity<A>(a: A): A {
+/** The continuation of `join`: the interpreter recognises it to word its errors. */
+export function joinIdentity<A>(a: A): A {
   return a;
 }
 

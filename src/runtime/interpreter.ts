@@ -10,7 +10,7 @@
  *   A suspended fiber resumes through one reusable pair of callbacks, so a long
  *   asynchronous loop holds no chain of pending promises.
  */
-import { Node, Tag, isIO, type IO, type PrimitiveContext } from "../monad/io.js";
+import { Node, Tag, isIO, joinIdentity, type IO, type PrimitiveContext } from "../monad/io.js";
 import { describeValue } from "../monad/describe.js";
 import { formatTrace, isTracing, type Trace } from "../monad/trace.js";
 import { TsexecError } from "./errors.js";
@@ -199,7 +199,7 @@ function toError(error: unknown): Error {
 }
 
 function notIO(k: Node, value: unknown): TypeError {
-  const isJoin = k._trace?.op === "joining" || (k._b as Function).name === "identity";
+  const isJoin = k._b === joinIdentity;
   const what = isJoin ? "lib.join: the IO yielded" : `the function given to lib.bind (${(k._b as Function).name || "anonymous"}) returned`;
   const hint = describeValue(value) === "a Promise" ? " (a Promise is not an IO: wrap it in lib.task(() => promise))" : "";
   return new TypeError(`${what} ${describeValue(value)}, not an IO value${hint}`);
