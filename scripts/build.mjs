@@ -70,7 +70,7 @@ try {
     bundle: true,
     // No chunks: our own lazily imported modules are small, so they are inlined and
     // start-up reads one file. npm packages stay external and load when first used.
-    splitting: true, chunkNames: "chunks/[name]-[hash]",
+    splitting: false,
     format: "esm",
     platform: "node",
     target: "node20",
