@@ -1,18 +1,34 @@
-// Builds dist/: esbuild bundles the entry points (shared code in chunks, npm
-// packages left external and loaded lazily), tsc emits the .d.ts files. The
-// new dist is assembled beside the old one and swapped in whole.
+// Builds dist/. Start-up is a feature, so tsexec's own code is shaped for it:
+//
+//   dist/core.cjs        all of src/ bundled into one script (npm packages stay
+//                        external and load when first used), minified
+//   dist/core.cjs.cache  V8's code cache for it, made by running tsexec once
+//   dist/index.js        the package entry: an ES module facade that compiles
+//                        core.cjs with that cache and re-exports its API
+//   dist/unsafe-lib.js   `tsexec/unsafe-lib`, on top of the facade
+//   dist/**/*.d.ts       types, from tsc
+//
+// Node 20 has no compile cache for ES modules: importing a 70 KiB module costs
+// about 6 ms here, compiling the same code as a script with its code cache
+// about 2. The new dist is assembled beside the old one and swapped in whole.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
-import { readFileSync, renameSync, rmSync, existsSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const requireBuiltin = createRequire(import.meta.url);
+const root = new URL("..", import.meta.url).pathname;
+const version = JSON.parse(readFileSync(`${root}package.json`, "utf8")).version;
+const staging = `${root}dist.${process.pid}.tmp`;
+const old = `${root}dist.${process.pid}.old`;
 
 /**
- * `import { x } from "node:fs"` makes Node build an ES-module facade of each builtin at
- * start-up (about 1 ms for the five we use). Read them through process.getBuiltinModule
- * (Node >= 20.16) instead. Accessor exports (fs.promises, fs.ReadStream ...) are left out:
- * reading them would load more of Node.
+ * `import { x } from "node:fs"` makes Node build an ES-module facade of each builtin, and
+ * even `process.getBuiltinModule` loads a builtin that start-up never needed (node:module,
+ * node:os ...). So each builtin becomes a module of forwarders that load it on first call:
+ * functions forward; other values (constants, classes) are read when used, tree-shaken if not.
  */
 const builtinsByGetter = {
   name: "builtins-by-getter",
@@ -20,71 +36,133 @@ const builtinsByGetter = {
     b.onResolve({ filter: /^node:/ }, (args) => ({ path: args.path, namespace: "builtin" }));
     b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => {
       const mod = requireBuiltin(args.path);
-      const names = Object.keys(mod).filter(
-        (n) => n !== "default" && /^[A-Za-z_$][\w$]*$/.test(n) && !Object.getOwnPropertyDescriptor(mod, n).get,
-      );
-      const contents = `const m = process.getBuiltinModule(${JSON.stringify(args.path)});\nexport default m;\nexport const { ${names.join(", ")} } = m;\n`;
-      return { contents, loader: "js" };
+      const lines = [`let m;`, `const load = () => (m ??= process.getBuiltinModule(${JSON.stringify(args.path)}));`, `const pick = (name) => load()[name];`];
+      lines.push(`export default /* @__PURE__ */ load();`);
+      for (const name of Object.keys(mod)) {
+        if (name === "default" || !/^[A-Za-z_$][\w$]*$/.test(name) || Object.getOwnPropertyDescriptor(mod, name).get) continue;
+        const value = mod[name];
+        const isPlainFunction = typeof value === "function" && !/^class\b/.test(Function.prototype.toString.call(value)) && !/^[A-Z]/.test(name);
+        lines.push(
+          isPlainFunction
+            ? `export function ${name}(...args) { return load().${name}(...args); }`
+            : `export const ${name} = /* @__PURE__ */ pick(${JSON.stringify(name)});`,
+        );
+      }
+      return { contents: lines.join("\n"), loader: "js" };
     });
   },
 };
 
-const root = new URL("..", import.meta.url).pathname;
-const version = JSON.parse(readFileSync(`${root}package.json`, "utf8")).version;
-const staging = `${root}dist.${process.pid}.tmp`;
-const old = `${root}dist.${process.pid}.old`;
-
-/**
- * Start-up is a feature: the entry may import Node's builtins statically, nothing
- * else. A static import of an npm package (yargs, simple-git, koffi ...) would make
- * every run pay for it; load those with `await import()` or createRequire where used.
- */
-function assertLeanStartup(file) {
-  const text = readFileSync(file, "utf8");
-  const heavy = [...text.matchAll(/^import\s[^;]*?from\s+"([^"]+)";?$/gms)]
-    .map((m) => m[1])
-    .filter((specifier) => !specifier.startsWith("node:"));
-  if (heavy.length) {
-    throw new Error(`dist/index.js imports ${heavy.join(", ")} at start-up: import them lazily where they are used`);
-  }
-}
-
-/** `./index.js` imported by other entry points is the package entry itself, not a copy of it. */
-const packageEntryStaysExternal = {
-  name: "package-entry-stays-external",
+/** A script cannot `import()`: the core receives the facade's own `import()` instead (src/runtime/dynamic-import.ts). */
+const importFromFacade = {
+  name: "import-from-facade",
   setup(b) {
-    b.onResolve({ filter: /^\.\/index\.js$/ }, (args) =>
-      args.importer.endsWith("/src/unsafe-lib.ts") ? { path: "./index.js", external: true } : undefined,
-    );
+    b.onLoad({ filter: /\/src\/runtime\/dynamic-import\.ts$/ }, () => ({
+      contents: "export const dynamicImport = (specifier) => __tsexec_import(specifier);",
+      loader: "js",
+    }));
   },
 };
 
-try {
-  await build({
-    // One file holds everything start-up needs (the launcher and scripts importing
-    // "tsexec" share it); code needed only sometimes lands in lazily imported chunks.
-    entryPoints: { index: "src/index.ts", "unsafe-lib": "src/unsafe-lib.ts" },
-    plugins: [packageEntryStaysExternal, builtinsByGetter],
+/**
+ * The core may require Node's builtins, nothing else, when it loads. A static
+ * import of an npm package (yargs, simple-git, koffi ...) would make every run
+ * pay for it; load those with createRequire or dynamicImport where they are used.
+ */
+function assertLeanStartup(code) {
+  const heavy = [...code.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]).filter((s) => !s.startsWith("node:"));
+  if (heavy.length) throw new Error(`the core requires ${heavy.join(", ")} at start-up: load them lazily where they are used`);
+}
+
+/** The names src/index.ts exports, for the facade. */
+async function publicNames() {
+  const result = await build({
+    entryPoints: ["src/index.ts"],
     absWorkingDir: root,
-    outdir: staging,
     bundle: true,
-    // No chunks: our own lazily imported modules are small, so they are inlined and
-    // start-up reads one file. npm packages stay external and load when first used.
-    splitting: false,
     format: "esm",
+    platform: "node",
+    packages: "external",
+    write: false,
+    metafile: true,
+    outdir: staging,
+    logLevel: "silent",
+  });
+  return Object.values(result.metafile.outputs)[0].exports;
+}
+
+/** The facade: compiles core.cjs with its code cache (a stale or foreign cache is only slower). */
+function facade(names) {
+  return `// Generated by scripts/build.mjs: tsexec's core is dist/core.cjs, compiled with V8's code cache.
+const fs = process.getBuiltinModule("node:fs");
+const vm = process.getBuiltinModule("node:vm");
+const file = new URL("./core.cjs", import.meta.url).pathname;
+let cachedData;
+try { cachedData = fs.readFileSync(file + ".cache"); } catch {}
+const script = new vm.Script("(function (exports, require, module, __tsexec_url, __tsexec_import) {" + fs.readFileSync(file, "utf8") + "\\n})", { filename: file, cachedData });
+const module = { exports: {} };
+const require = (id) => process.getBuiltinModule("node:module").createRequire(import.meta.url)(id);
+script.runInThisContext()(module.exports, require, module, import.meta.url, (specifier) => import(specifier));
+const core = module.exports;
+// \`TSEXEC_WRITE_CODE_CACHE=1\` (the build) saves the code cache once a real run has compiled the warm path.
+if (process.env.TSEXEC_WRITE_CODE_CACHE === "1") process.once("exit", () => { fs.writeFileSync(file + ".cache.tmp", script.createCachedData()); fs.renameSync(file + ".cache.tmp", file + ".cache"); });
+export const { ${names.join(", ")} } = core;
+`;
+}
+
+/** Runs tsexec twice on examples/hello.ts: the first run fills the script cache, the second writes the code cache. */
+function makeCodeCache() {
+  const cacheDir = mkdtempSync(join(tmpdir(), "tsexec-build-"));
+  try {
+    const run = (env) =>
+      execFileSync(process.execPath, [`${root}shebang/tsexec`, `${root}examples/hello.ts`], {
+        env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir, ...env },
+        stdio: "ignore",
+      });
+    run({});
+    run({ TSEXEC_WRITE_CODE_CACHE: "1" });
+  } finally {
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
+}
+
+try {
+  const core = await build({
+    entryPoints: ["src/index.ts"],
+    plugins: [builtinsByGetter, importFromFacade],
+    absWorkingDir: root,
+    outfile: `${staging}/core.cjs`,
+    bundle: true,
+    format: "cjs",
     platform: "node",
     target: "node20",
     packages: "external",
-    define: { __TSEXEC_VERSION__: JSON.stringify(version) },
+    define: { __TSEXEC_VERSION__: JSON.stringify(version), "import.meta.url": "__tsexec_url" },
     minify: true,
+    write: false,
+    logLevel: "warning",
+  });
+  const code = core.outputFiles[0].text;
+  assertLeanStartup(code);
+  mkdirSync(staging, { recursive: true });
+  writeFileSync(`${staging}/core.cjs`, code);
+  writeFileSync(`${staging}/index.js`, facade(await publicNames()));
+  await build({
+    entryPoints: ["src/unsafe-lib.ts"],
+    absWorkingDir: root,
+    outfile: `${staging}/unsafe-lib.js`,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    external: ["./index.js"],
     logLevel: "warning",
   });
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}tsconfig.json`, "--outDir", staging], {
     stdio: "inherit",
   });
-  assertLeanStartup(`${staging}/index.js`);
   if (existsSync(`${root}dist`)) renameSync(`${root}dist`, old);
   renameSync(staging, `${root}dist`);
+  makeCodeCache();
 } finally {
   rmSync(staging, { recursive: true, force: true });
   rmSync(old, { recursive: true, force: true });

@@ -1,8 +1,9 @@
 /** `tsexec --help`, rendered by yargs from the option table; loaded only for --help. */
+import { dynamicImport } from "./dynamic-import.js";
 import { optionSpecs } from "./options.js";
 
 export async function helpText(): Promise<string> {
-  const { default: yargs } = await import("yargs");
+  const { default: yargs } = await dynamicImport<typeof import("yargs")>("yargs");
   let parser = yargs([])
     .scriptName("tsexec")
     .usage(

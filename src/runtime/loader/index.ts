@@ -4,10 +4,11 @@
  * imported as it is. `lib.import` loads fetched code with the same loader.
  */
 import { readFileSync, realpathSync, statSync } from "node:fs";
-import Module from "node:module";
+import { createRequire } from "node:module";
 import { dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { TsexecError } from "../errors.js";
+import { dynamicImport } from "../dynamic-import.js";
 import { versionString } from "../package.js";
 import { freshManifest, writeManifest, type Manifest } from "./cache.js";
 import { directoryEntry } from "./resolve.js";
@@ -58,7 +59,7 @@ export async function importModule(file: string, cacheDir: string): Promise<Reco
 
 async function importJavaScript(file: string): Promise<Record<string, unknown>> {
   try {
-    return await import(pathToFileURL(file).href);
+    return await dynamicImport(pathToFileURL(file).href);
   } catch (error) {
     // Node's ESM syntax errors carry no location: parse the file to name file:line:col.
     if (error instanceof SyntaxError) {
@@ -71,12 +72,12 @@ async function importJavaScript(file: string): Promise<Record<string, unknown>> 
 
 function importOutput(manifest: Manifest): Promise<Record<string, unknown>> {
   if (manifest.output.endsWith(".cjs")) return Promise.resolve(compileCommonJS(manifest.entry, manifest.output));
-  return import(pathToFileURL(manifest.output).href);
+  return dynamicImport(pathToFileURL(manifest.output).href);
 }
 
 /** A `.cts` script runs as CommonJS under its own file name, so its `require`s resolve from its directory. */
 function compileCommonJS(source: string, output: string): Record<string, unknown> {
-  const ModuleClass = Module as unknown as {
+  const ModuleClass = createRequire(import.meta.url)("node:module") as {
     new (id: string): { filename: string; paths: string[]; exports: unknown; _compile(code: string, file: string): void };
     _nodeModulePaths(dir: string): string[];
   };

@@ -25,12 +25,17 @@ const outputDirs: string[] = [];
 export function mapStacksOf(scriptsDir: string): void {
   const prefix = scriptsDir.endsWith("/") ? scriptsDir : `${scriptsDir}/`;
   if (outputDirs.includes(prefix)) return;
-  if (outputDirs.length === 0 && Error.prepareStackTrace !== undefined) {
+  if (outputDirs.length === 0 && !formatsLikeV8(Error.prepareStackTrace)) {
     process.setSourceMapsEnabled(true);
     return;
   }
   outputDirs.push(prefix);
   Error.prepareStackTrace = formatStack;
+}
+
+/** Node's own default (it defines one) or none: safe to replace with ours, which formats alike. */
+function formatsLikeV8(prepare: unknown): boolean {
+  return prepare === undefined || (typeof prepare === "function" && prepare.name === "ErrorPrepareStackTrace");
 }
 
 function formatStack(error: Error, frames: NodeJS.CallSite[]): string {

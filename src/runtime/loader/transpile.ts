@@ -14,6 +14,7 @@ import { createRequire } from "node:module";
 import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
 import { TsexecError } from "../errors.js";
+import { dynamicImport } from "../dynamic-import.js";
 import { resolveSpecifier } from "./resolve.js";
 import { outputFile, writeAtomic, type Manifest, type SourceStamp } from "./cache.js";
 
@@ -51,7 +52,7 @@ function loadOxc(): { transformSync: TransformSync } {
 
 /** Transpiles `entry` and every TypeScript module it reaches; returns the manifest to cache. */
 export async function transpileGraph(entry: string, scriptsDir: string, version: string): Promise<Manifest> {
-  const { init, parse } = await import("es-module-lexer");
+  const { init, parse } = await dynamicImport<typeof import("es-module-lexer")>("es-module-lexer");
   await init;
   const sources: SourceStamp[] = [];
   const done = new Map<string, string>();
