@@ -65,8 +65,9 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     const stat = statSync(file);
     sources.push([file, stat.mtimeMs, stat.size]);
     const { code, map } = transpile(file, source);
-    const rewritten = file.endsWith(".cts") ? code : rewriteImports(parse, file, code, visit);
-    writeAtomic(out, withMetaAndMap(file, rewritten, map, !file.endsWith(".cts")));
+    const esm = !file.endsWith(".cts");
+    const rewritten = esm ? rewriteImports(parse, file, code, visit) : { code, usesImportMeta: false };
+    writeAtomic(out, withMetaAndMap(file, rewritten.code, map, rewritten.usesImportMeta));
     return out;
   };
   const entryOut = visit(entry);
@@ -92,11 +93,19 @@ export function transpile(file: string, source: string): { code: string; map: Ox
 
 type Lexer = typeof import("es-module-lexer").parse;
 
-function rewriteImports(parse: Lexer, file: string, code: string, visit: (file: string) => string): string {
+/** Rewrites each import specifier to an absolute URL; says whether the module reads `import.meta`. */
+function rewriteImports(
+  parse: Lexer,
+  file: string,
+  code: string,
+  visit: (file: string) => string,
+): { code: string; usesImportMeta: boolean } {
   const [imports] = parse(code, file);
   let out = "";
   let last = 0;
+  let usesImportMeta = false;
   for (const imp of imports) {
+    if (imp.d === -2) usesImportMeta = true;
     if (imp.n === undefined || imp.d === -2) continue; // import.meta, or a dynamic import of a computed name
     const resolution = resolveSpecifier(imp.n, file);
     if (resolution.kind === "builtin") continue;
@@ -105,17 +114,21 @@ function rewriteImports(parse: Lexer, file: string, code: string, visit: (file: 
     out += code.slice(last, imp.s) + (imp.d === -1 ? url : JSON.stringify(url));
     last = imp.e;
   }
-  return out + code.slice(last);
+  return { code: out + code.slice(last), usesImportMeta };
 }
 
-function withMetaAndMap(file: string, code: string, map: OxcResult["map"], esm: boolean): string {
+/**
+ * Adds the inline source map and, for a module that reads `import.meta`, a
+ * first line setting `url`/`filename`/`dirname` back to the source's.
+ */
+function withMetaAndMap(file: string, code: string, map: OxcResult["map"], setsImportMeta: boolean): string {
   const url = pathToFileURL(file).href;
   // One extra first line: the source map gains one empty generated line (";").
-  const prelude = esm
+  const prelude = setsImportMeta
     ? `import.meta.url=${JSON.stringify(url)};import.meta.filename=${JSON.stringify(file)};import.meta.dirname=${JSON.stringify(file.slice(0, file.length - basename(file).length - 1) || "/")};\n`
     : "";
   if (!map) return prelude + code;
-  const sourceMap = { ...map, sources: [url], mappings: (esm ? ";" : "") + map.mappings, file: basename(file) };
+  const sourceMap = { ...map, sources: [url], mappings: (setsImportMeta ? ";" : "") + map.mappings, file: basename(file) };
   const encoded = Buffer.from(JSON.stringify(sourceMap)).toString("base64");
   return `${prelude}${code}\n//# sourceMappingURL=data:application/json;base64,${encoded}\n`;
 }
