@@ -4,31 +4,30 @@ import { optionSpecs } from "./options.js";
 
 export async function helpText(): Promise<string> {
   const { default: yargs } = await dynamicImport<typeof import("yargs")>("yargs");
+  // cliui trims the lines of a yargs usage text, so the header (indented) is written as it is.
+  const header = [
+    "Usage: tsexec [OPTIONS] SCRIPT [ARGS...]",
+    "       tsexec [OPTIONS] -- SCRIPT [ARGS...]",
+    "       tsexec [OPTIONS] show REFERENCE",
+    "",
+    "Runs SCRIPT, a module whose default export is a function of { args, lib }",
+    "returning an IO value. SCRIPT is a .ts/.mts/.cts/.js/.mjs/.cjs file or a",
+    "directory holding default.ts or index.ts. Options are read only before",
+    "SCRIPT; everything after it is passed to the script as args.",
+    "",
+    "SCRIPT may also be a git reference, fetched into the cache and run from a",
+    "read-only checkout: git+https://host/repo.git?rev=<commit>#path/to/script.ts,",
+    "git+http://, git+ssh://, git+file:///path?ref=<branch-or-tag>#…, or",
+    "github:<owner>/<repo>[/<rev-or-ref>]#<path>; ?dir=<sub> makes paths relative",
+    "to a subdirectory; without #<path> the script is default.ts (then index.ts).",
+    "A reference without a full commit hash prints the commit it resolved to;",
+    "branches and tags are re-resolved at most hourly (now with --refresh).",
+    "",
+    "tsexec show REFERENCE lists the scripts a reference offers, without running",
+    "them. (A script file named 'show' runs as: tsexec ./show)",
+  ].join("\n");
   let parser = yargs([])
     .scriptName("tsexec")
-    .usage(
-      [
-        "Usage: tsexec [OPTIONS] SCRIPT [ARGS...]",
-        "       tsexec [OPTIONS] -- SCRIPT [ARGS...]",
-        "       tsexec [OPTIONS] show REFERENCE",
-        "",
-        "Runs SCRIPT, a module whose default export is a function of { args, lib }",
-        "returning an IO value. SCRIPT is a .ts/.mts/.cts/.js/.mjs/.cjs file or a",
-        "directory holding default.ts or index.ts. Options are read only before",
-        "SCRIPT; everything after it is passed to the script as args.",
-        "",
-        "SCRIPT may also be a git reference, fetched into the cache and run from a",
-        "read-only checkout: git+https://host/repo.git?rev=<commit>#path/to/script.ts,",
-        "git+http://, git+ssh://, git+file:///path?ref=<branch-or-tag>#…, or",
-        "github:<owner>/<repo>[/<rev-or-ref>]#<path>; ?dir=<sub> makes paths relative",
-        "to a subdirectory; without #<path> the script is default.ts (then index.ts).",
-        "A reference without a full commit hash prints the commit it resolved to;",
-        "branches and tags are re-resolved at most hourly (now with --refresh).",
-        "",
-        "tsexec show REFERENCE lists the scripts a reference offers, without running",
-        "them. (A script file named 'show' runs as: tsexec ./show)",
-      ].join("\n"),
-    )
     .version(false)
     .help(false)
     .wrap(Math.min(100, process.stdout.columns || 80));
@@ -40,5 +39,5 @@ export async function helpText(): Promise<string> {
       requiresArg: Boolean(spec.takesValue),
     });
   }
-  return (await parser.getHelp()) + "\n";
+  return `${header}\n\n${await parser.getHelp()}\n`;
 }
