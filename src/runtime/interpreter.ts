@@ -70,7 +70,7 @@ export function run<A>(io: IO<A>, ctx: PrimitiveContext): Promise<A> {
  * an error that names the step, raised before that step starts.
  */
 export function runSync<A>(io: IO<A>, ctx: PrimitiveContext): A {
-  const fiber = new Fiber(ctx.synchronous ? ctx : { ...ctx, synchronous: true, log: ctx.log });
+  const fiber = new Fiber(ctx.synchronous ? ctx : { ...ctx, synchronous: true });
   return loop(fiber, io as unknown as Node, undefined, false, undefined) as A;
 }
 
@@ -98,7 +98,8 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
               const inner: Node = cur._a;
               if (inner._tag === Tag.Pure) {
                 running = cur;
-                const next: unknown = cur._b(inner._a);
+                const f = cur._b; // called without a receiver: stack traces name the user's function
+                const next: unknown = f(inner._a);
                 if (!isIO(next)) throw notIO(cur, next);
                 cur = next as Node;
                 continue;
@@ -128,12 +129,13 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
               cur = next as unknown as Node;
               continue;
             }
-            case Tag.Async:
+            case Tag.Async: {
               running = cur;
               if (fiber.ctx.synchronous) throw asyncInSync(cur);
               const begin = cur._a;
               suspend(fiber, begin());
               return suspended;
+            }
           }
         }
         const k = stack.pop();
