@@ -2,12 +2,12 @@
  * The IO data type: a program is a tree of plain nodes that describes effects
  * without running them. `src/runtime/interpreter.ts` walks the tree.
  *
- * Every node is an instance of one class with the same four fields, so the
+ * Every node is an instance of one class with the same three fields, so the
  * interpreter's property reads stay monomorphic (one hidden class for V8).
  * A node is immutable and is never memoised: running it twice runs its
  * effects twice, as in nix-exec.
  */
-import { recordTrace, type Trace } from "./trace.js";
+import { traced } from "./trace.js";
 import { describeValue } from "./describe.js";
 
 /** The runtime context handed to primitives when they run (see runtime/context.ts). */
@@ -59,8 +59,6 @@ export class Node {
     readonly _tag: Tag,
     readonly _a: any,
     readonly _b: any,
-    /** Where the node was built; recorded only under --show-trace. */
-    public _trace: Trace | undefined,
   ) {}
   map(f: (a: any) => unknown): IO<any> {
     return map(f, this as IO<any>);
@@ -88,39 +86,39 @@ function expectIO(where: string, io: unknown, hint: string): void {
 
 /** `unit a`: an IO that yields `a` and does nothing else. */
 export function unit<A>(a: A): IO<A> {
-  return new Node(Tag.Pure, a, undefined, undefined) as unknown as IO<A>;
+  return new Node(Tag.Pure, a, undefined) as unknown as IO<A>;
 }
 
 /** `map f io` (function first, as in nix-exec). */
 export function map<A, B>(f: (a: A) => B, io: IO<A>): IO<B> {
   expectFunction("lib.map", f, "as its first argument (map f io)");
   expectIO("lib.map", io, "as its second argument (map f io)");
-  return new Node(Tag.Map, io, f, recordTrace("mapping", f)) as unknown as IO<B>;
+  return traced(new Node(Tag.Map, io, f), "mapping", f) as unknown as IO<B>;
 }
 
 /** `join io`: run `io`, then run the IO it yields. */
 export function join<A>(io: IO<IO<A>>): IO<A> {
   expectIO("lib.join", io, "(join io)");
-  return new Node(Tag.Chain, io, joinIdentity, recordTrace("joining", io)) as unknown as IO<A>;
+  return traced(new Node(Tag.Chain, io, joinIdentity), "joining", io) as unknown as IO<A>;
 }
 
 /** `bind io f`: run `io`, pass its value to `f`, run the IO `f` returns. */
 export function bind<A, B>(io: IO<A>, f: (a: A) => IO<B>): IO<B> {
   expectIO("lib.bind", io, "as its first argument (bind io f)");
   expectFunction("lib.bind", f, "as its second argument (bind io f)");
-  return new Node(Tag.Chain, io, f, recordTrace("binding", f)) as unknown as IO<B>;
+  return traced(new Node(Tag.Chain, io, f), "binding", f) as unknown as IO<B>;
 }
 
 /** A synchronous effect: `f` runs each time the IO runs. */
 export function io<A>(f: () => A): IO<A> {
   expectFunction("lib.io", f, "(io(() => value))");
-  return new Node(Tag.Sync, f, undefined, recordTrace("running", f)) as unknown as IO<A>;
+  return traced(new Node(Tag.Sync, f, undefined), "running", f) as unknown as IO<A>;
 }
 
 /** An asynchronous effect: `f` is called each time the IO runs, and its promise awaited. */
 export function task<A>(f: () => PromiseLike<A>): IO<A> {
   expectFunction("lib.task", f, "(task(() => promise))");
-  return new Node(Tag.Async, f, `lib.task(${functionName(f)})`, recordTrace("awaiting", f)) as unknown as IO<A>;
+  return traced(new Node(Tag.Async, f, `lib.task(${functionName(f)})`), "awaiting", f) as unknown as IO<A>;
 }
 
 /**
@@ -128,7 +126,7 @@ export function task<A>(f: () => PromiseLike<A>): IO<A> {
  * `unsafePerformIO` names when it refuses asynchronous work.
  */
 export function asyncStep<A>(label: string, f: () => PromiseLike<A>): IO<A> {
-  return new Node(Tag.Async, f, label, undefined) as unknown as IO<A>;
+  return new Node(Tag.Async, f, label) as unknown as IO<A>;
 }
 
 /**
@@ -136,7 +134,7 @@ export function asyncStep<A>(label: string, f: () => PromiseLike<A>): IO<A> {
  * the IO to continue with. `--verbose` prints `label` as the step starts.
  */
 export function primitive<A>(label: string, run: (ctx: PrimitiveContext) => IO<A>): IO<A> {
-  return new Node(Tag.Primitive, run, label, recordTrace("running", label)) as unknown as IO<A>;
+  return traced(new Node(Tag.Primitive, run, label), "running", label) as unknown as IO<A>;
 }
 
 /** Either, shaped as fp-ts's so `fp-ts/Either` functions work on it. */
@@ -145,7 +143,7 @@ export type Either<E, A> = { readonly _tag: "Left"; readonly left: E } | { reado
 /** Run `io`; yield `Right(value)`, or `Left(error)` if it (or anything it runs) throws. */
 export function attempt<A>(io: IO<A>): IO<Either<Error, A>> {
   expectIO("lib.attempt", io, "(attempt io)");
-  return new Node(Tag.Attempt, io, undefined, recordTrace("attempting", io)) as unknown as IO<Either<Error, A>>;
+  return traced(new Node(Tag.Attempt, io, undefined), "attempting", io) as unknown as IO<Either<Error, A>>;
 }
 
 /** `mapM f list`: run `f` on each element in order and collect the results. */

@@ -28,9 +28,21 @@ function isOwnFrame(line: string): boolean {
   return line.includes(ownCode) || line.includes("node:internal") || line.includes("(native)");
 }
 
-export function recordTrace(op: string, subject: unknown): Trace | undefined {
-  if (!tracing) return undefined;
-  return { op, subject: subjectName(subject), site: callSite() };
+/**
+ * Traces live beside the nodes, not in them: a node stays three fields, which
+ * matters when a program holds millions of them.
+ */
+const traces = new WeakMap<object, Trace>();
+
+/** Records where `node` is being built (under --show-trace) and returns it. */
+export function traced<N extends object>(node: N, op: string, subject: unknown): N {
+  if (tracing) traces.set(node, { op, subject: subjectName(subject), site: callSite() });
+  return node;
+}
+
+/** Where `node` was built, if it was built under --show-trace. */
+export function nodeTrace(node: object): Trace | undefined {
+  return tracing ? traces.get(node) : undefined;
 }
 
 function subjectName(subject: unknown): string {

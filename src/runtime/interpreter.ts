@@ -12,7 +12,7 @@
  */
 import { Node, Tag, isIO, joinIdentity, type IO, type PrimitiveContext } from "../monad/io.js";
 import { describeValue } from "../monad/describe.js";
-import { formatTrace, isTracing, type Trace } from "../monad/trace.js";
+import { formatTrace, isTracing, nodeTrace } from "../monad/trace.js";
 import { TsexecError } from "./errors.js";
 
 /** The trace lines of the frames an error unwound through (under --show-trace). */
@@ -160,11 +160,13 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
     } catch (error) {
       // Unwind to the nearest attempt; collect the trace of what we leave.
       const trace = isTracing() ? traceOf(error) : undefined;
-      if (trace && running?._trace) trace.push(formatTrace(running._trace));
+      const failed = trace && running && nodeTrace(running);
+      if (failed) trace.push(formatTrace(failed));
       running = undefined;
       let k: Node | undefined;
       while ((k = stack.pop()) !== undefined && k._tag !== Tag.Attempt) {
-        if (trace && k._trace) trace.push(formatTrace(k._trace));
+        const unwound = trace && nodeTrace(k);
+        if (unwound) trace.push(formatTrace(unwound));
       }
       if (k === undefined) throw error;
       value = { _tag: "Left", left: toError(error) };
@@ -208,7 +210,7 @@ function notIO(k: Node, value: unknown): TypeError {
 }
 
 function asyncInSync(node: Node): TsexecError {
-  const site = (node._trace as Trace | undefined)?.site;
+  const site = nodeTrace(node)?.site;
   return new TsexecError(
     `unsafePerformIO cannot run asynchronous work: it reached ${node._b}${site ? ` (built at ${site})` : ""}. ` +
       `Sequence asynchronous steps with lib.bind/lib.map in the program tsexec runs instead.`,
