@@ -20,6 +20,7 @@ import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync,
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
+import { sha256Hex } from "./sha256.js";
 
 export interface RepositoryPaths {
   readonly root: string;
@@ -27,11 +28,6 @@ export interface RepositoryPaths {
   readonly lock: string;
   readonly refs: string;
   readonly checkouts: string;
-}
-
-/** SHA-256 in hex; node:crypto is loaded on first use, not at start-up (it costs about 3 ms). */
-export function sha256Hex(text: string): string {
-  return process.getBuiltinModule("node:crypto").createHash("sha256").update(text).digest("hex");
 }
 
 export function repositoryPaths(cacheDir: string, url: string): RepositoryPaths {
