@@ -21,10 +21,17 @@ export interface ScriptInfo {
 
 /** Prints the listing to stdout. */
 export async function showReference(typed: string, ctx: PrimitiveContext, write: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
-  const resolved = await checkoutReference(parseReference(typed), ctx);
-  const scripts = listScripts(resolved.root);
+  const reference = parseReference(typed);
+  const resolved = await checkoutReference(reference, ctx);
+  // `#path` narrows the listing to the scripts at (or below) that path.
+  const scripts = listScripts(resolved.root).filter(
+    (s) => reference.path === undefined || s.path === reference.path || s.path.startsWith(`${reference.path.replace(/\/$/, "")}/`),
+  );
   const lines = [`${typed} at commit ${resolved.commit}:`];
-  if (scripts.length === 0) lines.push("  (no scripts: no module default-exports a function of { args, lib })");
+  if (scripts.length === 0) {
+    const where = reference.path === undefined ? "" : ` at '${reference.path}'`;
+    lines.push(`  (no scripts${where}: no module default-exports a function of { args, lib })`);
+  }
   const width = Math.max(0, ...scripts.map((s) => s.path.length));
   for (const script of scripts) lines.push(`  ${script.path.padEnd(width)}${script.summary ? `  ${script.summary}` : ""}`.trimEnd());
   write(lines.join("\n") + "\n");

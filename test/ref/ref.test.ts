@@ -180,6 +180,15 @@ describe("tsexec show", () => {
     expect(out.stderr).toContain(`resolved to commit ${commit}`);
   });
 
+  test("#path narrows the listing to that script or directory", async () => {
+    const one = await runTsexec(["show", `git+${repoUrl}?rev=${commit}#tool.ts`]);
+    expect(one.stdout).toBe(`git+${repoUrl}?rev=${commit}#tool.ts at commit ${commit}:\n  tool.ts  Prints its arguments.\n`);
+    const dir = await runTsexec(["show", `git+${repoUrl}?rev=${commit}#sub`]);
+    expect(dir.stdout).toBe(`git+${repoUrl}?rev=${commit}#sub at commit ${commit}:\n  sub/default.ts\n  sub/other.ts    The other one.\n`);
+    const none = await runTsexec(["show", `git+${repoUrl}?rev=${commit}#nothing.ts`]);
+    expect(none.stdout).toContain("(no scripts at 'nothing.ts': no module default-exports a function of { args, lib })");
+  });
+
   test("a script file named show still runs as ./show, and as show without a reference after it", async () => {
     const dir = tempDir("show-");
     mkdirSync(dir, { recursive: true });
