@@ -99,6 +99,21 @@ describe("bad input", () => {
     expect(r.stderr).not.toContain("/dist/");
   });
 
+  it("a CommonJS (.cts) script's stack points at its own lines too", async () => {
+    const script = [
+      "type Input = { args: string[]; lib: any };",
+      "interface Unused {",
+      "  field: number;",
+      "}",
+      "function fail(): never {",
+      "  throw new Error('cts failure');",
+      "}",
+      "module.exports = ({ lib }: Input) => lib.map(fail, lib.unit(1));",
+    ].join("\n");
+    const r = await failing({ "s.cts": script }, ["s.cts"]);
+    expect(r.stderr).toMatch(/^error: cts failure\n {4}at fail \(\/\S+\/s\.cts:6:9\)/);
+  });
+
   it("--show-trace prints where the failing chain was built", async () => {
     const script = [
       "export default ({ lib }: any) => {",

@@ -12,7 +12,7 @@ import { dynamicImport } from "../dynamic-import.js";
 import { versionString } from "../package.js";
 import { freshManifest, writeManifest, type Manifest } from "./cache.js";
 import { directoryEntry } from "./resolve.js";
-import { mapStacksOf } from "./source-maps.js";
+import { mapStacksOf, mapStacksOfCommonJS } from "./source-maps.js";
 
 const javaScriptExtensions = new Set([".js", ".mjs", ".cjs"]);
 
@@ -71,7 +71,10 @@ async function importJavaScript(file: string): Promise<Record<string, unknown>> 
 }
 
 function importOutput(manifest: Manifest): Promise<Record<string, unknown>> {
-  if (manifest.output.endsWith(".cjs")) return Promise.resolve(compileCommonJS(manifest.entry, manifest.output));
+  if (manifest.output.endsWith(".cjs")) {
+    mapStacksOfCommonJS(manifest.entry, manifest.output);
+    return Promise.resolve(compileCommonJS(manifest.entry, manifest.output));
+  }
   return dynamicImport(pathToFileURL(manifest.output).href);
 }
 

@@ -2,8 +2,8 @@
  * Stack traces that point at a script's `.ts` lines, paid for only when a
  * stack is formatted. Node's own `--enable-source-maps` parses every loaded
  * module's map at load time (about 1 ms on each warm start); instead tsexec
- * formats stacks itself and reads a cached output's inline map the first time
- * one of its frames is printed.
+ * formats stacks itself and reads a cached output's map (`<output>.map`) the
+ * first time one of its frames is printed.
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -15,6 +15,13 @@ type SourceMapLike = { findEntry(line: number, column: number): SourceMapEntry }
 const maps = new Map<string, SourceMapLike | null>();
 /** Directories of transpiled modules whose frames are mapped. */
 const outputDirs: string[] = [];
+/** CommonJS scripts run under their source's name: source file → its output's map. */
+const compiledUnderSourceName = new Map<string, string>();
+
+/** Maps the frames of a CommonJS script compiled under its own file name (`.cts`). */
+export function mapStacksOfCommonJS(source: string, output: string): void {
+  compiledUnderSourceName.set(source, `${output}.map`);
+}
 
 /**
  * Maps frames of the transpiled modules under `scriptsDir` in every stack
@@ -55,30 +62,29 @@ function mapFrame(frame: NodeJS.CallSite): string {
   const column = frame.getColumnNumber();
   if (!url || line === null || column === null) return text;
   const file = url.startsWith("file://") ? fileURLToPath(url) : url;
-  if (!outputDirs.some((dir) => file.startsWith(dir))) return text;
-  const entry = mapFor(file)?.findEntry(line - 1, column - 1);
+  const mapFile = compiledUnderSourceName.get(file) ?? (outputDirs.some((dir) => file.startsWith(dir)) ? `${file}.map` : undefined);
+  if (mapFile === undefined) return text;
+  const entry = mapFor(mapFile)?.findEntry(line - 1, column - 1);
   if (!entry?.originalSource || entry.originalLine === undefined || entry.originalColumn === undefined) return text;
   const source = entry.originalSource.startsWith("file://") ? fileURLToPath(entry.originalSource) : entry.originalSource;
   return text.replace(`${url}:${line}:${column}`, `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`);
 }
 
-function mapFor(file: string): SourceMapLike | null {
-  let map = maps.get(file);
+function mapFor(mapFile: string): SourceMapLike | null {
+  let map = maps.get(mapFile);
   if (map === undefined) {
-    map = readInlineMap(file);
-    maps.set(file, map);
+    map = readMap(mapFile);
+    maps.set(mapFile, map);
   }
   return map;
 }
 
-function readInlineMap(file: string): SourceMapLike | null {
+function readMap(mapFile: string): SourceMapLike | null {
   try {
-    const text = readFileSync(file, "utf8");
-    const match = /\/\/# sourceMappingURL=data:application\/json;base64,([A-Za-z0-9+/=]+)\s*$/.exec(text);
-    if (!match) return null;
+    const payload = JSON.parse(readFileSync(mapFile, "utf8")) as object;
     const { SourceMap } = createRequire(import.meta.url)("node:module") as { SourceMap: new (payload: object) => SourceMapLike };
-    return new SourceMap(JSON.parse(Buffer.from(match[1]!, "base64").toString("utf8")));
+    return new SourceMap(payload);
   } catch {
-    return null;
+    return null; // No map (or a damaged one): the frame stays as it is.
   }
 }

@@ -67,7 +67,10 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     const { code, map } = transpile(file, source);
     const esm = !file.endsWith(".cts");
     const rewritten = esm ? rewriteImports(parse, file, code, visit) : { code, usesImportMeta: false };
-    writeAtomic(out, withMetaAndMap(file, rewritten.code, map, rewritten.usesImportMeta));
+    const { code: output, sourceMap } = withMetaAndMap(file, out, rewritten.code, map, rewritten.usesImportMeta);
+    // The map first: an output is only ever read once its map is in place.
+    if (sourceMap !== undefined) writeAtomic(`${out}.map`, sourceMap);
+    writeAtomic(out, output);
     return out;
   };
   const entryOut = visit(entry);
@@ -118,17 +121,26 @@ function rewriteImports(
 }
 
 /**
- * Adds the inline source map and, for a module that reads `import.meta`, a
- * first line setting `url`/`filename`/`dirname` back to the source's.
+ * The output and its source map (kept beside it, read only when a stack is
+ * formatted). A module that reads `import.meta` gets a first line setting
+ * `url`/`filename`/`dirname` back to the source's.
  */
-function withMetaAndMap(file: string, code: string, map: OxcResult["map"], setsImportMeta: boolean): string {
+function withMetaAndMap(
+  file: string,
+  out: string,
+  code: string,
+  map: OxcResult["map"],
+  setsImportMeta: boolean,
+): { code: string; sourceMap: string | undefined } {
   const url = pathToFileURL(file).href;
   // One extra first line: the source map gains one empty generated line (";").
   const prelude = setsImportMeta
     ? `import.meta.url=${JSON.stringify(url)};import.meta.filename=${JSON.stringify(file)};import.meta.dirname=${JSON.stringify(file.slice(0, file.length - basename(file).length - 1) || "/")};\n`
     : "";
-  if (!map) return prelude + code;
+  if (!map) return { code: prelude + code, sourceMap: undefined };
   const sourceMap = { ...map, sources: [url], mappings: (setsImportMeta ? ";" : "") + map.mappings, file: basename(file) };
-  const encoded = Buffer.from(JSON.stringify(sourceMap)).toString("base64");
-  return `${prelude}${code}\n//# sourceMappingURL=data:application/json;base64,${encoded}\n`;
+  return {
+    code: `${prelude}${code}\n//# sourceMappingURL=${encodeURIComponent(basename(out))}.map\n`,
+    sourceMap: JSON.stringify(sourceMap),
+  };
 }
