@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { dirname } from "node:path";
-import { isIO } from "../monad/io.js";
+import { isIO, type IO, type PrimitiveContext } from "../monad/io.js";
 import { describeValue } from "../monad/describe.js";
 import { setTracing } from "../monad/trace.js";
 import { TsexecError, isTsexecError } from "./errors.js";
@@ -101,7 +101,32 @@ async function runScript(script: string, scriptArgs: readonly string[], flags: P
         : "";
     throw new TsexecError(`the function exported by ${script} returned ${describeValue(program)}, not an IO value${hint}`);
   }
-  await run(program, ctx);
+  await runToTheEnd(program, ctx);
+}
+
+/**
+ * Runs the program; if Node's event loop empties while the program still
+ * waits on a step (a promise nothing will settle), that is an error naming the
+ * step, not Node's silent exit 13.
+ */
+async function runToTheEnd(program: IO<unknown>, ctx: PrimitiveContext): Promise<void> {
+  let waitingOn = "an asynchronous step";
+  let stuck: (error: TsexecError) => void = () => {};
+  const onEmptyLoop = () =>
+    stuck(
+      new TsexecError(
+        `the program can never finish: it waits on ${waitingOn}, whose promise nothing is left to settle (no timer, socket or child process is pending)`,
+      ),
+    );
+  process.once("beforeExit", onEmptyLoop);
+  try {
+    await Promise.race([
+      run(program, ctx, (step) => (waitingOn = step)),
+      new Promise<never>((_, reject) => (stuck = reject)),
+    ]);
+  } finally {
+    process.off("beforeExit", onEmptyLoop);
+  }
 }
 
 function reportUsage(message: string): number {

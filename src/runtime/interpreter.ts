@@ -26,7 +26,11 @@ class Fiber {
   readonly stack: Node[] = [];
   resolve: (value: unknown) => void = noop;
   reject: (error: unknown) => void = noop;
-  constructor(readonly ctx: PrimitiveContext) {}
+  constructor(
+    readonly ctx: PrimitiveContext,
+    /** Told which step the fiber waits on each time it suspends (the CLI names it if it never settles). */
+    readonly onSuspend?: (step: string) => void,
+  ) {}
 
   readonly onValue = (value: unknown): void => this.resume(value, false, undefined);
   readonly onError = (error: unknown): void => this.resume(undefined, true, error);
@@ -50,8 +54,8 @@ const suspended: unique symbol = Symbol("suspended");
  * Runs `io` to completion. Synchronous programs finish before `run` returns
  * (the promise is already settled); asynchronous steps suspend the loop.
  */
-export function run<A>(io: IO<A>, ctx: PrimitiveContext): Promise<A> {
-  const fiber = new Fiber(ctx);
+export function run<A>(io: IO<A>, ctx: PrimitiveContext, onSuspend?: (step: string) => void): Promise<A> {
+  const fiber = new Fiber(ctx, onSuspend);
   let outcome: unknown;
   try {
     outcome = loop(fiber, io as unknown as Node, undefined, false, undefined);
@@ -134,6 +138,7 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
               if (fiber.ctx.synchronous) throw asyncInSync(cur);
               const begin = cur._a;
               suspend(fiber, begin());
+              if (fiber.onSuspend) fiber.onSuspend(describeStep(cur));
               return suspended;
             }
           }
@@ -209,10 +214,15 @@ function notIO(k: Node, value: unknown): TypeError {
   return new TypeError(`${what} ${describeValue(value)}, not an IO value${hint}`);
 }
 
-function asyncInSync(node: Node): TsexecError {
+/** `lib.task(fetchIt)`, with where it was built under --show-trace. */
+function describeStep(node: Node): string {
   const site = nodeTrace(node)?.site;
+  return `${node._b}${site ? ` (built at ${site})` : ""}`;
+}
+
+function asyncInSync(node: Node): TsexecError {
   return new TsexecError(
-    `unsafePerformIO cannot run asynchronous work: it reached ${node._b}${site ? ` (built at ${site})` : ""}. ` +
+    `unsafePerformIO cannot run asynchronous work: it reached ${describeStep(node)}. ` +
       `Sequence asynchronous steps with lib.bind/lib.map in the program tsexec runs instead.`,
   );
 }

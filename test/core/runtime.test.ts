@@ -63,4 +63,21 @@ describe("the interpreter under tsexec", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: remote said no\n {4}at .*r\.ts:3:11/);
   });
+
+  it("a step whose promise nothing can settle is an error naming it, not Node's silent exit 13", async () => {
+    const dir = writeTree({
+      "never.ts": `export default ({ lib }: any) =>\n  lib.bind(lib.task(function handshake() { return new Promise(() => {}); }), () => lib.io(() => console.log("unreachable")));\n`,
+      "later.ts": `export default ({ lib }: any) => lib.bind(lib.task(() => new Promise((r) => setTimeout(r, 50, "late"))), (v: string) => lib.io(() => console.log(v)));\n`,
+    });
+    const never = await runTsexec(["never.ts"], { cwd: dir });
+    expect(never.code).toBe(1);
+    expect(never.stdout).toBe("");
+    expect(never.stderr).toBe(
+      "error: the program can never finish: it waits on lib.task(handshake), whose promise nothing is left to settle (no timer, socket or child process is pending)\n",
+    );
+    const traced = await runTsexec(["--show-trace", "never.ts"], { cwd: dir });
+    expect(traced.stderr).toMatch(/it waits on lib\.task\(handshake\) \(built at \/\S+\/never\.ts:2:16\)/);
+    // A pending timer keeps the program alive: that is waiting, not stuck.
+    expect(await runTsexec(["later.ts"], { cwd: dir })).toMatchObject({ code: 0, stdout: "late\n", stderr: "" });
+  });
 });
