@@ -14,6 +14,13 @@ describe("running scripts", () => {
     expect(r.code).toBe(0);
   });
 
+  it("runs examples/word-count.ts: mapM, attempt, task and fp-ts's traverse from a script", async () => {
+    const dir = writeTree({ "a.txt": "one two three\n" });
+    const r = await runTsexec([join(root, "examples/word-count.ts"), "a.txt", "missing.txt"], { cwd: dir });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toMatch(/^a\.txt: 3 words\nmissing\.txt: unreadable \(ENOENT: [^\n]*\)\n1 of 2 files readable\n$/);
+  });
+
   it("runs an executable shebang script found through PATH", async () => {
     const r = await runCommand(join(root, "examples/shebang-hello.ts"), ["a", "b"], {
       env: { PATH: `${join(root, "shebang")}:${process.env.PATH}` },
@@ -66,7 +73,8 @@ describe("running scripts", () => {
         `import { sub } from "dual/sub";`,
         `import { defineScript } from "tsexec";`,
         `import data from "./data.json" with { type: "json" };`,
-        `export default defineScript(({ lib }) => lib.io(() => console.log(twice(2), greet("x"), shout("y"), pad("z"), sub, data.n, import.meta.filename.endsWith("main.ts"))));`,
+        `import { legacy } from "old-style/feature";`,
+        `export default defineScript(({ lib }) => lib.io(() => console.log(twice(2), greet("x"), shout("y"), pad("z"), sub, data.n, import.meta.filename.endsWith("main.ts"), legacy)));`,
       ].join("\n"),
       "lib/math.ts": `export const twice = (n: number): number => n * 2;`,
       "lib/greet.ts": `import { twice } from "./math.ts";\nexport const greet = (s: string): string => s + twice(1);`,
@@ -77,10 +85,14 @@ describe("running scripts", () => {
       "node_modules/dual/package.json": `{ "name": "dual", "exports": { "./sub": { "require": "./sub.cjs", "import": "./sub.mjs" } } }`,
       "node_modules/dual/sub.mjs": `export const sub = "esm";`,
       "node_modules/dual/sub.cjs": `exports.sub = "cjs";`,
+      // fp-ts's layout: no "exports", a subdirectory whose own package.json names the file.
+      "node_modules/old-style/package.json": `{ "name": "old-style", "main": "lib/index.js" }`,
+      "node_modules/old-style/feature/package.json": `{ "main": "../lib/feature.js" }`,
+      "node_modules/old-style/lib/feature.js": `exports.legacy = "legacy";`,
     });
     const r = await runTsexec([join(dir, "main.ts")], { cwd: tempDir() });
     expect(r.stderr).toBe("");
-    expect(r.stdout).toBe("4 x2 Y _z esm 7 true\n");
+    expect(r.stdout).toBe("4 x2 Y _z esm 7 true legacy\n");
   });
 
   it("uses the transpile cache on the second run and re-transpiles a changed dependency", async () => {

@@ -103,12 +103,33 @@ function resolvePackage(pkgDir: string, subpath: string, specifier: string, impo
     target = join(pkgDir, target);
   } else {
     const base = subpath === "." ? join(pkgDir, typeof pkg.main === "string" ? pkg.main : "index.js") : join(pkgDir, subpath);
-    target = [base, `${base}.js`, `${base}.json`, join(base, "index.js")].find(isFile);
+    target = legacyFile(base);
   }
   if (target === undefined || !isFile(target)) {
     throw new TsexecError(`cannot find module '${specifier}' imported from ${importer} (looked in ${pkgDir})`);
   }
   return realpathSync(target);
+}
+
+/**
+ * A path in a package without "exports", as `require` finds it: the file, with
+ * `.js`/`.json` added, or a directory's own package.json "main" (fp-ts's
+ * `fp-ts/function`, which bundlers and TypeScript accept and Node's ESM
+ * resolver does not), or its index.js.
+ */
+function legacyFile(base: string): string | undefined {
+  const file = [base, `${base}.js`, `${base}.json`].find(isFile);
+  if (file !== undefined) return file;
+  const manifest = join(base, "package.json");
+  if (isFile(manifest)) {
+    const main = (JSON.parse(readFileSync(manifest, "utf8")) as { main?: unknown }).main;
+    if (typeof main === "string") {
+      const entry = [join(base, main), join(base, `${main}.js`), join(base, main, "index.js")].find(isFile);
+      if (entry !== undefined) return entry;
+    }
+  }
+  const index = join(base, "index.js");
+  return isFile(index) ? index : undefined;
 }
 
 /** Node's PACKAGE_EXPORTS_RESOLVE, for the conditions tsexec imports with. */
