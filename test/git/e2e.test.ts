@@ -7,7 +7,8 @@ import { launcher, runTsexec, tempDir, writeTree } from "../helpers.js";
 import { pathToFileURL } from "node:url";
 import { toolFixture, WorkRepo, type ToolFixture } from "./fixtures.js";
 import { startGitHttpServer, type GitHttpServer } from "./http-server.js";
-import { removeTree, repositoryPaths } from "../../src/builtins/fetchgit/cache.js";
+import { repositoryPaths } from "../../src/builtins/fetchgit/cache.js";
+import { removeTree } from "../../src/runtime/files.js";
 
 let fixture: ToolFixture;
 let scripts: string;

@@ -23,7 +23,6 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
   unlinkSync,
   writeFileSync,
@@ -31,7 +30,9 @@ import {
 import { join } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../../runtime/errors.js";
+import { makeReadOnly, removeTree } from "../../runtime/files.js";
 import { getConfiguration } from "../../runtime/package.js";
+import { isAlive, processStart } from "../../runtime/processes.js";
 import { outputPath, renderForStore, storeDir, type Derivation } from "./derivation.js";
 
 /** nix's exit code for a failed build. */
@@ -248,17 +249,6 @@ function install(paths: BuildPaths, out: string): string {
   return out;
 }
 
-function makeReadOnly(path: string, includeTop: boolean): void {
-  const stat = lstatSync(path);
-  if (stat.isSymbolicLink()) return;
-  if (stat.isDirectory()) {
-    for (const entry of readdirSync(path)) makeReadOnly(join(path, entry), true);
-    if (includeTop) chmodSync(path, 0o555);
-  } else {
-    chmodSync(path, stat.mode & 0o111 ? 0o555 : 0o444);
-  }
-}
-
 /** Removes this build's temporary directory and releases the lock. */
 function discard(paths: BuildPaths): void {
   removeTree(paths.top);
@@ -267,23 +257,6 @@ function discard(paths: BuildPaths): void {
   } catch {
     // Already gone: nothing to release.
   }
-}
-
-/** `rm -rf`, also for trees a killed build left read-only. */
-function removeTree(path: string): void {
-  try {
-    rmSync(path, { recursive: true, force: true });
-  } catch {
-    makeWritable(path);
-    rmSync(path, { recursive: true, force: true });
-  }
-}
-
-function makeWritable(path: string): void {
-  const stat = lstatSync(path, { throwIfNoEntry: false });
-  if (!stat || stat.isSymbolicLink()) return;
-  chmodSync(path, stat.isDirectory() ? 0o755 : 0o644);
-  if (stat.isDirectory()) for (const entry of readdirSync(path)) makeWritable(join(path, entry));
 }
 
 /**
@@ -332,24 +305,13 @@ function linkExclusive(path: string): boolean {
  * as stale.
  */
 function processIdentity(pid: number): string {
-  return `${pid} ${startTime(pid) ?? ""}`.trim();
+  return `${pid} ${processStart(pid) ?? ""}`.trim();
 }
 
 /** This process's identity, read from /proc when a lock is first taken (not at start-up). */
 let ownIdentityText: string | undefined;
 function ownIdentity(): string {
   return (ownIdentityText ??= processIdentity(process.pid));
-}
-
-/** Field 22 of /proc/<pid>/stat (clock ticks since boot), or undefined without /proc. */
-function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
 }
 
 /** The identity written in a lock file, or undefined if there is none (yet, or any more). */
@@ -365,13 +327,9 @@ function lockOwner(lock: string): string | undefined {
 function isOwnerAlive(owner: string): boolean {
   const [pidText, start] = owner.split(" ");
   const pid = Number(pidText);
-  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EPERM") return false;
-  }
-  return start === undefined || startTime(pid) === undefined || startTime(pid) === start;
+  if (!Number.isSafeInteger(pid) || pid <= 0 || !isAlive(pid)) return false;
+  const now = processStart(pid);
+  return start === undefined || now === undefined || now === start;
 }
 
 function ageMs(path: string): number {

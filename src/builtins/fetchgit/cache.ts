@@ -16,10 +16,13 @@
  * locks of dead processes are removed by the next fetch of the repository.
  * `refs.json` is where the hourly re-resolution time of moving refs is kept.
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
+// uniqueSuffix() leads with the pid, so leftovers of dead processes are recognised.
+import { removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
+import { isAlive, processStart } from "../../runtime/processes.js";
 import { sha256Hex } from "./sha256.js";
 
 export interface RepositoryPaths {
@@ -89,19 +92,6 @@ export function recordResolution(paths: RepositoryPaths, rev: string, commit: st
   const all = readResolutions(paths);
   all[rev] = { commit, resolvedAt: Date.now() };
   writeFileAtomic(paths.refs, JSON.stringify(all, null, 1));
-}
-
-let counter = 0;
-
-/** `<pid>-<time>-<counter>-<random>`: unique among processes; the pid leads so leftovers of dead processes are recognised. */
-export function uniqueSuffix(): string {
-  return `${process.pid}-${Date.now().toString(36)}-${counter++}-${Math.random().toString(36).slice(2, 8)}`;
-}
-
-export function writeFileAtomic(file: string, text: string): void {
-  const temp = `${file}.${uniqueSuffix()}.tmp`;
-  writeFileSync(temp, text);
-  renameSync(temp, file);
 }
 
 // ---- locks ----
@@ -223,26 +213,6 @@ function ownerAlive(owner: LockOwner): boolean {
   return owner.start === undefined || start === undefined || start === owner.start;
 }
 
-/** A process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat), where /proc exists. */
-export function processStart(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // The command name (field 2) may hold spaces and parentheses: count fields after its closing ')'.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 // ---- temporary directories ----
 
 const tempPrefix = ".tmp-";
@@ -272,34 +242,5 @@ export function removeStaleTemporaries(paths: RepositoryPaths): void {
       const pid = Number(/^\D*(\d+)-/.exec(name.slice(prefix.length))?.[1]);
       if (pid && pid !== process.pid && !isAlive(pid)) removeTree(join(dir, name));
     }
-  }
-}
-
-/** `rm -rf` that also works on read-only trees (checkouts are made read-only). */
-export function removeTree(path: string): void {
-  try {
-    makeWritable(path);
-  } catch {
-    // Missing already, or partly: rmSync below reports nothing either way.
-  }
-  rmSync(path, { recursive: true, force: true });
-}
-
-function makeWritable(path: string): void {
-  const stat = lstatSync(path);
-  if (!stat.isDirectory()) return;
-  chmodSync(path, 0o755);
-  for (const name of readdirSync(path)) makeWritable(join(path, name));
-}
-
-/** Makes a checkout read-only: files lose their write bits, directories too (after their contents). */
-export function makeReadOnly(path: string): void {
-  const stat = lstatSync(path);
-  if (stat.isSymbolicLink()) return;
-  if (stat.isDirectory()) {
-    for (const name of readdirSync(path)) makeReadOnly(join(path, name));
-    chmodSync(path, 0o555);
-  } else {
-    chmodSync(path, stat.mode & 0o111 ? 0o555 : 0o444);
   }
 }

@@ -12,19 +12,16 @@
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
+import { makeReadOnly, removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
 import {
   acquireLock,
   checkoutName,
   findCheckout,
-  makeReadOnly,
   makeTempCheckout,
   readResolutions,
   recordResolution,
   removeStaleTemporaries,
-  removeTree,
   repositoryPaths,
-  uniqueSuffix,
-  writeFileAtomic,
   type RepositoryPaths,
 } from "./cache.js";
 import { Git, classifyGitError, gitError } from "./git.js";

@@ -1,6 +1,7 @@
 /** What a fetch is asked for, and checks shared by the fast path (index.ts) and the slow one (checkout.ts). */
 import { TsexecError } from "../../runtime/errors.js";
-import { readMetadata, writeFileAtomic, type RepositoryPaths } from "./cache.js";
+import { writeFileAtomic } from "../../runtime/files.js";
+import { readMetadata, type RepositoryPaths } from "./cache.js";
 import { contentHash } from "./hash.js";
 
 export interface FetchRequest {

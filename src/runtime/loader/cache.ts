@@ -6,9 +6,10 @@
  *     <cache>/scripts/<key>.json          manifest of an entry script
  *     <cache>/scripts/<key>-<name>.mjs    one transpiled module
  */
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { TsexecError } from "../errors.js";
+import { writeFileAtomic } from "../files.js";
 
 /** `[path, mtimeMs, size]` of a source when it was transpiled. */
 export type SourceStamp = [path: string, mtimeMs: number, size: number];
@@ -61,21 +62,12 @@ export function freshManifest(scriptsDir: string, entry: string, version: string
   return manifest;
 }
 
-let counter = 0;
-
-/** Writes `file` whole or not at all: a temporary file beside it, then a rename. */
-export function writeAtomic(file: string, text: string): void {
-  const temp = `${file}.${process.pid}.${counter++}.tmp`;
+/** Writes a cache file whole or not at all; a cache directory that cannot be written is for the user to fix. */
+export function writeCacheFile(file: string, text: string): void {
   try {
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(temp, text);
-    renameSync(temp, file);
+    writeFileAtomic(file, text);
   } catch (error) {
-    try {
-      rmSync(temp, { force: true });
-    } catch {
-      // Nothing was written.
-    }
     const code = (error as NodeJS.ErrnoException).code ?? String(error);
     throw new TsexecError(
       `cannot write to the cache directory ${dirname(file)} (${code}): make it writable, or choose another with --cache-dir or $TSEXEC_CACHE_DIR`,
@@ -84,5 +76,5 @@ export function writeAtomic(file: string, text: string): void {
 }
 
 export function writeManifest(scriptsDir: string, manifest: Manifest): void {
-  writeAtomic(manifestFile(scriptsDir, manifest.entry), JSON.stringify(manifest));
+  writeCacheFile(manifestFile(scriptsDir, manifest.entry), JSON.stringify(manifest));
 }

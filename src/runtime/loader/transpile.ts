@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
 import { resolveSpecifier } from "./resolve.js";
-import { outputFile, writeAtomic, type Manifest, type SourceStamp } from "./cache.js";
+import { outputFile, writeCacheFile, type Manifest, type SourceStamp } from "./cache.js";
 
 interface OxcResult {
   code: string;
@@ -69,8 +69,8 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     const rewritten = esm ? rewriteImports(parse, file, code, visit) : { code, usesImportMeta: false };
     const { code: output, sourceMap } = withMetaAndMap(file, out, rewritten.code, map, rewritten.usesImportMeta);
     // The map first: an output is only ever read once its map is in place.
-    if (sourceMap !== undefined) writeAtomic(`${out}.map`, sourceMap);
-    writeAtomic(out, output);
+    if (sourceMap !== undefined) writeCacheFile(`${out}.map`, sourceMap);
+    writeCacheFile(out, output);
     return out;
   };
   const entryOut = visit(entry);

@@ -1,0 +1,64 @@
+/**
+ * File operations the caches share (transpiled scripts, the build store,
+ * fetched checkouts): nothing is ever left half-written, and read-only trees
+ * can still be removed.
+ */
+import { chmodSync, lstatSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+let counter = 0;
+
+/** A name part no other process, and no other call in this one, picks: pid, time, counter, randomness. */
+export function uniqueSuffix(): string {
+  return `${process.pid}-${Date.now().toString(36)}-${counter++}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** Writes `file` whole or not at all: a temporary file beside it, then a rename. */
+export function writeFileAtomic(file: string, text: string): void {
+  const temp = `${file}.${uniqueSuffix()}.tmp`;
+  try {
+    writeFileSync(temp, text);
+    renameSync(temp, file);
+  } catch (error) {
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // The temporary file was never made (its directory is missing or not one).
+    }
+    throw error;
+  }
+}
+
+/**
+ * Makes a tree read-only: files lose their write bits (keeping execute bits),
+ * directories too, after their contents. `includeTop: false` leaves the top
+ * directory writable (it is still to be renamed into place).
+ */
+export function makeReadOnly(path: string, includeTop = true): void {
+  const stat = lstatSync(path);
+  if (stat.isSymbolicLink()) return;
+  if (stat.isDirectory()) {
+    for (const name of readdirSync(path)) makeReadOnly(join(path, name));
+    if (includeTop) chmodSync(path, 0o555);
+  } else {
+    chmodSync(path, stat.mode & 0o111 ? 0o555 : 0o444);
+  }
+}
+
+/** `rm -rf`, also for read-only trees (finished outputs, or what a killed process left). */
+export function removeTree(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch {
+    makeDirectoriesWritable(path);
+    rmSync(path, { recursive: true, force: true });
+  }
+}
+
+/** Removing an entry needs write permission on its directory only. */
+function makeDirectoriesWritable(path: string): void {
+  const stat = lstatSync(path, { throwIfNoEntry: false });
+  if (!stat?.isDirectory()) return;
+  chmodSync(path, 0o755);
+  for (const name of readdirSync(path)) makeDirectoriesWritable(join(path, name));
+}
