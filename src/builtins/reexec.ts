@@ -23,6 +23,7 @@ import { TsexecError } from "../runtime/errors.js";
 import { buildStep } from "./derivation/index.js";
 import { isDerivation, outputPath, type Derivation } from "./derivation/derivation.js";
 import { isBuilt } from "./derivation/store.js";
+import { koffi, type KoffiModule } from "./dlopen/koffi.js";
 
 /** Anything else with an output path that already exists (a derivation-like object from elsewhere). */
 export interface HasOutPath {
@@ -155,13 +156,13 @@ function handStdioOver(fcntl: Fcntl): () => void {
 
 /** Calls execve(2); returns why it failed (it only returns on failure), or "unsupported" without libc. */
 function execve(path: string, argv: string[], env: NodeJS.ProcessEnv): string {
-  let koffi: { load(name: string): { func(signature: string): unknown }; errno(): number };
+  let ffi: KoffiModule;
   let call: Execve;
   let strerror: (errno: number) => string;
   let fcntl: Fcntl;
   try {
-    koffi = createRequire(import.meta.url)("koffi");
-    const libc = koffi.load(process.platform === "darwin" ? "libc.dylib" : "libc.so.6");
+    ffi = koffi();
+    const libc = ffi.load(process.platform === "darwin" ? "libc.dylib" : "libc.so.6");
     call = libc.func("int execve(const char *path, const char **argv, const char **envp)") as Execve;
     strerror = libc.func("const char *strerror(int errnum)") as (errno: number) => string;
     fcntl = libc.func("int fcntl(int fd, int cmd, ...)") as Fcntl;
@@ -175,7 +176,7 @@ function execve(path: string, argv: string[], env: NodeJS.ProcessEnv): string {
   // pipes and terminals synchronously, so nothing waits in JS buffers.
   const restoreStdio = handStdioOver(fcntl);
   call(path, [...argv, null], [...envp, null]);
-  const errno = koffi.errno();
+  const errno = ffi.errno();
   restoreStdio();
   return strerror(errno);
 }
