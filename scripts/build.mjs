@@ -65,13 +65,16 @@ const importFromFacade = {
 };
 
 /**
- * The core may require Node's builtins, nothing else, when it loads. A static
- * import of an npm package (yargs, simple-git, koffi ...) would make every run
- * pay for it; load those with createRequire or dynamicImport where they are used.
+ * The core may use Node's builtins (through the forwarders above), nothing else,
+ * when it loads: a static import of an npm package (yargs, simple-git, koffi ...)
+ * would make every run pay for it, and a dynamic one cannot run in a script. Load
+ * those with createRequire or src/runtime/dynamic-import.ts where they are used.
  */
-function assertLeanStartup(code) {
-  const heavy = [...code.matchAll(/\brequire\("([^"]+)"\)/g)].map((m) => m[1]).filter((s) => !s.startsWith("node:"));
-  if (heavy.length) throw new Error(`the core requires ${heavy.join(", ")} at start-up: load them lazily where they are used`);
+function assertLeanStartup(metafile) {
+  const imports = Object.values(metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external));
+  if (imports.length) {
+    throw new Error(`the core imports ${imports.map((i) => `${i.path} (${i.kind})`).join(", ")}: load them lazily where they are used`);
+  }
 }
 
 /** The names src/index.ts exports, for the facade. */
@@ -140,10 +143,11 @@ try {
     define: { __TSEXEC_VERSION__: JSON.stringify(version), "import.meta.url": "__tsexec_url" },
     minify: true,
     write: false,
+    metafile: true,
     logLevel: "warning",
   });
   const code = core.outputFiles[0].text;
-  assertLeanStartup(code);
+  assertLeanStartup(core.metafile);
   mkdirSync(staging, { recursive: true });
   writeFileSync(`${staging}/core.cjs`, code);
   writeFileSync(`${staging}/index.js`, facade(await publicNames()));
