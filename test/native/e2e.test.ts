@@ -70,12 +70,20 @@ describe("failed builds", () => {
   });
 });
 
-/** A script whose build records each run, then waits for `release` to exist (or is quick when it does not exist). */
-function slowBuildScript(runs: string, release: string, started: string): string {
-  const script = `echo $$ >> '${runs}'; echo $$ > '${started}'; while [ -e '${release}' ] && [ ! -e '${release}.go' ]; do sleep 0.05; done; echo built > "$out"`;
-  return writeTree({
-    "slow.ts": `export default ({ lib }) => lib.map((out) => console.log(out), lib.build(lib.runCommand("slow", {}, ${JSON.stringify(script)})));`,
+/**
+ * A fresh cache and a script whose build records each run in `runs`, writes its
+ * pid to `started`, then waits while `release` exists until `release.go` does
+ * (quick once `release` is removed).
+ */
+function slowBuild(): { cacheDir: string; script: string; runs: string; release: string; started: string } {
+  const work = tempDir();
+  const [runs, release, started] = ["runs", "release", "started"].map((name) => join(work, name)) as [string, string, string];
+  writeFileSync(release, "");
+  const build = `echo $$ >> '${runs}'; echo $$ > '${started}'; while [ -e '${release}' ] && [ ! -e '${release}.go' ]; do sleep 0.05; done; echo built > "$out"`;
+  const dir = writeTree({
+    "slow.ts": `export default ({ lib }) => lib.map((out) => console.log(out), lib.build(lib.runCommand("slow", {}, ${JSON.stringify(build)})));`,
   });
+  return { cacheDir: tempDir(), script: join(dir, "slow.ts"), runs, release, started };
 }
 
 async function waitFor(path: string, timeoutMs = 20_000): Promise<void> {
@@ -88,12 +96,8 @@ async function waitFor(path: string, timeoutMs = 20_000): Promise<void> {
 
 describe("concurrent and interrupted builds", () => {
   it("several processes building the same derivation build it once and all succeed", async () => {
-    const cacheDir = tempDir();
-    const work = tempDir();
-    const [runs, release, started] = ["runs", "release", "started"].map((name) => join(work, name)) as [string, string, string];
-    writeFileSync(release, "");
-    const dir = slowBuildScript(runs, release, started);
-    const processes = Array.from({ length: 4 }, () => runTsexec([join(dir, "slow.ts")], { cacheDir }));
+    const { cacheDir, script, runs, release, started } = slowBuild();
+    const processes = Array.from({ length: 4 }, () => runTsexec([script], { cacheDir }));
     await waitFor(started);
     // Let the others reach the lock before the build finishes.
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -108,12 +112,8 @@ describe("concurrent and interrupted builds", () => {
   });
 
   it("a build killed with SIGKILL leaves nothing in the store, and the next run succeeds", async () => {
-    const cacheDir = tempDir();
-    const work = tempDir();
-    const [runs, release, started] = ["runs", "release", "started"].map((name) => join(work, name)) as [string, string, string];
-    writeFileSync(release, "");
-    const dir = slowBuildScript(runs, release, started);
-    const child = spawn(process.execPath, [launcher, join(dir, "slow.ts")], {
+    const { cacheDir, script, release, started } = slowBuild();
+    const child = spawn(process.execPath, [launcher, script], {
       env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir },
       stdio: "ignore",
     });
@@ -125,7 +125,7 @@ describe("concurrent and interrupted builds", () => {
     process.kill(Number(readFileSync(started, "utf8")), "SIGKILL");
     expect(storeEntries(cacheDir)).toEqual([]);
     rmSync(release);
-    const next = await runTsexec([join(dir, "slow.ts")], { cacheDir });
+    const next = await runTsexec([script], { cacheDir });
     expect(next.stderr).toBe("");
     expect(next.code).toBe(0);
     expect(storeEntries(cacheDir)).toHaveLength(1);
