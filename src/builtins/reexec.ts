@@ -20,9 +20,8 @@ import { resolve } from "node:path";
 import { bind, io, unit, primitive, type IO, type PrimitiveContext } from "../monad/io.js";
 import { describeValue } from "../monad/describe.js";
 import { TsexecError } from "../runtime/errors.js";
-import { buildStep } from "./derivation/index.js";
-import { isDerivation, outputPath, type Derivation } from "./derivation/derivation.js";
-import { isBuilt } from "./derivation/store.js";
+import { outputOf } from "./derivation/index.js";
+import { isDerivation, type Derivation } from "./derivation/derivation.js";
 import { koffi, type KoffiModule } from "./dlopen/koffi.js";
 
 /** Anything else with an output path that already exists (a derivation-like object from elsewhere). */
@@ -40,9 +39,7 @@ export function makeReexec(dir: string): (path: string | Derivation | HasOutPath
       if (ctx.synchronous) throw new TsexecError("cannot reexec within unsafePerformIO: sequence lib.builtins.reexec in the program tsexec runs");
       if (!isDerivation(path)) return reexecInto(targetPath(path, dir), ctx);
       // A derivation is built first (unless it is), then its output is the launcher.
-      const out = outputPath(path, ctx.cacheDir);
-      if (isBuilt(out)) return reexecInto(targetPath(out, dir), ctx);
-      return bind(buildStep(path, ctx), (built) => reexecInto(targetPath(built, dir), ctx));
+      return bind(outputOf(path, ctx), (built) => reexecInto(targetPath(built, dir), ctx));
     });
   };
 }

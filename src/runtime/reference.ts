@@ -16,7 +16,7 @@
 import { realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, normalize, sep } from "node:path";
 import type { PrimitiveContext } from "../monad/io.js";
-import { fetchgitPath, lookupCached, makeRequest } from "../builtins/fetchgit/index.js";
+import { fetchgitPath, makeRequest } from "../builtins/fetchgit/index.js";
 import { isFullHash } from "../builtins/fetchgit/url.js";
 import { TsexecError } from "./errors.js";
 import { directoryEntry } from "./loader/resolve.js";
@@ -128,7 +128,7 @@ export async function checkoutReference(reference: Reference, ctx: PrimitiveCont
   }
   const rev = reference.rev ?? reference.ref ?? "HEAD";
   const request = makeRequest({ url: reference.url, rev }, process.cwd(), ctx, ctx.options.refresh === true ? 0 : refTtlMs);
-  const result = lookupCached(request) ?? (await fetchgitPath(request));
+  const result = await fetchgitPath(request);
   if (!result.pinned) {
     ctx.log(`warning: '${reference.typed}' is not pinned: it resolved to commit ${result.commit}; to run exactly this, use ${reference.pinnedTo(result.commit)}`);
   }

@@ -4,7 +4,7 @@
  * `lib.build` of a built derivation works inside `unsafePerformIO`; only a
  * real build is an asynchronous step.
  */
-import { asyncStep, primitive, unit, type IO } from "../../monad/io.js";
+import { asyncStep, primitive, unit, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
 import { isDerivation, outputPath, type Derivation } from "./derivation.js";
 import { isBuilt, realise } from "./store.js";
@@ -17,13 +17,15 @@ export function build(drv: Derivation): IO<string> {
   if (!isDerivation(drv)) {
     throw new TypeError(`lib.build expects a derivation (from lib.toFile, lib.runCommand or lib.derivation), got ${describeValue(drv)}`);
   }
-  return primitive(`build ${drv.storeName}`, (ctx) => {
-    const out = outputPath(drv, ctx.cacheDir);
-    return isBuilt(out) ? unit(out) : buildStep(drv, ctx);
-  });
+  return primitive(`build ${drv.storeName}`, (ctx) => outputOf(drv, ctx));
 }
 
-/** The asynchronous step that builds `drv`; `unsafePerformIO` refuses it by this name. */
-export function buildStep(drv: Derivation, ctx: Parameters<typeof realise>[1]): IO<string> {
-  return asyncStep(`building ${drv.storeName}`, () => realise(drv, ctx));
+/**
+ * `drv`'s output path: at once (synchronously) if it is built, else after an
+ * asynchronous build step, which `unsafePerformIO` refuses by its name. What
+ * dlopen and reexec do before they use a derivation.
+ */
+export function outputOf(drv: Derivation, ctx: PrimitiveContext): IO<string> {
+  const out = outputPath(drv, ctx.cacheDir);
+  return isBuilt(out) ? unit(out) : asyncStep(`building ${drv.storeName}`, () => realise(drv, ctx));
 }

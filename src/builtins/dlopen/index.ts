@@ -17,9 +17,8 @@ import { realpathSync } from "node:fs";
 import { bind, io, primitive, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
 import { TsexecError } from "../../runtime/errors.js";
-import { isDerivation, outputPath, type Derivation } from "../derivation/derivation.js";
-import { isBuilt } from "../derivation/store.js";
-import { buildStep } from "../derivation/index.js";
+import { isDerivation, type Derivation } from "../derivation/derivation.js";
+import { outputOf } from "../derivation/index.js";
 import { bindCFunction, type LibraryRef, type NativeSignature } from "./ffi.js";
 import { bindNodeApiFunction } from "./napi.js";
 
@@ -58,9 +57,7 @@ export function makeDlopen(dir: string): Dlopen {
     return primitive(label, (ctx) => {
       if (resolvedStep !== undefined && (resolvedFor === ctx.cacheDir || !isDerivation(filename))) return resolvedStep;
       if (!isDerivation(filename)) return resolveStep(locate(filename, dir, symbolShown), ctx);
-      const out = outputPath(filename, ctx.cacheDir);
-      if (isBuilt(out)) return resolveStep(locate(out, dir, symbolShown), ctx);
-      return bind(buildStep(filename, ctx), (built) => resolveStep(locate(built, dir, symbolShown), ctx));
+      return bind(outputOf(filename, ctx), (built) => resolveStep(locate(built, dir, symbolShown), ctx));
     });
   };
 }

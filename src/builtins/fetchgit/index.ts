@@ -82,10 +82,13 @@ export function lookupCached(request: FetchRequest): FetchResult | undefined {
   return path === undefined ? undefined : { path: verifyHash(path, request), commit: known.commit, pinned: false };
 }
 
-/** Answers `request` from the cache, or fetches (loading git support on demand). */
+/** Answers `request` from the cache, or fetches. */
 export async function fetchgitPath(request: FetchRequest): Promise<FetchResult> {
-  const cached = lookupCached(request);
-  if (cached) return cached;
+  return lookupCached(request) ?? fetchUncached(request);
+}
+
+/** Fetches what the cache did not answer (git support is loaded on demand). */
+async function fetchUncached(request: FetchRequest): Promise<FetchResult> {
   const { fetchCheckout } = await import("./checkout.js");
   return fetchCheckout(request);
 }
@@ -107,7 +110,7 @@ export function makeFetchgit(dir: string): (args: FetchgitArgs) => IO<string> {
         return unit(cached.path);
       }
       return asyncStep(`lib.builtins.fetchgit(${request.url} ${request.rev})`, async () => {
-        const result = await fetchgitPath(request);
+        const result = await fetchUncached(request); // the cache was just asked, above
         if (!result.pinned) ctx.log(unpinnedWarning(request, result.commit));
         return result.path;
       });
