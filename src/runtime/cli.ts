@@ -3,17 +3,13 @@
  * `{ args, lib }`, run the IO value it returns. Data flows one way:
  * CLI → loader → script → IO value → interpreter → primitives.
  */
-import { existsSync } from "node:fs";
-import { dirname } from "node:path";
-import { isIO, type IO, type PrimitiveContext } from "../monad/io.js";
-import { describeValue } from "../monad/describe.js";
+import type { PrimitiveContext } from "../monad/io.js";
 import { setTracing } from "../monad/trace.js";
-import { TsexecError, isTsexecError } from "./errors.js";
-import { errorTrace, run } from "./interpreter.js";
+import { isTsexecError } from "./errors.js";
+import { errorTrace } from "./interpreter.js";
 import { makeContext, setAmbientContext } from "./context.js";
-import { makeLib } from "./lib.js";
-import { defaultExport, importModule, locateScript } from "./loader/index.js";
-import { parseCommandLine, UsageError, type ParsedCommandLine } from "./options.js";
+import { findCommand } from "./commands/index.js";
+import { parseCommandLine, UsageError, type Flags, type ParsedCommandLine } from "./options.js";
 import { packageRoot, versionString } from "./package.js";
 
 const tryHelp = "Try 'tsexec --help' for more information.";
@@ -40,36 +36,19 @@ export async function main(argv: readonly string[]): Promise<number> {
   const showTrace = flags["show-trace"] === true;
   setTracing(showTrace);
   try {
-    if (isShowCommand(script, scriptArgs)) {
-      if (scriptArgs.length !== 1) return reportUsage("show takes one git reference: tsexec show <reference>");
-      const { showReference } = await import("./show.js");
-      await showReference(scriptArgs[0]!, contextFor(flags));
-      return 0;
-    }
-    await runScript(script, scriptArgs, flags);
+    const ctx = contextFor(flags);
+    const command = findCommand(script, scriptArgs);
+    if (command !== undefined) return await (await command.load())({ args: scriptArgs, flags, ctx });
+    const { runScript } = await import("./commands/run.js");
+    await runScript(script, scriptArgs, ctx);
     return 0;
   } catch (error) {
+    if (error instanceof UsageError) return reportUsage(error.message);
     return reportError(error, showTrace);
   }
 }
 
-/**
- * `tsexec show <reference>` is the subcommand only when a reference follows
- * `show`; a script file named `show` runs as `tsexec ./show` (or `tsexec show`
- * with no reference after it).
- */
-function isShowCommand(script: string, scriptArgs: readonly string[]): boolean {
-  if (script !== "show") return false;
-  if (scriptArgs.length > 0) return looksLikeReference(scriptArgs[0]!);
-  return !existsSync(script);
-}
-
-/** An argument written as a git reference (`git+https://…`, `github:…`) rather than a path. */
-function looksLikeReference(arg: string): boolean {
-  return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(arg) && !existsSync(arg);
-}
-
-function contextFor(flags: ParsedCommandLine["flags"]) {
+function contextFor(flags: Flags): PrimitiveContext {
   const ctx = makeContext({
     cacheDir: typeof flags["cache-dir"] === "string" ? flags["cache-dir"] : undefined,
     verbose: flags.verbose === true,
@@ -77,56 +56,6 @@ function contextFor(flags: ParsedCommandLine["flags"]) {
   });
   setAmbientContext(ctx);
   return ctx;
-}
-
-async function runScript(script: string, scriptArgs: readonly string[], flags: ParsedCommandLine["flags"]): Promise<void> {
-  const ctx = contextFor(flags);
-  // A git reference is fetched (or found in the cache) and runs from its read-only checkout; args[0] stays as typed.
-  const file = looksLikeReference(script)
-    ? await (await import("./reference.js")).resolveReferenceScript(script, ctx)
-    : locateScript(script);
-  const namespace = await importModule(file, ctx.cacheDir);
-  if (!("default" in namespace)) {
-    throw new TsexecError(`${script} does not export a function (it has no default export): add \`export default ({ args, lib }) => ...\``);
-  }
-  const exported = defaultExport(namespace);
-  if (typeof exported !== "function") {
-    throw new TsexecError(`${script} does not export a function (it exports ${describeValue(exported)})`);
-  }
-  const program: unknown = exported({ args: [script, ...scriptArgs], lib: makeLib({ dir: dirname(file) }) });
-  if (!isIO(program)) {
-    const hint =
-      describeValue(program) === "a Promise"
-        ? ": a Promise is not an IO value (is the function async?); wrap asynchronous work in lib.task(() => promise)"
-        : "";
-    throw new TsexecError(`the function exported by ${script} returned ${describeValue(program)}, not an IO value${hint}`);
-  }
-  await runToTheEnd(program, ctx);
-}
-
-/**
- * Runs the program; if Node's event loop empties while the program still
- * waits on a step (a promise nothing will settle), that is an error naming the
- * step, not Node's silent exit 13.
- */
-async function runToTheEnd(program: IO<unknown>, ctx: PrimitiveContext): Promise<void> {
-  let waitingOn = "an asynchronous step";
-  let stuck: (error: TsexecError) => void = () => {};
-  const onEmptyLoop = () =>
-    stuck(
-      new TsexecError(
-        `the program can never finish: it waits on ${waitingOn}, whose promise nothing is left to settle (no timer, socket or child process is pending)`,
-      ),
-    );
-  process.once("beforeExit", onEmptyLoop);
-  try {
-    await Promise.race([
-      run(program, ctx, (step) => (waitingOn = step)),
-      new Promise<never>((_, reject) => (stuck = reject)),
-    ]);
-  } finally {
-    process.off("beforeExit", onEmptyLoop);
-  }
 }
 
 function reportUsage(message: string): number {

@@ -1,6 +1,7 @@
 /** `tsexec --help`, rendered by yargs from the option table; loaded only for --help. */
 import { dynamicImport } from "./dynamic-import.js";
 import { optionSpecs } from "./options.js";
+import { commands } from "./commands/index.js";
 
 export async function helpText(): Promise<string> {
   const { default: yargs } = await dynamicImport<typeof import("yargs")>("yargs");
@@ -8,7 +9,7 @@ export async function helpText(): Promise<string> {
   const header = [
     "Usage: tsexec [OPTIONS] SCRIPT [ARGS...]",
     "       tsexec [OPTIONS] -- SCRIPT [ARGS...]",
-    "       tsexec [OPTIONS] show REFERENCE",
+    ...commands.map((command) => `       ${command.usage}`),
     "",
     "Runs SCRIPT, a module whose default export is a function of { args, lib }",
     "returning an IO value. SCRIPT is a .ts/.mts/.cts/.js/.mjs/.cjs file or a",

@@ -28,9 +28,11 @@ export const optionSpecs: readonly OptionSpec[] = [
   { name: "refresh", describe: "Re-resolve the branches and tags of git references now" },
 ];
 
+/** Flags by option name (`show-trace`), and values for options that take one. */
+export type Flags = Readonly<Record<string, string | true>>;
+
 export interface ParsedCommandLine {
-  /** Flags by option name (`show-trace`), and values for options that take one. */
-  readonly flags: Readonly<Record<string, string | true>>;
+  readonly flags: Flags;
   /** The script as typed, if any. */
   readonly script: string | undefined;
   /** Everything after the script, untouched. */

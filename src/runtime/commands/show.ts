@@ -7,8 +7,17 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import type { PrimitiveContext } from "../monad/io.js";
-import { checkoutReference, parseReference } from "./reference.js";
+import type { PrimitiveContext } from "../../monad/io.js";
+import { checkoutReference, parseReference } from "../reference.js";
+import { UsageError } from "../options.js";
+import type { CommandRun } from "./command.js";
+
+/** `tsexec show REFERENCE`. */
+export const run: CommandRun = async ({ args, ctx }) => {
+  if (args.length !== 1) throw new UsageError("show takes one git reference: tsexec show <reference>");
+  await showReference(args[0]!, ctx);
+  return 0;
+};
 
 const scriptExtensions = /\.(ts|mts|cts|tsx|js|mjs|cjs)$/;
 

@@ -1,0 +1,41 @@
+/**
+ * The subcommand table, as git and cargo keep one: each subcommand lives in
+ * its own file and is imported only when the command line names it.
+ *
+ * `tsexec <name> …` is the subcommand unless a file of that name exists in the
+ * current directory (`tsexec ./name` is always the file), so adding a
+ * subcommand never breaks a script someone already runs by name.
+ */
+import { existsSync } from "node:fs";
+import type { CommandRun } from "./command.js";
+
+export interface CommandSpec {
+  readonly name: string;
+  /** One line for `--help`. */
+  readonly usage: string;
+  /** Whether `tsexec <name> <args…>` means this subcommand. */
+  readonly claims?: (args: readonly string[]) => boolean;
+  readonly load: () => Promise<CommandRun>;
+}
+
+export const commands: readonly CommandSpec[] = [
+  {
+    name: "show",
+    usage: "tsexec [OPTIONS] show REFERENCE",
+    // `show <reference>` even beside a file named show; `show` alone is that file when there is one.
+    claims: (args) => (args.length > 0 ? looksLikeReference(args[0]!) : !existsSync("show")),
+    load: async () => (await import("./show.js")).run,
+  },
+];
+
+/** The subcommand `script` names, given the words after it; undefined for a script. */
+export function findCommand(script: string, args: readonly string[]): CommandSpec | undefined {
+  const spec = commands.find((c) => c.name === script);
+  if (spec === undefined) return undefined;
+  return (spec.claims ?? (() => !existsSync(script)))(args) ? spec : undefined;
+}
+
+/** An argument written as a reference (`git+https://…`, `github:…`) rather than a path. */
+export function looksLikeReference(arg: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9+.-]*:/.test(arg) && !existsSync(arg);
+}
