@@ -17,6 +17,14 @@ static int calls;
 int tick(void) { return ++calls; }
 int *make_counter(int start) { int *p = malloc(sizeof(int)); *p = start; return p; }
 int read_counter(const int *p) { return *p; }
+int8_t id_i8(int8_t v) { return v; }
+uint8_t id_u8(uint8_t v) { return v; }
+int32_t id_i32(int32_t v) { return v; }
+uint32_t id_u32(uint32_t v) { return v; }
+int64_t id_i64(int64_t v) { return v; }
+uint64_t id_u64(uint64_t v) { return v; }
+int add3(int a, int b, int c) { return a + b + c; }
+int add5(int a, int b, int c, int d, int e) { return a + b + c + d + e; }
 `,
   /** A Node-API module: its exports take and return JS values. */
   "napi-fixture.c": `

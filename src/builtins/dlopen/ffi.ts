@@ -28,43 +28,86 @@ export interface LibraryRef {
 }
 
 /** Counts native work in this process; tests read it to prove the caches hold. */
-export const nativeStats = { libraryLoads: 0, functionLookups: 0, nodeApiLoads: 0 };
+export const nativeStats = { libraryLoads: 0, functionLookups: 0, nodeApiLoads: 0, siteResolutions: 0 };
 
 /** Loaded libraries, by real path or loader name. The handles are kept: koffi unloads a library once unreferenced. */
 const libraries = new Map<string, LibraryHandle>();
 /** Declared functions, by library key and signature. */
-const functions = new Map<string, DeclaredFunction>();
+const functions = new Map<string, CFunction>();
 
-interface DeclaredFunction {
+/**
+ * A declared C function and what a call checks before native code runs, all
+ * worked out once per (library, signature): the per-call path is an arity
+ * test, one precomputed check per parameter, and the koffi call.
+ */
+export interface CFunction {
   readonly fn: KoffiFunction;
   /** The prototype as messages show it. */
   readonly shown: string;
   readonly variadic: boolean;
+  /** The fixed parameters' checks, in order. */
+  readonly parameters: readonly Parameter[];
+}
+
+/** One parameter's check: a problem (worded to follow "got <value>: ") or undefined. */
+export type Check = (value: unknown) => string | undefined;
+
+export interface Parameter {
+  /** "argument 2 (b) is an int (Int32: -2147483648 to 2147483647)": how a refusal names it. */
+  readonly described: string;
+  /** undefined: koffi's own conversion is safe (or throws a message of its own). */
+  readonly check: Check | undefined;
+}
+
+/** Declares `signature` in the library (once per process); `library.shown` only words errors. */
+export function declareCFunction(library: LibraryRef, signature: string | NativeSignature, ctx: PrimitiveContext): CFunction {
+  return declare(library, signature, ctx);
 }
 
 /**
- * Declares `signature` in the library and checks `args` against it once;
- * returns the call the dlopen IO makes each time it runs.
+ * Checks `args` against the function before native code runs: koffi ignores
+ * extra arguments, reads a number given for a pointer as an address, and
+ * wraps integers that do not fit (int 1e20 becomes -1, uint8 300 becomes 44).
  */
-export function bindCFunction(
-  library: LibraryRef,
-  signature: string | NativeSignature,
-  args: readonly unknown[],
-  ctx: PrimitiveContext,
-): () => unknown {
-  const declared = declare(library, signature, ctx);
-  checkArguments(library, declared, args);
-  const call = bindArguments(declared.fn, args);
-  return () => {
-    try {
-      return call();
-    } catch (error) {
-      throw new TsexecError(`${where(library, declared.shown)}: the call failed: ${(error as Error).message}`, 1, { cause: error });
+export function checkArguments(library: LibraryRef, declared: CFunction, args: readonly unknown[]): void {
+  const fixed = declared.parameters.length;
+  if (declared.variadic ? args.length < fixed || (args.length - fixed) % 2 !== 0 : args.length !== fixed) {
+    throw arityError(library, declared, args.length);
+  }
+  for (let i = 0; i < fixed; i++) {
+    const check = declared.parameters[i]!.check;
+    if (check !== undefined) {
+      const problem = check(args[i]);
+      if (problem !== undefined) throw argumentError(library, declared, declared.parameters[i]!, args[i], problem);
     }
-  };
+  }
+  if (!declared.variadic) return;
+  const site = where(library, declared.shown);
+  for (let i = fixed; i < args.length; i += 2) {
+    const parameter = describeParameter(variadicType(site, i, args[i]), i + 2, undefined);
+    const problem = parameter.check?.(args[i + 1]);
+    if (problem !== undefined) throw argumentError(library, declared, parameter, args[i + 1], problem);
+  }
 }
 
-function declare(library: LibraryRef, signature: string | NativeSignature, ctx: PrimitiveContext): DeclaredFunction {
+export function arityError(library: LibraryRef, declared: CFunction, count: number): TsexecError {
+  const fixed = declared.parameters.length;
+  const expected = declared.variadic ? `${fixed} arguments, then pairs of (type, value)` : plural(fixed, "argument");
+  return new TsexecError(
+    `${where(library, declared.shown)}: the function takes ${expected}, got ${plural(count, "argument")}. Pass exactly what the prototype declares.`,
+  );
+}
+
+export function argumentError(library: LibraryRef, declared: CFunction, parameter: Parameter, value: unknown, problem: string): TsexecError {
+  return new TsexecError(`${where(library, declared.shown)}: ${parameter.described} but got ${describeValue(value)}: ${problem}`);
+}
+
+/** Wraps a failure koffi reports during a call (a string for an int, ...) so it names the function. */
+export function callError(library: LibraryRef, declared: CFunction, error: unknown): TsexecError {
+  return new TsexecError(`${where(library, declared.shown)}: the call failed: ${(error as Error).message}`, 1, { cause: error });
+}
+
+function declare(library: LibraryRef, signature: string | NativeSignature, ctx: PrimitiveContext): CFunction {
   const key = `${library.key}\u0000${signatureKey(signature)}`;
   const cached = functions.get(key);
   if (cached !== undefined) return cached;
@@ -77,7 +120,11 @@ function declare(library: LibraryRef, signature: string | NativeSignature, ctx: 
   } catch (error) {
     throw declarationError(library, signature, shown, error as Error);
   }
-  const declared: DeclaredFunction = { fn, shown, variadic: isVariadic(signature) };
+  // koffi 3's typings say TypeObject[]; at run time each entry is { type, direction }.
+  const types = (fn.info.arguments as unknown as readonly { readonly type: KoffiTypeObject }[]).map((argument) => argument.type);
+  const names = typeof signature === "string" ? parameterNames(signature, types.length) : [];
+  const parameters = types.map((type, i) => describeParameter(type, i + 1, names[i]));
+  const declared: CFunction = { fn, shown, variadic: isVariadic(signature), parameters };
   functions.set(key, declared);
   return declared;
 }
@@ -140,43 +187,88 @@ function declarationError(library: LibraryRef, signature: string | NativeSignatu
 /** Types koffi reads as an address when given a number: a number there would be dereferenced and crash the process. */
 const pointerKinds = new Set(["Pointer", "String", "String16", "String32", "Callback", "Prototype"]);
 
-function isPointer(type: KoffiTypeObject): boolean {
-  return pointerKinds.has(type.primitive);
-}
+/** A pointer parameter: a number would be read as an address; undefined is almost always a missing value, passed on as NULL. */
+const checkPointer: Check = (value) => {
+  if (typeof value === "number") {
+    return "a number there would be read as an address and crash. Pass a string, a Buffer, an array, null, or a pointer a native call returned.";
+  }
+  if (value === undefined) {
+    return "undefined would be passed as NULL (pass null if NULL is meant). Pass a string, a Buffer, an array, null, or a pointer a native call returned.";
+  }
+  return undefined;
+};
 
 /**
- * koffi ignores extra arguments and reads a number given for a pointer as an
- * address: both are refused here, before any native code runs, and so is
- * undefined for a pointer. A pointer a
- * native call returned (a BigInt in koffi 3), a string, a Buffer, an array or
- * null may be passed for a pointer.
+ * An integer parameter: a number or BigInt outside the C type's range would
+ * be wrapped (or saturated) by koffi into another value, and NaN or Infinity
+ * would become 0. Fractions are truncated, as C converts them.
  */
-function checkArguments(library: LibraryRef, declared: DeclaredFunction, args: readonly unknown[]): void {
-  // koffi 3's typings say TypeObject[]; at run time each entry is { type, direction }.
-  const parameters = declared.fn.info.arguments as unknown as readonly { readonly type: KoffiTypeObject }[];
-  const fixed = parameters.length;
-  const site = where(library, declared.shown);
-  if (declared.variadic ? args.length < fixed || (args.length - fixed) % 2 !== 0 : args.length !== fixed) {
-    const expected = declared.variadic ? `${fixed} arguments, then pairs of (type, value)` : plural(fixed, "argument");
-    throw new TsexecError(`${site}: the function takes ${expected}, got ${plural(args.length, "argument")}. Pass exactly what the prototype declares.`);
-  }
-  parameters.forEach((parameter, i) => {
-    if (isPointer(parameter.type)) refuseNumber(site, i, parameter.type.name, args[i]);
-  });
-  for (let i = fixed; i < args.length; i += 2) {
-    const type = variadicType(site, i, args[i]);
-    if (isPointer(type)) refuseNumber(site, i + 1, type.name, args[i + 1]);
+function integerCheck(min: bigint, max: bigint): Check {
+  const low = Number(min);
+  // max + 1 is a power of two, an exact double (max itself is not for 64 bits: 2^63 - 1 rounds to 2^63).
+  // koffi reads numbers (not BigInts) through int64: from 2^63 on, a uint64_t needs a BigInt.
+  const above = Number(max + 1n < 2n ** 63n ? max + 1n : 2n ** 63n);
+  const advice = `Pass a value from ${min} to ${max}${max > 2n ** 53n ? " (a BigInt beyond 2^53)" : ""}.`;
+  return (value) => {
+    if (typeof value === "number") {
+      if (value >= low && value < above) return undefined; // false for NaN too
+      return `it is out of range and koffi would silently pass another value. ${advice}`;
+    }
+    if (typeof value === "bigint") {
+      return value >= min && value <= max ? undefined : `it is out of range and koffi would silently pass another value. ${advice}`;
+    }
+    return undefined; // koffi refuses other types itself, with a message of its own
+  };
+}
+
+const integerRanges = new Map<string, Check>();
+for (const bits of [8, 16, 32, 64]) {
+  const span = 2n ** BigInt(bits);
+  for (const suffix of ["", "S"]) {
+    integerRanges.set(`Int${bits}${suffix}`, integerCheck(-span / 2n, span / 2n - 1n));
+    integerRanges.set(`UInt${bits}${suffix}`, integerCheck(0n, span - 1n));
   }
 }
 
-/** A number would be read as an address; undefined is almost always a missing value, passed on as NULL. */
-function refuseNumber(site: string, index: number, typeName: string, value: unknown): void {
-  if (typeof value !== "number" && value !== undefined) return;
-  const why = value === undefined ? "undefined would be passed as NULL (pass null if NULL is meant)" : "a number there would be read as an address and crash";
-  throw new TsexecError(
-    `${site}: argument ${index + 1} is a pointer (${typeName}) but got ${describeValue(value)}: ${why}. ` +
-      `Pass a string, a Buffer, an array, null, or a pointer a native call returned.`,
-  );
+function describeParameter(type: KoffiTypeObject, position: number, name: string | undefined): Parameter {
+  const which = `argument ${position}${name === undefined ? "" : ` (${name})`}`;
+  if (pointerKinds.has(type.primitive)) return { described: `${which} is a pointer (${type.name})`, check: checkPointer };
+  const range = integerRanges.get(type.primitive);
+  if (range !== undefined) return { described: `${which} is ${article(type.name)} ${type.name} (${type.primitive})`, check: range };
+  return { described: `${which} is ${article(type.name)} ${type.name}`, check: undefined };
+}
+
+function article(word: string): string {
+  return /^(?:[aeio]|un)/i.test(word) ? "an" : "a"; // "an int", "an unsigned int", "a uint8_t"
+}
+
+/** Words that end a C type rather than name a parameter. */
+const typeWords = new Set(["int", "char", "short", "long", "float", "double", "void", "bool", "_Bool", "signed", "unsigned", "const", "volatile", "restrict"]);
+
+/**
+ * The parameter names a C prototype gives, where it gives them ("int add(int a, int b)"
+ * names a and b; "int add(int, int)" none), for messages only. Anything it cannot
+ * read confidently (function pointers, a count that differs from koffi's) gives no names.
+ */
+export function parameterNames(prototype: string, count: number): (string | undefined)[] {
+  const open = prototype.indexOf("(");
+  const close = prototype.lastIndexOf(")");
+  if (open < 0 || close < open) return [];
+  const inner = prototype.slice(open + 1, close);
+  if (inner.includes("(")) return [];
+  const parts = inner.split(",").map((part) => part.trim()).filter((part) => part !== "..." && part !== "void" && part !== "");
+  if (parts.length !== count) return [];
+  return parts.map((part) => {
+    const words = part.replace(/\[[^\]]*\]/g, " ").match(/[A-Za-z_]\w*|\*/g) ?? [];
+    const last = words.at(-1);
+    if (last === undefined || last === "*" || words.length < 2 || typeWords.has(last)) return undefined;
+    const before = words.slice(0, -1);
+    // "const size_t" or "struct foo": the last word is still the type ("unsigned n" is unsigned int n).
+    if (before.every((word) => word === "const" || word === "volatile" || word === "struct" || word === "union" || word === "enum")) {
+      return undefined;
+    }
+    return last;
+  });
 }
 
 function variadicType(site: string, index: number, spec: unknown): KoffiTypeObject {
@@ -190,35 +282,7 @@ function variadicType(site: string, index: number, spec: unknown): KoffiTypeObje
   }
 }
 
-/** A closure per arity: `fn(a, b)` is ~25 ns faster than `fn(...args)` per call. */
-export function bindArguments(fn: (...args: unknown[]) => unknown, args: readonly unknown[]): () => unknown {
-  switch (args.length) {
-    case 0:
-      return () => fn();
-    case 1: {
-      const [a] = args;
-      return () => fn(a);
-    }
-    case 2: {
-      const [a, b] = args;
-      return () => fn(a, b);
-    }
-    case 3: {
-      const [a, b, c] = args;
-      return () => fn(a, b, c);
-    }
-    case 4: {
-      const [a, b, c, d] = args;
-      return () => fn(a, b, c, d);
-    }
-    default: {
-      const all = [...args];
-      return () => fn(...all);
-    }
-  }
-}
-
-function signatureKey(signature: string | NativeSignature): string {
+export function signatureKey(signature: string | NativeSignature): string {
   if (typeof signature === "string") return signature.replace(/\s+/g, " ").trim();
   const typeKey = (type: string | KoffiTypeObject) => (typeof type === "string" ? type : `#${type.name}`);
   return JSON.stringify([signature.name, typeKey(signature.result), signature.parameters.map(typeKey)]);

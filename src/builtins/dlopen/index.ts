@@ -14,13 +14,14 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { realpathSync } from "node:fs";
-import { bind, io, primitive, type IO, type PrimitiveContext } from "../../monad/io.js";
+import { bind, primitive, unit, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
 import { TsexecError } from "../../runtime/errors.js";
 import { isDerivation, type Derivation } from "../derivation/derivation.js";
 import { outputOf } from "../derivation/index.js";
-import { bindCFunction, type LibraryRef, type NativeSignature } from "./ffi.js";
-import { bindNodeApiFunction } from "./napi.js";
+import { declareCFunction, nativeStats, signatureKey, type LibraryRef, type NativeSignature } from "./ffi.js";
+import { nodeApiFunction } from "./napi.js";
+import { CTarget, NodeApiTarget, type CallTarget } from "./target.js";
 
 export type { NativeSignature } from "./ffi.js";
 
@@ -28,38 +29,141 @@ export type Dlopen = <R = unknown>(filename: string | Derivation, symbol: string
 
 const bareName = /^[A-Za-z_$][\w$]*$/;
 
-/** `lib.dlopen` for a script in `dir` (relative paths resolve against it). */
+/**
+ * `lib.dlopen` for a script in `dir` (relative paths resolve against it).
+ *
+ * Each (filename, symbol) is a call site, checked and resolved once for the
+ * process (real path, library, declared function, argument checks): a new
+ * dlopen IO for a known site is one closure and one node, and running it is
+ * the checks and the koffi call.
+ */
 export function makeDlopen(dir: string): Dlopen {
+  const sites = new SiteTable(dir);
   return function dlopen<R>(filename: string | Derivation, symbol: string | NativeSignature, args: readonly unknown[]): IO<R> {
-    checkFilename(filename);
-    const symbolIsName = checkSymbol(symbol);
+    const site = sites.find(filename, symbol);
     if (!Array.isArray(args)) {
       throw new TypeError(`lib.dlopen expects an array of arguments as its third argument (dlopen filename symbol args), got ${describeValue(args)}`);
     }
-    const fixedArgs = [...args];
-    const symbolShown = typeof symbol === "string" ? symbol.trim() : symbol.name;
-    const label = `dlopen ${isDerivation(filename) ? filename.storeName : filename} ${symbolShown}`;
-
-    const bindCall = (library: LibraryRef, ctx: PrimitiveContext): (() => unknown) =>
-      symbolIsName
-        ? bindNodeApiFunction(library, symbol as string, fixedArgs, ctx)
-        : bindCFunction(library, symbol as string | NativeSignature, fixedArgs, ctx);
-
-    // The resolved call, kept with the cache directory it was resolved in (a derivation's path depends on it).
-    let resolvedStep: IO<R> | undefined;
-    let resolvedFor: string | undefined;
-    const resolveStep = (library: LibraryRef, ctx: PrimitiveContext): IO<R> => {
-      resolvedStep = io(bindCall(library, ctx)) as IO<R>;
-      resolvedFor = ctx.cacheDir;
-      return resolvedStep;
-    };
-
-    return primitive(label, (ctx) => {
-      if (resolvedStep !== undefined && (resolvedFor === ctx.cacheDir || !isDerivation(filename))) return resolvedStep;
-      if (!isDerivation(filename)) return resolveStep(locate(filename, dir, symbolShown), ctx);
-      return bind(outputOf(filename, ctx), (built) => resolveStep(locate(built, dir, symbolShown), ctx));
-    });
+    return site.io(args) as IO<R>;
   };
+}
+
+/** Call sites by filename (a string, or a derivation object), then by symbol. */
+class SiteTable {
+  private readonly byPath = new Map<string, Map<string, Site>>();
+  private readonly byDerivation = new Map<Derivation, Map<string, Site>>();
+
+  constructor(private readonly dir: string) {}
+
+  find(filename: string | Derivation, symbol: string | NativeSignature): Site {
+    const table = typeof filename === "string" ? this.byPath.get(filename) : isDerivation(filename) ? this.byDerivation.get(filename) : undefined;
+    // A prototype string is its own key (spaced differently: another site, the same declared function);
+    // a signature object is keyed by its contents, so a fresh literal per call finds its site too.
+    const key = typeof symbol === "string" ? symbol : `\u0000${signatureKey(checkedSignature(symbol))}`;
+    const known = table?.get(key);
+    if (known !== undefined) return known;
+    checkFilename(filename);
+    const napi = checkSymbol(symbol);
+    const site = new Site(filename, symbol, napi, this.dir);
+    let sitesForFile = table;
+    if (sitesForFile === undefined) {
+      sitesForFile = new Map();
+      if (typeof filename === "string") this.byPath.set(filename, sitesForFile);
+      else this.byDerivation.set(filename, sitesForFile);
+    }
+    sitesForFile.set(key, site);
+    return site;
+  }
+}
+
+/**
+ * One (script directory, filename, symbol). Its target is resolved on the
+ * first run and kept for the process: a library path's real path, the loaded
+ * library and the declared function. A derivation's target is kept per cache
+ * directory (its output path depends on it).
+ */
+class Site {
+  private readonly label: string;
+  private target: CallTarget | undefined;
+  /** The cache directory a derivation's target was resolved in; "" for paths (any). */
+  private resolvedFor: string | undefined;
+
+  constructor(
+    private readonly filename: string | Derivation,
+    private readonly symbol: string | NativeSignature,
+    private readonly napi: boolean,
+    private readonly dir: string,
+  ) {
+    this.label = `dlopen ${isDerivation(filename) ? filename.storeName : filename} ${symbolShown(symbol)}`;
+  }
+
+  /** A dlopen IO with `args`: one closure (holding up to three arguments as they are now) and one node. */
+  io(args: readonly unknown[]): IO<unknown> {
+    const site = this;
+    switch (args.length) {
+      case 0:
+        return primitive(this.label, (ctx) => {
+          const target = site.ready(ctx);
+          return target !== undefined ? unit(target.call0()) : site.resolveThen(ctx, (t) => t.call0());
+        });
+      case 1: {
+        const a = args[0];
+        return primitive(this.label, (ctx) => {
+          const target = site.ready(ctx);
+          return target !== undefined ? unit(target.call1(a)) : site.resolveThen(ctx, (t) => t.call1(a));
+        });
+      }
+      case 2: {
+        const a = args[0];
+        const b = args[1];
+        return primitive(this.label, (ctx) => {
+          const target = site.ready(ctx);
+          return target !== undefined ? unit(target.call2(a, b)) : site.resolveThen(ctx, (t) => t.call2(a, b));
+        });
+      }
+      case 3: {
+        const [a, b, c] = args;
+        return primitive(this.label, (ctx) => {
+          const target = site.ready(ctx);
+          return target !== undefined ? unit(target.call3(a, b, c)) : site.resolveThen(ctx, (t) => t.call3(a, b, c));
+        });
+      }
+      default: {
+        const all = [...args];
+        return primitive(this.label, (ctx) => {
+          const target = site.ready(ctx);
+          return target !== undefined ? unit(target.call(all)) : site.resolveThen(ctx, (t) => t.call(all));
+        });
+      }
+    }
+  }
+
+  /** The resolved target, if it holds for `ctx`. */
+  private ready(ctx: PrimitiveContext): CallTarget | undefined {
+    return this.resolvedFor === "" || this.resolvedFor === ctx.cacheDir ? this.target : undefined;
+  }
+
+  /** Resolves the target (building a derivation first, unless built), then calls it. */
+  private resolveThen(ctx: PrimitiveContext, call: (target: CallTarget) => unknown): IO<unknown> {
+    const filename = this.filename;
+    if (!isDerivation(filename)) return unit(call(this.resolve(filename, "", ctx)));
+    return bind(outputOf(filename, ctx), (built) => unit(call(this.resolve(built, ctx.cacheDir, ctx))));
+  }
+
+  private resolve(path: string, resolvedFor: string, ctx: PrimitiveContext): CallTarget {
+    nativeStats.siteResolutions++;
+    const library = locate(path, this.dir, symbolShown(this.symbol));
+    const target = this.napi
+      ? new NodeApiTarget(nodeApiFunction(library, (this.symbol as string).trim(), ctx))
+      : new CTarget(library, declareCFunction(library, this.symbol, ctx));
+    this.target = target;
+    this.resolvedFor = resolvedFor;
+    return target;
+  }
+}
+
+function symbolShown(symbol: string | NativeSignature): string {
+  return typeof symbol === "string" ? symbol.trim() : symbol.name;
 }
 
 function checkFilename(filename: unknown): void {
@@ -80,9 +184,14 @@ function checkSymbol(symbol: unknown): boolean {
       `lib.dlopen: '${symbol}' is neither a C prototype (e.g. "int add(int a, int b)") nor the bare name of a Node-API export`,
     );
   }
+  checkedSignature(symbol);
+  return false;
+}
+
+function checkedSignature(symbol: unknown): NativeSignature {
   const signature = symbol as Partial<NativeSignature> | null;
   if (typeof signature === "object" && signature !== null && typeof signature.name === "string" && Array.isArray(signature.parameters) && signature.result !== undefined) {
-    return false;
+    return signature as NativeSignature;
   }
   throw new TypeError(
     `lib.dlopen expects a C prototype, a signature object { name, result, parameters } or a Node-API export name as its second argument, got ${describeValue(symbol)}`,

@@ -6,13 +6,13 @@
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../../runtime/errors.js";
 import { loadWithArgv } from "./argv.js";
-import { bindArguments, loadError, nativeStats, where, type LibraryRef } from "./ffi.js";
+import { loadError, nativeStats, where, type LibraryRef } from "./ffi.js";
 
 /** Node-API modules' exports, by real path or loader name. */
 const modules = new Map<string, Record<string, unknown>>();
 
-/** The call a dlopen IO with a bare symbol name makes each time it runs. */
-export function bindNodeApiFunction(library: LibraryRef, symbol: string, args: readonly unknown[], ctx: PrimitiveContext): () => unknown {
+/** The export a dlopen IO with a bare symbol name calls each time it runs. */
+export function nodeApiFunction(library: LibraryRef, symbol: string, ctx: PrimitiveContext): (...args: unknown[]) => unknown {
   const exports = loadModule(library, symbol, ctx);
   const fn = exports[symbol];
   if (typeof fn !== "function") {
@@ -22,7 +22,7 @@ export function bindNodeApiFunction(library: LibraryRef, symbol: string, args: r
         `(${names.length ? `its functions: ${names.join(", ")}` : "it exports no functions"}). Check the name it sets on exports.`,
     );
   }
-  return bindArguments(fn as (...args: unknown[]) => unknown, args);
+  return fn as (...args: unknown[]) => unknown;
 }
 
 function loadModule(library: LibraryRef, symbol: string, ctx: PrimitiveContext): Record<string, unknown> {
