@@ -26,6 +26,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   { name: "offline", env: "TSEXEC_OFFLINE", describe: "Answer fetches from the cache only; never touch the network" },
   { name: "pinned-only", env: "TSEXEC_PINNED_ONLY", describe: "Refuse git references that are not pinned to a full commit hash" },
   { name: "refresh", describe: "Re-resolve the branches and tags of git references now" },
+  { name: "build-timeout", takesValue: "SECONDS", describe: "Kill any derivation build running longer than SECONDS with its process group (exit 101)" },
 ];
 
 /** Flags by option name (`show-trace`), and values for options that take one. */

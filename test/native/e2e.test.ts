@@ -3,11 +3,12 @@ import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { launcher, runTsexec, tempDir, writeTree } from "../helpers.js";
+import { launcher, runTsexec, tempDir, writeTree, type Outcome } from "../helpers.js";
 
+/** What the store holds besides tsexec's own build launcher and the validity markers. */
 function storeEntries(cacheDir: string): string[] {
   const store = join(cacheDir, "store");
-  return existsSync(store) ? readdirSync(store) : [];
+  return existsSync(store) ? readdirSync(store).filter((entry) => !entry.startsWith(".") && !/-tsexec-launch(\.c)?$/.test(entry)) : [];
 }
 
 describe("examples/print-args.ts", () => {
@@ -97,40 +98,92 @@ async function waitFor(path: string, timeoutMs = 20_000): Promise<void> {
 describe("concurrent and interrupted builds", () => {
   it("several processes building the same derivation build it once and all succeed", async () => {
     const { cacheDir, script, runs, release, started } = slowBuild();
-    const processes = Array.from({ length: 4 }, () => runTsexec([script], { cacheDir }));
+    const builder = runTsexec([script], { cacheDir });
     await waitFor(started);
-    // Let the others reach the lock before the build finishes.
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // The others say (under --verbose) when they find the build locked: release the build only then.
+    const waiters = Array.from({ length: 3 }, () => startTsexec(["--verbose", script], cacheDir));
+    await Promise.all(waiters.map((waiter) => waiter.seen(/the build of [0-9a-f]{32}-slow is locked by pid \d+/)));
     writeFileSync(`${release}.go`, "");
-    const outcomes = await Promise.all(processes);
+    const outcomes = [await builder, ...(await Promise.all(waiters.map((waiter) => waiter.done)))];
     for (const outcome of outcomes) {
-      expect(outcome.stderr).toBe("");
+      expect(outcome.stderr).not.toMatch(/error|building/);
       expect(outcome.code).toBe(0);
     }
     expect(new Set(outcomes.map((outcome) => outcome.stdout)).size).toBe(1);
     expect(readFileSync(runs, "utf8").trim().split("\n")).toHaveLength(1);
   });
 
-  it("a build killed with SIGKILL leaves nothing in the store, and the next run succeeds", async () => {
-    const { cacheDir, script, release, started } = slowBuild();
-    const child = spawn(process.execPath, [launcher, script], {
-      env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir },
-      stdio: "ignore",
+  for (const signal of ["SIGKILL", "SIGTERM"] as const) {
+    it(`a build whose tsexec gets ${signal} leaves no process behind and nothing in the store; the next run succeeds`, async () => {
+      const { cacheDir, script, release, started } = slowBuild();
+      const child = spawn(process.execPath, [launcher, script], {
+        env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir },
+        stdio: "ignore",
+      });
+      const exited = new Promise((resolve) => child.on("exit", resolve));
+      await waitFor(started);
+      const builder = Number(readFileSync(started, "utf8"));
+      const group = processGroup(builder);
+      expect(group).toBeDefined();
+      expect(group).not.toBe(processGroup(process.pid));
+      child.kill(signal);
+      await exited;
+      // The launcher kills the builder's whole group (the shell and its sleep) when tsexec dies.
+      await until(() => groupMembers(group!).length === 0, `the builder's process group ${group} to be gone`);
+      expect(storeEntries(cacheDir)).toEqual([]);
+      rmSync(release);
+      const next = await runTsexec([script], { cacheDir });
+      expect(next.stderr).toBe("");
+      expect(next.code).toBe(0);
+      expect(storeEntries(cacheDir)).toHaveLength(1);
+      expect(readFileSync(next.stdout.trim(), "utf8")).toBe("built\n");
+      // The killed build's directory and lock are gone too.
+      expect(readdirSync(join(cacheDir, "builds"))).toEqual([]);
     });
-    const exited = new Promise((resolve) => child.on("exit", resolve));
-    await waitFor(started);
-    child.kill("SIGKILL");
-    await exited;
-    // The orphaned builder is still waiting: stop it too.
-    process.kill(Number(readFileSync(started, "utf8")), "SIGKILL");
-    expect(storeEntries(cacheDir)).toEqual([]);
-    rmSync(release);
-    const next = await runTsexec([script], { cacheDir });
-    expect(next.stderr).toBe("");
-    expect(next.code).toBe(0);
-    expect(storeEntries(cacheDir)).toHaveLength(1);
-    expect(readFileSync(next.stdout.trim(), "utf8")).toBe("built\n");
-    // The killed build's temporary directory and lock are gone too.
-    expect(readdirSync(join(cacheDir, "builds"))).toEqual([]);
-  });
+  }
 });
+
+/** The process group of `pid` (field 5 of /proc/<pid>/stat), if the process exists. */
+function processGroup(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pids of every live process in process group `group` (zombies excluded). */
+function groupMembers(group: number): number[] {
+  return readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return Number(fields[2]) === group && fields[0] !== "Z";
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A tsexec run whose stderr can be watched while it runs. */
+function startTsexec(args: readonly string[], cacheDir: string): { seen(pattern: RegExp): Promise<void>; done: Promise<Outcome> } {
+  const child = spawn(process.execPath, [launcher, ...args], { env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const done = new Promise<Outcome>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { seen: (pattern) => until(() => pattern.test(stderr), `${pattern} in the stderr of tsexec ${args.join(" ")}`, 20_000), done };
+}

@@ -1,6 +1,8 @@
 /** The build store in-process: hashing, builds, inputs, read-only outputs, failures, no rebuilds. */
-import { describe, expect, it } from "vitest";
-import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { describe, expect, it, vi } from "vitest";
+import { spawn } from "node:child_process";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { tempDir } from "../helpers.js";
 
@@ -8,7 +10,9 @@ const cacheDir = tempDir("tsexec-store-cache-");
 process.env.TSEXEC_CACHE_DIR = cacheDir;
 
 const { run, unsafePerformIO, makeLib, TsexecError } = await import("../../src/index.js");
-const { storeStats, tryLock } = await import("../../src/builtins/derivation/store.js");
+const { storeStats, tryLock, validMarker, isBuilt } = await import("../../src/builtins/derivation/store.js");
+const { lockState, ownOwner, unreadableGraceMs, WaitNotices } = await import("../../src/builtins/derivation/lock.js");
+const { processStart } = await import("../../src/runtime/processes.js");
 
 const lib = makeLib({ dir: process.cwd() });
 const store = join(cacheDir, "store");
@@ -135,23 +139,189 @@ describe("building", () => {
   });
 });
 
+describe("builds at the final store path", () => {
+  it("give $out as the store path, so outputs that record their prefix stay right", async () => {
+    const drv = lib.runCommand("self-aware", {}, 'mkdir -p "$out/bin"; printf "#!/bin/sh\\necho %s\\n" "$out" > "$out/bin/where"; chmod +x "$out/bin/where"; echo "$out" > "$out/prefix"');
+    const out = await run(lib.build(drv));
+    expect(out).toBe(join(store, drv.storeName));
+    expect(readFileSync(join(out, "prefix"), "utf8")).toBe(`${out}\n`);
+    expect(readFileSync(join(out, "bin", "where"), "utf8")).toContain(`echo ${out}`);
+    expect(existsSync(validMarker(out))).toBe(true);
+    expect(validMarker(out)).toBe(join(store, ".valid", drv.storeName));
+  });
+
+  it("make everything the build wrote read-only and keep symlinks as written, never following them", async () => {
+    const outside = join(tempDir(), "outside.txt");
+    writeFileSync(outside, "not the build's\n");
+    chmodSync(outside, 0o644);
+    const drv = lib.runCommand(
+      "links",
+      { outside },
+      'mkdir -p "$out/lib"; echo x > "$out/lib/libx.so.1"; ln -s libx.so.1 "$out/lib/libx.so"; ln -s "$outside" "$out/escape"; ln -s "$out/lib" "$out/abs"',
+    );
+    const out = await run(lib.build(drv));
+    expect(readlinkSync(join(out, "lib", "libx.so"))).toBe("libx.so.1");
+    expect(readlinkSync(join(out, "escape"))).toBe(outside);
+    expect(readlinkSync(join(out, "abs"))).toBe(join(out, "lib"));
+    expect(lstatSync(join(out, "escape")).isSymbolicLink()).toBe(true);
+    expect(mode(outside)).toBe(0o644);
+    expect(mode(join(out, "lib", "libx.so.1"))).toBe(0o444);
+    expect(mode(join(out, "lib"))).toBe(0o555);
+    expect(mode(out)).toBe(0o555);
+  });
+
+  it("count as built only with their marker: a leftover at the store path is removed before the next build", async () => {
+    const runs = counter();
+    const drv = lib.runCommand("leftover", { runs: runs.file }, 'echo run >> "$runs"; mkdir "$out"; echo fresh > "$out/file"');
+    const out = join(store, drv.storeName);
+    // What a killed build leaves: a partial, read-only output and no marker.
+    mkdirSync(join(out, "half"), { recursive: true });
+    writeFileSync(join(out, "half", "junk"), "partial");
+    chmodSync(join(out, "half"), 0o555);
+    expect(isBuilt(out)).toBe(false);
+    expect(unsafePerformIO(lib.attempt(lib.build(drv)))._tag).toBe("Left"); // not built: asynchronous
+    expect(await run(lib.build(drv))).toBe(out);
+    expect(readdirSync(out)).toEqual(["file"]);
+    expect(runs.runs()).toBe(1);
+    // Without its marker, an output is built again.
+    unlinkSync(validMarker(out));
+    expect(await run(lib.build(drv))).toBe(out);
+    expect(runs.runs()).toBe(2);
+  });
+
+  it("leave neither output nor marker when the build fails after writing", async () => {
+    const drv = lib.runCommand("half-written", {}, 'mkdir "$out"; echo partial > "$out/a"; exit 4');
+    const outcome = await run(lib.attempt(lib.build(drv)));
+    expect(outcome._tag).toBe("Left");
+    expect(existsSync(join(store, drv.storeName))).toBe(false);
+    expect(existsSync(validMarker(join(store, drv.storeName)))).toBe(false);
+  });
+
+  it("sweep what killed builds of other derivations left, on the next build of anything", async () => {
+    const { sweep } = await import("../../src/builtins/derivation/store.js");
+    const builds = join(cacheDir, "builds");
+    mkdirSync(builds, { recursive: true });
+    const dead = "0123456789abcdef0123456789abcdef-never-again";
+    mkdirSync(join(builds, `${dead}.2147483646`, "work"), { recursive: true });
+    writeFileSync(join(builds, `${dead}.2147483646`, "work", "big"), "x".repeat(1000));
+    mkdirSync(join(store, dead), { recursive: true });
+    const oldTemp = join(builds, `${dead}.lock.2147483646.tmp`);
+    writeFileSync(oldTemp, "");
+    const past = (Date.now() - 120_000) / 1000;
+    utimesSync(oldTemp, past, past);
+    // A build in progress elsewhere (its lock held by a live owner) keeps its directory.
+    const busy = "fedcba9876543210fedcba9876543210-busy";
+    mkdirSync(join(builds, `${busy}.1`), { recursive: true });
+    writeFileSync(join(builds, `${busy}.lock`), `${JSON.stringify(ownOwner())}\n`);
+    sweep(cacheDir);
+    const left = readdirSync(builds);
+    expect(left.filter((entry) => entry.startsWith(dead))).toEqual([]);
+    expect(left).toContain(`${busy}.1`);
+    expect(existsSync(join(store, dead))).toBe(false);
+    // Valid outputs stay.
+    const kept = await run(lib.build(lib.toFile("kept.txt", "kept")));
+    sweep(cacheDir);
+    expect(readFileSync(kept, "utf8")).toBe("kept");
+  });
+});
+
 describe("build locks", () => {
-  it("are taken once, and broken only when their owner is dead or its pid was reused", () => {
-    const lock = join(tempDir(), "x.lock");
+  const ownNamespace = existsSync("/proc/self/ns/pid") ? readlinkSync("/proc/self/ns/pid") : undefined;
+  const record = (fields: Record<string, unknown>) => `${JSON.stringify({ ...ownOwner(), ...fields })}\n`;
+  const freshLock = () => join(tempDir(), "x.lock");
+
+  it("hold an owner record: pid, start time, host, boot id and pid namespace", () => {
+    const lock = freshLock();
     expect(tryLock(lock)).toBe(true);
-    expect(readFileSync(lock, "utf8")).toMatch(new RegExp(`^${process.pid}( \\d+)?\n$`));
+    const owner = JSON.parse(readFileSync(lock, "utf8"));
+    expect(owner).toMatchObject({ pid: process.pid, host: hostname() });
+    expect(typeof owner.since).toBe("number");
+    if (ownNamespace) {
+      expect(owner.pidns).toBe(ownNamespace);
+      expect(owner.boot).toBe(readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim());
+      expect(owner.start).toMatch(/^\d+$/);
+    }
     expect(tryLock(lock)).toBe(false);
-    // A live owner (this process, identified by pid alone) keeps the lock.
-    writeFileSync(lock, `${process.pid}\n`);
+    expect(readdirSync(join(lock, "..")).sort()).toEqual(["x.lock"]);
+  });
+
+  it("are kept while their owner runs: this process, or a live unrelated one", async () => {
+    const lock = freshLock();
+    writeFileSync(lock, record({}));
+    expect(lockState(lock)).toMatchObject({ kind: "held", why: "its owner is running" });
     expect(tryLock(lock)).toBe(false);
-    // A dead owner's lock is stale.
-    writeFileSync(lock, "2147483646 12345\n");
+    const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
+    try {
+      await new Promise((resolve) => sleeper.on("spawn", resolve));
+      writeFileSync(lock, record({ pid: sleeper.pid, start: processStart(sleeper.pid!) }));
+      expect(tryLock(lock)).toBe(false);
+    } finally {
+      sleeper.kill("SIGKILL");
+    }
+  });
+
+  it("are broken when their owner is dead, its pid was reused, or it ran before this boot", () => {
+    const lock = freshLock();
+    writeFileSync(lock, record({ pid: 2147483646 }));
+    expect(lockState(lock)).toMatchObject({ kind: "stale", why: "its owner, pid 2147483646, is gone" });
     expect(tryLock(lock)).toBe(true);
-    // A live pid that started at another time is a reused pid: stale too (where /proc tells start times).
-    if (existsSync("/proc/self/stat")) {
-      writeFileSync(lock, `${process.pid} 1\n`);
+    if (ownNamespace) {
+      writeFileSync(lock, record({ start: "1" }));
+      expect(lockState(lock)).toMatchObject({ kind: "stale", why: `pid ${process.pid} is now another process` });
+      expect(tryLock(lock)).toBe(true);
+      writeFileSync(lock, record({ boot: "00000000-0000-0000-0000-000000000000" }));
+      expect(lockState(lock).kind).toBe("stale");
       expect(tryLock(lock)).toBe(true);
     }
-    expect(readdirSync(join(lock, "..")).sort()).toEqual(["x.lock"]);
+    // The format of earlier versions: "<pid> <start>".
+    writeFileSync(lock, "2147483646 12345\n");
+    expect(tryLock(lock)).toBe(true);
+  });
+
+  it("are never broken by pid when the owner is in another pid namespace or on another host", () => {
+    const lock = freshLock();
+    writeFileSync(lock, record({ pid: 2147483646, pidns: "pid:[1]" }));
+    expect(lockState(lock)).toMatchObject({ kind: "held", why: expect.stringContaining("another pid namespace (pid:[1])") });
+    expect(tryLock(lock)).toBe(false);
+    writeFileSync(lock, record({ pid: 2147483646, host: "elsewhere.example" }));
+    expect(lockState(lock)).toMatchObject({ kind: "held", why: "its owner is on another host (elsewhere.example)" });
+    expect(tryLock(lock)).toBe(false);
+  });
+
+  it("without a readable owner record are stale after a short grace period", () => {
+    const lock = freshLock();
+    for (const text of ["", "{\"pid\": 12", "garbage\u0007", "{\"pid\": -4}", "[]"]) {
+      writeFileSync(lock, text);
+      expect(lockState(lock)).toMatchObject({ kind: "held", owner: undefined });
+      expect(tryLock(lock)).toBe(false);
+      const past = (Date.now() - unreadableGraceMs - 1000) / 1000;
+      utimesSync(lock, past, past);
+      expect(lockState(lock).kind).toBe("stale");
+      expect(tryLock(lock)).toBe(true);
+    }
+  });
+
+  it("say who holds them when a wait passes two seconds, then keep saying how long", () => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const lock = freshLock();
+      writeFileSync(lock, record({ pid: 2147483646, pidns: "pid:[1]", host: "h\u001b[31m" }));
+      const lines: string[] = [];
+      const notices = new WaitNotices("the build of x", lock, (line) => lines.push(line));
+      vi.advanceTimersByTime(1900);
+      notices.tick();
+      expect(lines).toEqual([]);
+      vi.advanceTimersByTime(200);
+      notices.tick();
+      notices.tick();
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(`waiting for the build of x: the lock ${lock} is held by pid 2147483646 on host h?[31m in pid namespace pid:[1]`);
+      expect(lines[0]).toContain("Waited 2 s");
+      vi.advanceTimersByTime(10_000);
+      notices.tick();
+      expect(lines[1]).toBe("still waiting for the build of x (12 s)");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

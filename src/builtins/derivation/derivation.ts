@@ -28,6 +28,16 @@ export interface DerivationSpec {
   readonly builder: DerivationInput;
   readonly args?: readonly DerivationInput[];
   readonly env?: Readonly<Record<string, DerivationInput>>;
+  /** Seconds of wall time the build may take (nix's `timeout`); past it the build is killed and tsexec exits 101. */
+  readonly timeout?: number;
+  /** Seconds the builder may go without printing (nix's `maxSilentTime`); past it, as for `timeout`. */
+  readonly maxSilentTime?: number;
+}
+
+/** The time limits a derivation sets, in seconds (part of its hash when set, as in nix). */
+export interface TimeLimits {
+  readonly timeout?: number;
+  readonly maxSilentTime?: number;
 }
 
 export type Recipe =
@@ -37,6 +47,8 @@ export type Recipe =
       readonly builder: string;
       readonly args: readonly string[];
       readonly env: readonly (readonly [string, string])[];
+      readonly timeout?: number;
+      readonly maxSilentTime?: number;
     };
 
 /** Derivations made in this process, by hash: how an interpolated output path is traced back to its derivation. */
@@ -179,8 +191,19 @@ function commandDerivation(where: string, spec: DerivationSpec): Derivation {
     builder,
     args: args.map((arg, i) => writer.text(arg, `args[${i}]`)),
     env: envEntries,
+    // Only when set, so derivations without limits keep the hashes they had.
+    ...limit(where, name, "timeout", spec.timeout),
+    ...limit(where, name, "maxSilentTime", spec.maxSilentTime),
   };
   return makeDerivation(name, recipe, writer.inputs);
+}
+
+function limit(where: string, name: string, key: keyof TimeLimits, value: unknown): TimeLimits {
+  if (value === undefined) return {};
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
+    throw new TypeError(`${where} (${name}): ${key} must be a number of seconds greater than 0, got ${describeValue(value)}`);
+  }
+  return { [key]: value };
 }
 
 /** `lib.toFile(name, text)`: a derivation whose output is a file holding `text` (nix's builtins.toFile). */
@@ -191,15 +214,26 @@ export function toFile(name: string, text: DerivationInput): Derivation {
   return makeDerivation(name, { kind: "file", text: writer.text(text, "the text") }, writer.inputs);
 }
 
+/** What `lib.runCommand`'s env may hold: env values, and the time limits as numbers (as nixpkgs' runCommand takes them). */
+export type RunCommandEnv = Readonly<Record<string, DerivationInput>> & TimeLimits;
+
 /**
  * `lib.runCommand(name, env, script)`: runs `script` with `sh -e` in an empty
- * temporary directory with `$out` set (nixpkgs' runCommand).
+ * temporary directory with `$out` set (nixpkgs' runCommand). `timeout` and
+ * `maxSilentTime` in `env`, as numbers, are the build's time limits.
  */
-export function runCommand(name: string, env: Readonly<Record<string, DerivationInput>>, script: DerivationInput): Derivation {
+export function runCommand(name: string, env: RunCommandEnv, script: DerivationInput): Derivation {
   if (typeof script !== "string" && !isDerivation(script)) {
     throw new TypeError(`lib.runCommand (${String(name)}): the script must be a string, got ${describeValue(script)}`);
   }
-  return commandDerivation("lib.runCommand", { name, builder: "sh", args: ["-e", "-c", script], env });
+  let vars: Record<string, DerivationInput> | undefined = env as Record<string, DerivationInput>;
+  let limits: TimeLimits = {};
+  if (typeof env === "object" && env !== null && (typeof env.timeout === "number" || typeof env.maxSilentTime === "number")) {
+    const { timeout, maxSilentTime, ...rest } = env as Record<string, unknown>;
+    vars = rest as Record<string, DerivationInput>;
+    limits = { ...(timeout === undefined ? {} : { timeout: timeout as number }), ...(maxSilentTime === undefined ? {} : { maxSilentTime: maxSilentTime as number }) };
+  }
+  return commandDerivation("lib.runCommand", { name, builder: "sh", args: ["-e", "-c", script], env: vars, ...limits });
 }
 
 function escapeRegExp(text: string): string {

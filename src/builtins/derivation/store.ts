@@ -1,53 +1,59 @@
 /**
  * The build store: `<cache-dir>/store/<hash>-<name>`, one read-only output per derivation.
  *
- * - Finding a built output is one `lstat`, synchronous: no process, no lock.
- * - A build runs in `<cache-dir>/builds/<store-name>.<pid>/` (an empty `work/`
- *   directory as cwd, `$out` beside it) and its output is renamed into the
- *   store only on success, so the store never holds a partial output. A build
- *   killed mid-way leaves only that temporary directory, which the next build
- *   of the same derivation removes.
- * - Two processes building the same derivation take turns on a lock file
- *   (`<cache-dir>/builds/<store-name>.lock`, holding the builder's pid); the
- *   second finds the output the first made. A lock whose process is dead is
- *   stale and is broken.
+ * - A derivation builds at its final path, as in nix: `$out` is the store
+ *   path, so outputs that record their own prefix (`./configure
+ *   --prefix=$out`, pkg-config files, rpaths, `#!$out/bin/...`) stay right.
+ *   The build runs under the derivation's build lock (lock.ts), with an empty
+ *   `<cache-dir>/builds/<store-name>.<pid>/` as its working directory.
+ * - An output is valid only once its marker, `<store>/.valid/<store-name>`,
+ *   exists; it is written atomically after the build succeeded and the
+ *   output was made read-only. Finding a built output is one `lstat` of the
+ *   marker: synchronous, no process, no lock. Whatever an interrupted or
+ *   failed build left at the store path is never taken for an output, and
+ *   the next build of that derivation removes it first.
+ * - The first build in a process sweeps what killed builds left behind, for
+ *   any derivation: unmarked store paths, build directories and temporary
+ *   files whose builds are not running (their lock can be taken).
  * - A failed build exits tsexec with code 100 (nix's code) and prints the
- *   builder's output tail.
+ *   builder's output tail; a build out of time exits with 101.
  */
-import type { SpawnOptions } from "node:child_process";
-import {
-  chmodSync,
-  linkSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../../runtime/errors.js";
-import { makeReadOnly, removeTree } from "../../runtime/files.js";
-import { getConfiguration } from "../../runtime/package.js";
-import { isAlive, processStart } from "../../runtime/processes.js";
+import { makeReadOnly, removeTree, writeFileAtomic } from "../../runtime/files.js";
+import {
+  builderCommand,
+  checkBuilder,
+  childProcess,
+  runBuilder,
+  type BuildDirs,
+  type BuildLimits,
+  type BuilderResult,
+} from "./builder.js";
 import { outputPath, renderForStore, storeDir, type Derivation } from "./derivation.js";
+import { isLauncherDerivation, launcherPath, launcherPathSync } from "./launcher.js";
+import { acquire, acquireSync, releaseLock, tryLock } from "./lock.js";
 
-/** nix's exit code for a failed build. */
-export const buildFailureExitCode = 100;
-
-/** How many lines of a failed builder's output the error shows. */
-const tailLines = 25;
-const lockPollMs = 20;
+export { buildFailureExitCode, buildTimeoutExitCode } from "./builder.js";
+export { tryLock } from "./lock.js";
 
 /** Counts the builds this process ran (tests read it to prove nothing was rebuilt). */
-export const storeStats = { builds: 0 };
+export const storeStats = { builds: 0, swept: 0 };
 
-/** True when `path` (an output path) exists: the derivation is built. */
-export function isBuilt(path: string): boolean {
-  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+/** The directory of validity markers inside the store. */
+const validDir = ".valid";
+
+/** The marker that makes the output at `out` (a store path) valid. */
+export function validMarker(out: string): string {
+  const slash = out.lastIndexOf("/");
+  return `${out.slice(0, slash)}/${validDir}/${out.slice(slash + 1)}`;
+}
+
+/** True when the derivation whose output path is `out` is built: one lstat of its marker. */
+export function isBuilt(out: string): boolean {
+  return lstatSync(validMarker(out), { throwIfNoEntry: false }) !== undefined;
 }
 
 /** Builds in progress in this process, by output path: a second request joins the first. */
@@ -67,19 +73,18 @@ export function realise(drv: Derivation, ctx: PrimitiveContext): Promise<string>
 
 async function realiseUnbuilt(drv: Derivation, out: string, ctx: PrimitiveContext): Promise<string> {
   await Promise.all(drv.inputs.map((input) => realise(input, ctx)));
+  const launcher = usesLauncher(drv) ? await launcherPath(ctx, (d) => realise(d, ctx)) : undefined;
   const paths = buildPaths(drv, ctx.cacheDir);
-  while (!tryLock(paths.lock)) {
-    if (isBuilt(out)) return out;
-    await new Promise((resolve) => setTimeout(resolve, lockPollMs));
-  }
+  if (!(await acquire(paths.lock, `the build of ${drv.storeName}`, ctx.log, () => isBuilt(out), ctx.verbose))) return out;
   try {
     if (isBuilt(out)) return out;
     prepareBuild(paths, drv, ctx);
     if (drv.recipe.kind === "command") {
-      const result = await runBuilderAsync(builderCommand(drv, paths), ctx.verbose);
-      checkBuilder(drv, result, paths);
+      const limits = buildLimits(drv, ctx);
+      const result = await runBuilder(builderCommand(drv, paths), launcher, limits, ctx.verbose);
+      checkBuilder(drv, result, paths, limits, () => exists(paths.out));
     }
-    return install(paths, out);
+    return register(paths);
   } finally {
     discard(paths);
   }
@@ -87,271 +92,208 @@ async function realiseUnbuilt(drv: Derivation, out: string, ctx: PrimitiveContex
 
 /**
  * The synchronous form of `realise`, for tsexec's own tiny builds (the argv
- * library) that must not leave a synchronous `dlopen`. It blocks the thread.
+ * library) that must not leave a synchronous `dlopen`. It blocks the thread,
+ * and applies no time limits.
  */
 export function realiseSync(drv: Derivation, ctx: PrimitiveContext): string {
   const out = outputPath(drv, ctx.cacheDir);
   if (isBuilt(out)) return out;
   for (const input of drv.inputs) realiseSync(input, ctx);
+  const launcher = usesLauncher(drv) ? launcherPathSync((d) => realiseSync(d, ctx)) : undefined;
   const paths = buildPaths(drv, ctx.cacheDir);
-  while (!tryLock(paths.lock)) {
-    if (isBuilt(out)) return out;
-    sleepSync(lockPollMs);
-  }
+  if (!acquireSync(paths.lock, `the build of ${drv.storeName}`, ctx.log, () => isBuilt(out), ctx.verbose)) return out;
   try {
     if (isBuilt(out)) return out;
     prepareBuild(paths, drv, ctx);
     if (drv.recipe.kind === "command") {
       const command = builderCommand(drv, paths);
-      const run = childProcess().spawnSync(command.file, command.args, { ...command.options, encoding: "utf8", maxBuffer: 64 << 20 });
+      const [file, args] = launcher === undefined ? [command.file, command.args] : [launcher, [String(process.pid), command.file, ...command.args]];
+      const run = childProcess().spawnSync(file, args, { ...command.options, encoding: "utf8", maxBuffer: 64 << 20 });
       const output = `${run.stdout ?? ""}${run.stderr ?? ""}`;
       if (ctx.verbose) process.stderr.write(output);
-      checkBuilder(drv, { code: run.status, signal: run.signal, error: run.error, output }, paths);
+      const result: BuilderResult = { code: run.status, signal: run.signal, error: run.error, output };
+      checkBuilder(drv, result, paths, noLimits, () => exists(paths.out));
     }
-    return install(paths, out);
+    return register(paths);
   } finally {
     discard(paths);
   }
 }
 
-interface BuildPaths {
-  readonly store: string;
+const noLimits: BuildLimits = { timeout: undefined, maxSilentTime: undefined, timeoutSource: "" };
+
+/** Builders run through the launcher, except the launcher's own build. */
+function usesLauncher(drv: Derivation): boolean {
+  return drv.recipe.kind === "command" && !isLauncherDerivation(drv);
+}
+
+/** The derivation's own limits, and --build-timeout (the smaller timeout wins). */
+function buildLimits(drv: Derivation, ctx: PrimitiveContext): BuildLimits {
+  const recipe = drv.recipe.kind === "command" ? drv.recipe : undefined;
+  const own = recipe?.timeout;
+  const flag = commandLineTimeout(ctx);
+  const useFlag = flag !== undefined && (own === undefined || flag < own);
+  return {
+    timeout: useFlag ? flag : own,
+    maxSilentTime: recipe?.maxSilentTime,
+    timeoutSource: useFlag ? "--build-timeout" : "the derivation's timeout",
+  };
+}
+
+function commandLineTimeout(ctx: PrimitiveContext): number | undefined {
+  const value = ctx.options["build-timeout"];
+  if (value === undefined) return undefined;
+  const seconds = Number(value);
+  if (typeof value !== "string" || value.trim() === "" || !(seconds > 0) || !Number.isFinite(seconds)) {
+    throw new TsexecError(`--build-timeout expects a number of seconds greater than 0, got '${String(value)}'`);
+  }
+  return seconds;
+}
+
+interface BuildPaths extends BuildDirs {
+  readonly cacheDir: string;
   readonly builds: string;
   readonly lock: string;
-  /** This process's temporary directory for the build. */
+  /** This process's build directory. */
   readonly top: string;
-  readonly work: string;
-  readonly out: string;
 }
 
 function buildPaths(drv: Derivation, cacheDir: string): BuildPaths {
   const builds = join(cacheDir, "builds");
   const top = join(builds, `${drv.storeName}.${process.pid}`);
+  const store = storeDir(cacheDir);
   return {
-    store: storeDir(cacheDir),
+    cacheDir,
+    store,
     builds,
     lock: join(builds, `${drv.storeName}.lock`),
     top,
     work: join(top, "work"),
-    out: join(top, drv.name),
+    out: join(store, drv.storeName),
   };
 }
 
 /**
- * Holding the lock: remove what killed builds of this derivation left (any
- * `<store-name>.<pid>` directory: no other process can be building it), make
+ * Holding the lock: sweep once per process, remove whatever an earlier build
+ * of this derivation left (its unmarked output, its build directories), make
  * the empty build directory, write a file output.
  */
 function prepareBuild(paths: BuildPaths, drv: Derivation, ctx: PrimitiveContext): void {
-  const prefix = `${drv.storeName}.`;
-  for (const entry of readdirSync(paths.builds)) {
-    if (entry.startsWith(prefix) && !entry.includes(".lock")) removeTree(join(paths.builds, entry));
-  }
+  mkdirSync(join(paths.store, validDir), { recursive: true });
+  sweepOnce(paths.cacheDir, ctx);
+  removeTree(paths.out);
+  removeBuildDirectories(paths.builds, drv.storeName);
   mkdirSync(paths.work, { recursive: true });
-  mkdirSync(paths.store, { recursive: true });
   storeStats.builds++;
   if (ctx.verbose) ctx.log(`building ${drv.storeName}`);
   if (drv.recipe.kind === "file") writeFileSync(paths.out, renderForStore(drv.recipe.text, paths.store));
 }
 
-interface BuilderCommand {
-  readonly file: string;
-  readonly args: string[];
-  readonly options: SpawnOptions;
-}
-
 /**
- * The builder's environment is small and explicit, as in nix: `$PATH` (so
- * `sh` and `cc` are found), the build directory as `$HOME`/`$TMPDIR`,
- * `$NODE_API_INCLUDE`, `$TSEXEC_INCLUDE` (tsexec.h), `$out`, then the derivation's env. Only the
- * derivation's own fields are part of its hash.
+ * After a successful build: everything the build wrote becomes read-only as
+ * it is (symlinks are left as written, never followed), then the marker
+ * makes the output valid.
  */
-function builderCommand(drv: Derivation, paths: BuildPaths): BuilderCommand {
-  const recipe = drv.recipe;
-  if (recipe.kind !== "command") throw new Error("builderCommand: not a command derivation");
-  const render = (text: string) => renderForStore(text, paths.store);
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-    HOME: paths.work,
-    TMPDIR: paths.work,
-    NODE_API_INCLUDE: getConfiguration().nodeApiInclude,
-    TSEXEC_INCLUDE: join(getConfiguration().datadir, "include"),
-    TSEXEC_BUILD_TOP: paths.work,
-  };
-  for (const [key, value] of recipe.env) env[key] = render(value);
-  env.out = paths.out;
-  return {
-    file: render(recipe.builder),
-    args: recipe.args.map(render),
-    options: { cwd: paths.work, env, stdio: ["ignore", "pipe", "pipe"] },
-  };
+function register(paths: BuildPaths): string {
+  makeReadOnly(paths.out);
+  writeFileAtomic(validMarker(paths.out), `${JSON.stringify({ path: paths.out, built: new Date().toISOString() })}\n`);
+  return paths.out;
 }
 
-interface BuilderResult {
-  readonly code: number | null;
-  readonly signal: NodeJS.Signals | null;
-  readonly error: Error | undefined;
-  readonly output: string;
-}
-
-function runBuilderAsync(command: BuilderCommand, verbose: boolean): Promise<BuilderResult> {
-  return new Promise((resolve) => {
-    const child = childProcess().spawn(command.file, command.args, command.options);
-    let output = "";
-    let error: Error | undefined;
-    const collect = (chunk: Buffer) => {
-      if (verbose) process.stderr.write(chunk);
-      // Keep a bounded tail: only the last lines are shown.
-      output = (output + chunk.toString("utf8")).slice(-65536);
-    };
-    child.stdout?.on("data", collect);
-    child.stderr?.on("data", collect);
-    child.on("error", (e) => (error = e));
-    child.on("close", (code, signal) => resolve({ code, signal, error, output }));
-  });
-}
-
-function checkBuilder(drv: Derivation, result: BuilderResult, paths: BuildPaths): void {
-  const recipe = drv.recipe as Extract<Derivation["recipe"], { kind: "command" }>;
-  const builder = renderForStore(recipe.builder, paths.store);
-  let problem: string | undefined;
-  if (result.error) {
-    const code = (result.error as NodeJS.ErrnoException).code;
-    problem =
-      code === "ENOENT"
-        ? `its builder '${builder}' was not found (is it on $PATH?)`
-        : `its builder '${builder}' could not run: ${result.error.message}`;
-  } else if (result.signal) {
-    problem = `its builder '${builder}' was killed by signal ${result.signal}`;
-  } else if (result.code !== 0) {
-    problem = `its builder '${builder}' exited with code ${result.code}`;
-  } else if (!isBuilt(paths.out)) {
-    problem = `its builder '${builder}' succeeded but wrote nothing at $out`;
-  }
-  if (problem === undefined) return;
-  const lines = result.output.replace(/\n$/, "").split("\n").slice(-tailLines);
-  const tail = result.output.trim() === "" ? "  (the builder printed nothing)" : lines.map((line) => `  | ${line}`).join("\n");
-  throw new TsexecError(
-    `building '${drv.name}' (${drv.storeName}) failed: ${problem}. Last lines of its output:\n${tail}\n` +
-      `Nothing was added to the store; fix the build and run again.`,
-    buildFailureExitCode,
-  );
-}
-
-/** Makes the output read-only and renames it into the store. */
-function install(paths: BuildPaths, out: string): string {
-  const isDirectory = lstatSync(paths.out).isDirectory();
-  makeReadOnly(paths.out, false);
-  renameSync(paths.out, out);
-  // A directory is made read-only only once in place: renaming a directory to
-  // another parent needs write permission on it (to update its `..`).
-  if (isDirectory) chmodSync(out, 0o555);
-  return out;
-}
-
-/** Removes this build's temporary directory and releases the lock. */
+/** Removes this build's directory and, unless the output became valid, what it wrote; releases the lock. */
 function discard(paths: BuildPaths): void {
-  removeTree(paths.top);
   try {
-    unlinkSync(paths.lock);
-  } catch {
-    // Already gone: nothing to release.
-  }
-}
-
-/**
- * Takes the lock at `lock` if it is free: the owner's identity (pid and start
- * time) is written to a private file first and hard-linked into place, so a
- * lock file always holds its owner (`link` fails atomically when the lock
- * exists). A lock whose owner is dead is broken, under a second short-lived
- * lock so two waiters cannot both break it.
- */
-export function tryLock(lock: string): boolean {
-  mkdirSync(join(lock, ".."), { recursive: true });
-  if (linkExclusive(lock)) return true;
-  const owner = lockOwner(lock);
-  if (owner === undefined || isOwnerAlive(owner)) return false;
-  const breaker = `${lock}.break`;
-  if (!linkExclusive(breaker)) {
-    // A waiter died while breaking: its breaker lock is stale after a while.
-    if (ageMs(breaker) > 5_000) unlinkQuietly(breaker);
-    return false;
-  }
-  try {
-    if (lockOwner(lock) === owner) unlinkQuietly(lock);
+    removeTree(paths.top);
+    if (!isBuilt(paths.out)) removeTree(paths.out);
   } finally {
-    unlinkQuietly(breaker);
+    releaseLock(paths.lock);
   }
-  return linkExclusive(lock);
 }
 
-function linkExclusive(path: string): boolean {
-  const mine = `${path}.${process.pid}.tmp`;
-  writeFileSync(mine, `${ownIdentity()}\n`);
+function removeBuildDirectories(builds: string, storeName: string): void {
+  const prefix = `${storeName}.`;
+  for (const entry of readdirSync(builds)) {
+    if (entry.startsWith(prefix) && isBuildDirectoryName(entry.slice(prefix.length))) removeTree(join(builds, entry));
+  }
+}
+
+/** `<pid>`: a build directory (`<store-name>.<pid>`), not the lock or its temporaries. */
+function isBuildDirectoryName(suffix: string): boolean {
+  return /^\d+$/.test(suffix);
+}
+
+/** Temporary files live for microseconds; one this old belongs to a dead process. */
+const staleTemporaryMs = 60_000;
+
+const swept = new Set<string>();
+
+/** Sweeps `cacheDir` on the first build of this process there; a failure to sweep never fails a build. */
+function sweepOnce(cacheDir: string, ctx: PrimitiveContext): void {
+  if (swept.has(cacheDir)) return;
+  swept.add(cacheDir);
   try {
-    linkSync(mine, path);
-    return true;
+    sweep(cacheDir);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw error;
-  } finally {
-    unlinkQuietly(mine);
+    if (ctx.verbose) ctx.log(`could not sweep the leftovers of killed builds in ${cacheDir}: ${(error as Error).message}`);
   }
 }
 
 /**
- * A process's identity in a lock: its pid and, where /proc exists, its start
- * time, so a lock whose pid was reused by an unrelated process is still seen
- * as stale.
+ * Removes what killed builds left, whatever derivation they built: a build
+ * directory or an unmarked store path is removed only after taking that
+ * derivation's lock (so no running build can lose its files, in any pid
+ * namespace); temporary files (lock and marker temporaries) once old.
  */
-function processIdentity(pid: number): string {
-  return `${pid} ${processStart(pid) ?? ""}`.trim();
-}
-
-/** This process's identity, read from /proc when a lock is first taken (not at start-up). */
-let ownIdentityText: string | undefined;
-function ownIdentity(): string {
-  return (ownIdentityText ??= processIdentity(process.pid));
-}
-
-/** The identity written in a lock file, or undefined if there is none (yet, or any more). */
-function lockOwner(lock: string): string | undefined {
-  try {
-    const owner = readFileSync(lock, "utf8").trim();
-    return owner === "" ? undefined : owner;
-  } catch {
-    return undefined;
+export function sweep(cacheDir: string): void {
+  const builds = join(cacheDir, "builds");
+  const store = storeDir(cacheDir);
+  const leftovers = new Map<string, string[]>(); // store name -> paths to remove under its lock
+  const add = (storeName: string, path: string) => leftovers.set(storeName, [...(leftovers.get(storeName) ?? []), path]);
+  for (const entry of readdirIfAny(builds)) {
+    const path = join(builds, entry);
+    if (entry.endsWith(".tmp")) {
+      if (ageMs(path) > staleTemporaryMs) removeTree(path);
+      continue;
+    }
+    const dot = entry.lastIndexOf(".");
+    if (dot > 0 && isBuildDirectoryName(entry.slice(dot + 1))) add(entry.slice(0, dot), path);
+  }
+  const valid = new Set(readdirIfAny(join(store, validDir)));
+  for (const entry of valid) {
+    if (entry.endsWith(".tmp") && ageMs(join(store, validDir, entry)) > staleTemporaryMs) removeTree(join(store, validDir, entry));
+  }
+  for (const entry of readdirIfAny(store)) {
+    if (!entry.startsWith(".") && !valid.has(entry)) add(entry, join(store, entry));
+  }
+  for (const [storeName, paths] of leftovers) {
+    const lock = join(builds, `${storeName}.lock`);
+    if (!tryLock(lock)) continue; // being built right now
+    try {
+      for (const path of paths) {
+        // A store path that became valid since the listing is an output: keep it.
+        if (path.startsWith(store) && isBuilt(path)) continue;
+        removeTree(path);
+        storeStats.swept++;
+      }
+    } finally {
+      releaseLock(lock);
+    }
   }
 }
 
-function isOwnerAlive(owner: string): boolean {
-  const [pidText, start] = owner.split(" ");
-  const pid = Number(pidText);
-  if (!Number.isSafeInteger(pid) || pid <= 0 || !isAlive(pid)) return false;
-  const now = processStart(pid);
-  return start === undefined || now === undefined || now === start;
+function readdirIfAny(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+function exists(path: string): boolean {
+  return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
 }
 
 function ageMs(path: string): number {
-  const stat = statSync(path, { throwIfNoEntry: false });
+  const stat = lstatSync(path, { throwIfNoEntry: false });
   return stat ? Date.now() - stat.mtimeMs : 0;
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // Gone already.
-  }
-}
-
-/** node:child_process, loaded when a build runs: finding built outputs (the common case) never needs it. */
-function childProcess(): typeof import("node:child_process") {
-  return process.getBuiltinModule("node:child_process");
-}
-
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
-
-function sleepSync(ms: number): void {
-  Atomics.wait(sleeper, 0, 0, ms);
 }
