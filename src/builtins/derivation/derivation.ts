@@ -12,6 +12,7 @@
 import { join } from "node:path";
 import { describeValue } from "../../monad/describe.js";
 import { ambientContext } from "../../runtime/context.js";
+import { sha256Hex } from "../fetchgit/sha256.js";
 
 const derivationBrand: unique symbol = Symbol.for("tsexec.derivation");
 
@@ -120,8 +121,7 @@ function checkName(where: string, name: unknown): string {
  */
 class RecipeWriter {
   readonly inputs = new Map<string, Derivation>();
-  private readonly store = storeDir(ambientContext().cacheDir);
-  private readonly pathPattern = new RegExp(`${escapeRegExp(this.store)}/([0-9a-f]{32})-([A-Za-z0-9+._?=-]+)`, "g");
+  private readonly pathPattern = storePathPattern(storeDir(ambientContext().cacheDir));
 
   constructor(private readonly where: string) {}
 
@@ -134,6 +134,7 @@ class RecipeWriter {
       throw new TypeError(`${this.where}: ${what} must be a string or a derivation, got ${describeValue(value)}`);
     }
     if (value.includes("\u0000")) throw new TypeError(`${this.where}: ${what} contains a NUL character`);
+    if (!value.includes("/")) return value; // no path in it, so no output path either
     return value.replace(this.pathPattern, (whole, hash: string, name: string) => {
       const drv = known.get(hash);
       // A store path of a derivation this process did not make stays plain text.
@@ -146,13 +147,10 @@ class RecipeWriter {
 
 function makeDerivation(name: string, recipe: Recipe, inputs: Map<string, Derivation>): Derivation {
   const inputHashes = [...inputs.keys()].sort();
-  // node:crypto is loaded here, not at start-up: most scripts never make a derivation.
-  const hash = process
-    .getBuiltinModule("node:crypto")
-    .createHash("sha256")
-    .update(JSON.stringify({ format: "tsexec-derivation-1", name, recipe, inputs: inputHashes }))
-    .digest("hex")
-    .slice(0, 32);
+  // Plain-JS SHA-256 (the same digest node:crypto gives): loading node:crypto costs
+  // milliseconds of OpenSSL initialisation, hashing a recipe here microseconds, and a
+  // script that finds its derivations built should pay only the latter.
+  const hash = sha256Hex(JSON.stringify({ format: "tsexec-derivation-1", name, recipe, inputs: inputHashes })).slice(0, 32);
   const existing = known.get(hash);
   if (existing) return existing;
   const drv = new Derivation(name, hash, recipe, inputHashes.map((h) => inputs.get(h)!));
@@ -234,6 +232,14 @@ export function runCommand(name: string, env: RunCommandEnv, script: DerivationI
     limits = { ...(timeout === undefined ? {} : { timeout: timeout as number }), ...(maxSilentTime === undefined ? {} : { maxSilentTime: maxSilentTime as number }) };
   }
   return commandDerivation("lib.runCommand", { name, builder: "sh", args: ["-e", "-c", script], env: vars, ...limits });
+}
+
+let patternFor: { store: string; pattern: RegExp } | undefined;
+
+/** Matches output paths in `store` (compiled once per store: a script makes many derivations). */
+function storePathPattern(store: string): RegExp {
+  if (patternFor?.store !== store) patternFor = { store, pattern: new RegExp(`${escapeRegExp(store)}/([0-9a-f]{32})-([A-Za-z0-9+._?=-]+)`, "g") };
+  return patternFor.pattern;
 }
 
 function escapeRegExp(text: string): string {
