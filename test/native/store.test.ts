@@ -39,6 +39,24 @@ describe("derivations", () => {
     expect(`${a}`).toBe(join(store, a.storeName));
   });
 
+  it("have known hashes (the recipe format and hash are part of every store path)", () => {
+    const input = lib.toFile("input.txt", "ünï\n");
+    const drv = lib.runCommand("thing", { greeting: "hi", input }, 'echo "$greeting" > "$out"');
+    expect(input.storeName).toBe("1d545fefb3bf1a6a4d4640de5593f4ef-input.txt");
+    expect(drv.storeName).toBe("133c2474e9b28e87d8373b354fe3ab0a-thing");
+  });
+
+  it("take time limits as part of the recipe, only when set", () => {
+    const plain = lib.runCommand("limited", {}, "true");
+    const limited = lib.runCommand("limited", { timeout: 5, maxSilentTime: 2 }, "true");
+    expect(limited.hash).not.toBe(plain.hash);
+    expect(limited.recipe).toMatchObject({ timeout: 5, maxSilentTime: 2, env: [] });
+    expect(lib.derivation({ name: "limited", builder: "sh", args: ["-e", "-c", "true"], timeout: 5, maxSilentTime: 2 })).toBe(limited);
+    expect(lib.runCommand("limited", { timeout: undefined }, "true")).toBe(plain);
+    expect(() => lib.runCommand("x", { timeout: "5" as never }, "true")).toThrow("lib.runCommand (x): timeout must be a number of seconds greater than 0, got a string (\"5\")");
+    expect(() => lib.derivation({ name: "x", builder: "sh", maxSilentTime: 0 })).toThrow(/maxSilentTime must be a number of seconds greater than 0/);
+  });
+
   it("make a derivation used in a string or an env value an input", () => {
     const input = lib.toFile("input.txt", "x");
     const viaString = lib.runCommand("uses-string", {}, `cat ${input} > "$out"`);

@@ -213,7 +213,9 @@ export function toFile(name: string, text: DerivationInput): Derivation {
 }
 
 /** What `lib.runCommand`'s env may hold: env values, and the time limits as numbers (as nixpkgs' runCommand takes them). */
-export type RunCommandEnv = Readonly<Record<string, DerivationInput>> & TimeLimits;
+export interface RunCommandEnv extends TimeLimits {
+  readonly [variable: string]: DerivationInput | number | undefined;
+}
 
 /**
  * `lib.runCommand(name, env, script)`: runs `script` with `sh -e` in an empty
@@ -224,12 +226,13 @@ export function runCommand(name: string, env: RunCommandEnv, script: DerivationI
   if (typeof script !== "string" && !isDerivation(script)) {
     throw new TypeError(`lib.runCommand (${String(name)}): the script must be a string, got ${describeValue(script)}`);
   }
-  let vars: Record<string, DerivationInput> | undefined = env as Record<string, DerivationInput>;
+  let vars = env as Record<string, DerivationInput>;
   let limits: TimeLimits = {};
-  if (typeof env === "object" && env !== null && (typeof env.timeout === "number" || typeof env.maxSilentTime === "number")) {
+  // As in nix, these two names are the build's limits (checked as numbers), never environment variables.
+  if (typeof env === "object" && env !== null && ("timeout" in env || "maxSilentTime" in env)) {
     const { timeout, maxSilentTime, ...rest } = env as Record<string, unknown>;
     vars = rest as Record<string, DerivationInput>;
-    limits = { ...(timeout === undefined ? {} : { timeout: timeout as number }), ...(maxSilentTime === undefined ? {} : { maxSilentTime: maxSilentTime as number }) };
+    limits = { timeout, maxSilentTime } as TimeLimits;
   }
   return commandDerivation("lib.runCommand", { name, builder: "sh", args: ["-e", "-c", script], env: vars, ...limits });
 }
