@@ -6,10 +6,10 @@
  *     <cache>/scripts/<key>.json          manifest of an entry script
  *     <cache>/scripts/<key>-<name>.mjs    one transpiled module
  */
-import { mkdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { TsexecError } from "../errors.js";
-import { writeFileAtomic } from "../files.js";
+import { makeDirectory, writeFileAtomic } from "../files.js";
 
 /** `[path, mtimeMs, size]` of a source when it was transpiled. */
 export type SourceStamp = [path: string, mtimeMs: number, size: number];
@@ -65,7 +65,7 @@ export function freshManifest(scriptsDir: string, entry: string, version: string
 /** Writes a cache file whole or not at all; a cache directory that cannot be written is for the user to fix. */
 export function writeCacheFile(file: string, text: string): void {
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirectory(dirname(file));
     writeFileAtomic(file, text);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error);

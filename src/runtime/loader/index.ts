@@ -62,7 +62,8 @@ async function importJavaScript(file: string): Promise<Record<string, unknown>> 
     return await dynamicImport(pathToFileURL(file).href);
   } catch (error) {
     // Node's ESM syntax errors carry no location: parse the file to name file:line:col.
-    if (error instanceof SyntaxError) {
+    // (transpile refuses source nested too deep to parse, which V8 reports as a stack overflow.)
+    if (error instanceof SyntaxError || (error instanceof RangeError && /call stack/.test(error.message))) {
       const { transpile } = await import("./transpile.js");
       transpile(file, readFileSync(file, "utf8"));
     }
