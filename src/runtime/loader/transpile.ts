@@ -17,7 +17,7 @@ import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
 import { maxNesting, tooDeepAt } from "./nesting.js";
 import { resolveSpecifier } from "./resolve.js";
-import { outputFile, writeCacheFile, type Manifest, type SourceStamp } from "./cache.js";
+import { outputFile, sweepTemporaryFiles, writeCacheFile, type Manifest, type OutputStamp, type SourceStamp } from "./cache.js";
 
 interface OxcResult {
   code: string;
@@ -52,11 +52,13 @@ function loadOxc(): { transformSync: TransformSync } {
 }
 
 /** Transpiles `entry` and every TypeScript module it reaches; returns the manifest to cache. */
-export async function transpileGraph(entry: string, scriptsDir: string, version: string): Promise<Manifest> {
+export async function transpileGraph(entry: string, scriptsDir: string, version: string, salt = ""): Promise<Manifest> {
   const { init, parse } = await dynamicImport<typeof import("es-module-lexer")>("es-module-lexer");
   await init;
+  sweepTemporaryFiles(scriptsDir);
   const sources: SourceStamp[] = [];
-  const outputOf = (file: string) => outputFile(scriptsDir, file, file.endsWith(".cts") ? ".cjs" : ".mjs");
+  const outputs: OutputStamp[] = [];
+  const outputOf = (file: string) => outputFile(scriptsDir, file, file.endsWith(".cts") ? ".cjs" : ".mjs", salt);
   // Depth first in import order, with a stack of its own: a chain of thousands of imports must not overflow the call stack.
   // An output's name depends on its source's path alone, so a module is written before the modules it imports.
   const seen = new Set<string>();
@@ -77,9 +79,10 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     // The map first: an output is only ever read once its map is in place.
     if (sourceMap !== undefined) writeCacheFile(`${out}.map`, sourceMap);
     writeCacheFile(out, output);
+    outputs.push([out, Buffer.byteLength(output)]);
     for (let i = imported.length - 1; i >= 0; i--) if (!seen.has(imported[i]!)) stack.push(imported[i]!);
   }
-  return { version, entry, output: outputOf(entry), sources };
+  return { version, entry, output: outputOf(entry), sources, outputs };
 }
 
 /** Transpiles one module, or throws `file:line:col: message` with oxc's code frame. */
@@ -106,6 +109,19 @@ export function transpile(file: string, source: string): { code: string; map: Ox
     throw new TsexecError(`${where}: ${error.message}${frame}${help}`);
   }
   return { code: result.code, map: result.map };
+}
+
+/** Whether a cached output fails to parse (the module Node's SyntaxError, which names no file, came from). */
+export function failsToParse(output: string): boolean {
+  let code: string;
+  try {
+    code = readFileSync(output, "utf8");
+  } catch {
+    return false;
+  }
+  if (tooDeepAt(code) !== undefined) return true; // never what tsexec writes (and not for oxc to parse)
+  const result = oxc()(output, code, { lang: "js", sourceType: output.endsWith(".cjs") ? "commonjs" : "module" });
+  return result.errors.some((e) => (e as { severity?: string }).severity !== "Warning");
 }
 
 type Lexer = typeof import("es-module-lexer").parse;
