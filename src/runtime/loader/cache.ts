@@ -73,7 +73,8 @@ export function lookupManifest(scriptsDir: string, entry: string, version: strin
     text = readFileSync(file, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return code === "ENOENT" ? { kind: "stale" } : { kind: "damaged", file, why: `it cannot be read (${code})` };
+    // No cache yet (ENOTDIR: the cache directory is no directory, which writing it will report).
+    return code === "ENOENT" || code === "ENOTDIR" ? { kind: "stale" } : { kind: "damaged", file, why: `it cannot be read (${code})` };
   }
   let manifest: unknown;
   try {
