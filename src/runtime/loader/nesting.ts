@@ -114,6 +114,8 @@ export function tooDeepAt(source: string, limit: number = maxNesting): number | 
           while (i < n && isWordChar(source.charCodeAt(i))) i++;
           // Keywords are 2 to 10 lowercase letters: most words need no look-up.
           afterValue = i - start < 2 || i - start > 10 || c < 0x61 || !keywordsBeforeExpression.has(source.slice(start, i));
+        } else if ((c === 0x2b || c === 0x2d) && source.charCodeAt(i + 1) === c) {
+          i += 2; // `++`/`--` leave the expression as it was: `a++ / 2` divides
         } else {
           afterValue = false;
           i++;
