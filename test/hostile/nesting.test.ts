@@ -72,13 +72,13 @@ describe("tooDeepAt", () => {
 describe("printable", () => {
   test("leaves no control or bidi character, and leaves other text as it is", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary" }), (text) => {
+      fc.property(fc.string({ unit: "binary", maxLength: 64 }), (text) => {
         const shown = printable(text);
         expect(shown).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/);
       }),
     );
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom(..."abc ./-_é😀日") }), (text) => {
+      fc.property(fc.string({ unit: fc.constantFrom(..."abc ./-_é😀日"), maxLength: 64 }), (text) => {
         expect(printable(text)).toBe(text);
       }),
     );
