@@ -76,3 +76,23 @@ test("a JavaScript script nested too deep for V8 names its file and line", async
   expect(out.code).toBe(1);
   expect(out.stderr).toMatch(new RegExp(`^error: ${join(dir, "deep.mjs")}:1: source nested deeper than 1000 levels`));
 });
+
+test("script names with a backslash, %, spaces or other scripts run and import each other", async () => {
+  const exporting = (v: string) => `export const v: string = ${JSON.stringify(v)};\nexport default ({ lib }: any) => lib.io(() => console.log(v));\n`;
+  const dir = writeTree({
+    "a\\b.ts": exporting("backslash"),
+    "100%.ts": exporting("percent"),
+    "with space.ts": exporting("space"),
+    "ünï €.ts": exporting("unicode"),
+    "main.ts": `import { v as a } from "./a\\\\b.ts";\nimport { v as b } from "./100%.ts";\nimport { v as c } from "./with space.ts";\nimport { v as d } from "./ünï €.ts";\nexport default ({ lib }: any) => lib.io(() => console.log([a, b, c, d].join(" ")));\n`,
+  });
+  const cacheDir = tempDir("cache-");
+  for (const [script, printed] of [["a\\b.ts", "backslash"], ["./100%.ts", "percent"], ["main.ts", "backslash percent space unicode"]]) {
+    const out = await runTsexec([script!], { cwd: dir, cacheDir });
+    expect(out.stderr).toBe("");
+    expect(out.stdout).toBe(`${printed}\n`);
+  }
+  const js = writeTree({ "c\\d.mjs": `export default ({ lib }) => lib.unit(1);\n` });
+  const out = await runTsexec(["c\\d.mjs"], { cwd: js });
+  expect(out.stderr).toBe(`error: cannot load ${join(js, "c\\d.mjs")}: Node does not import JavaScript files whose path contains a backslash; rename it\n`);
+});

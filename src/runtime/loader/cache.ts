@@ -54,7 +54,9 @@ export function manifestFile(scriptsDir: string, entry: string): string {
  * of the process, so a repaired output must be imported under another.
  */
 export function outputFile(scriptsDir: string, source: string, ext: string, salt = ""): string {
-  return join(scriptsDir, `${pathKey(salt + source)}-${basename(source).replace(/\.[^.]*$/, "")}${ext}`);
+  // The name is for people reading the cache; the key makes it unique. Node refuses file URLs with an encoded `\`.
+  const name = basename(source).replace(/\.[^.]*$/, "").replace(/[^\w.-]/g, "_");
+  return join(scriptsDir, `${pathKey(salt + source)}-${name}${ext}`);
 }
 
 /** What the cache holds for an entry script. */

@@ -95,6 +95,9 @@ async function cacheFault(error: unknown, manifest: Manifest): Promise<{ file: s
 }
 
 async function importJavaScript(file: string): Promise<Record<string, unknown>> {
+  if (file.includes("\\")) {
+    throw new TsexecError(`cannot load ${file}: Node does not import JavaScript files whose path contains a backslash; rename it`);
+  }
   try {
     return await dynamicImport(pathToFileURL(file).href);
   } catch (error) {
