@@ -74,7 +74,11 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     const { code, map } = transpile(file, source);
     const esm = !file.endsWith(".cts");
     const imported: string[] = [];
-    const rewritten = esm ? rewriteImports(parse, file, code, (dependency) => (imported.push(dependency), outputOf(dependency))) : { code, usesImportMeta: false };
+    const dependencyOutput = (dependency: string): string => {
+      imported.push(dependency);
+      return outputOf(dependency);
+    };
+    const rewritten = esm ? rewriteImports(parse, file, code, dependencyOutput) : { code, usesImportMeta: false };
     const { code: output, sourceMap } = withMetaAndMap(file, out, rewritten.code, map, rewritten.usesImportMeta);
     // The map first: an output is only ever read once its map is in place.
     if (sourceMap !== undefined) writeCacheFile(`${out}.map`, sourceMap);
