@@ -35,7 +35,8 @@ beforeAll(() => {
     "huge.ts": `${script("too big")}// ${"x".repeat(1100 * 1024)}\n`,
     "deep.ts": `${script("deep")}export const data = ${"[".repeat(10_000)}${"]".repeat(10_000)};\n`,
     // Not brackets (the guard does not count these): oxc-parser overflows its native stack; only the child dies.
-    "arrows.ts": `${script("arrows")}export const f = ${"a => ".repeat(30_000)}1;\n`,
+    // 190,000 levels (just under 1 MiB): far more than an 8 or 64 MiB main-thread stack holds.
+    "arrows.ts": `${script("arrows")}export const f = ${"a => ".repeat(190_000)}1;\n`,
     "side-effect.ts": `import { writeFileSync } from "node:fs";\nwriteFileSync(${JSON.stringify(marker)}, "ran");\n${script("Writes a marker when run.")}`,
     "z-after.ts": script("Listed after the crash."),
     "link.ts": { symlink: join(outside, "secret.ts") },
