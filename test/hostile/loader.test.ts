@@ -96,3 +96,12 @@ test("script names with a backslash, %, spaces or other scripts run and import e
   const out = await runTsexec(["c\\d.mjs"], { cwd: js });
   expect(out.stderr).toBe(`error: cannot load ${join(js, "c\\d.mjs")}: Node does not import JavaScript files whose path contains a backslash; rename it\n`);
 });
+
+test("a syntax error's code frame quotes the source with its control characters escaped", async () => {
+  const dir = writeTree({ "bad.ts": `const a = "\u001b[2J\u0007" +;\nexport default ({ lib }: any) => lib.unit(a);\n` });
+  const out = await runTsexec([join(dir, "bad.ts")]);
+  expect(out.code).toBe(1);
+  expect(out.stderr).toMatch(new RegExp(`^error: ${join(dir, "bad.ts")}:1:\\d+: `));
+  expect(out.stderr).toContain(`"\\x1b[2J\\x07"`);
+  expect(out.stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+});

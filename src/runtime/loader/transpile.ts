@@ -15,6 +15,7 @@ import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
 import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
+import { printable } from "../printable.js";
 import { maxNesting, tooDeepAt } from "./nesting.js";
 import { resolveSpecifier } from "./resolve.js";
 import { outputFile, sweepTemporaryFiles, writeCacheFile, type Manifest, type OutputStamp, type SourceStamp } from "./cache.js";
@@ -107,10 +108,11 @@ export function transpile(file: string, source: string): { code: string; map: Ox
   if (error) {
     const at = error.labels[0]?.start ?? 0;
     const before = text.slice(0, at).split("\n");
-    const where = `${file}:${before.length}:${before[before.length - 1]!.length + 1}`;
-    const frame = error.codeframe ? `\n${error.codeframe.replace(/^\n+|\n+$/g, "")}` : "";
-    const help = error.helpMessage ? `\nhelp: ${error.helpMessage}` : "";
-    throw new TsexecError(`${where}: ${error.message}${frame}${help}`);
+    const where = `${printable(file)}:${before.length}:${before[before.length - 1]!.length + 1}`;
+    // The frame quotes the source, which may come from a repository: its lines keep their breaks, nothing else acts on the terminal.
+    const frame = error.codeframe ? `\n${error.codeframe.replace(/^\n+|\n+$/g, "").split("\n").map(printable).join("\n")}` : "";
+    const help = error.helpMessage ? `\nhelp: ${printable(error.helpMessage)}` : "";
+    throw new TsexecError(`${where}: ${printable(error.message)}${frame}${help}`);
   }
   return { code: result.code, map: result.map };
 }
