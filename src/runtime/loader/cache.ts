@@ -159,7 +159,7 @@ export function writeManifest(scriptsDir: string, manifest: Manifest): void {
 }
 
 /** writeFileAtomic's temporary files: `<file>.<pid>-<time>-<counter>-<random>.tmp`. */
-const temporaryName = /\.(\d+)-[0-9a-z]+-\d+-[0-9a-z]+\.tmp$/;
+const temporaryName = /\.(\d+)-[0-9a-z]+-\d+-[0-9a-z]*\.tmp$/;
 
 /** Removes the temporary files that processes no longer running left in `scriptsDir` (killed mid-write). */
 export function sweepTemporaryFiles(scriptsDir: string): void {
