@@ -6,6 +6,7 @@
 //   dist/index.js        the package entry: an ES module facade that compiles
 //                        core.cjs with that cache and re-exports its API
 //   dist/unsafe-lib.js   `tsexec/unsafe-lib`, on top of the facade
+//   dist/show-parser.mjs the child process `tsexec show` parses untrusted files in
 //   dist/**/*.d.ts       types, from tsc
 //
 // Node 20 has no compile cache for ES modules: importing a 70 KiB module costs
@@ -159,6 +160,18 @@ try {
     format: "esm",
     platform: "node",
     external: ["./index.js"],
+    logLevel: "warning",
+  });
+  // `tsexec show` parses untrusted files in a child process of its own (src/runtime/commands/show-parser.ts).
+  await build({
+    entryPoints: ["src/runtime/commands/show-parser.ts"],
+    absWorkingDir: root,
+    outfile: `${staging}/show-parser.mjs`,
+    bundle: true,
+    format: "esm",
+    platform: "node",
+    target: "node20",
+    packages: "external",
     logLevel: "warning",
   });
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}tsconfig.json`, "--outDir", staging], {

@@ -3,14 +3,37 @@
  * fetched checkouts): nothing is ever left half-written, and read-only trees
  * can still be removed.
  */
-import { chmodSync, lstatSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 
 let counter = 0;
 
 /** A name part no other process, and no other call in this one, picks: pid, time, counter, randomness. */
 export function uniqueSuffix(): string {
   return `${process.pid}-${Date.now().toString(36)}-${counter++}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * `mkdir -p` that fails rather than hangs: Node's `mkdirSync(dir, { recursive: true })`
+ * loops for ever where mkdir answers ENOENT below a directory that exists
+ * (`/proc/self/x`). Throws the errno error of the directory it could not make.
+ */
+export function makeDirectory(dir: string): void {
+  const missing: string[] = [];
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    const stat = statSync(at, { throwIfNoEntry: false });
+    if (stat?.isDirectory()) break;
+    if (stat) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: "ENOTDIR", path: at });
+    missing.push(at);
+    if (dirname(at) === at) break;
+  }
+  for (const at of missing.reverse()) {
+    try {
+      mkdirSync(at);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+  }
 }
 
 /** Writes `file` whole or not at all: a temporary file beside it, then a rename. */

@@ -10,7 +10,8 @@ import { pathToFileURL } from "node:url";
 import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
 import { versionString } from "../package.js";
-import { freshManifest, writeManifest, type Manifest } from "./cache.js";
+import { uniqueSuffix } from "../files.js";
+import { discardEntry, lookupManifest, writeManifest, type Manifest } from "./cache.js";
 import { directoryEntry } from "./resolve.js";
 import { mapStacksOf, mapStacksOfCommonJS } from "./source-maps.js";
 
@@ -36,33 +37,73 @@ export function locateScript(path: string, cwd: string = process.cwd()): string 
 }
 
 /** Imports the module at `file` (already located), transpiling TypeScript through the cache. */
-export async function importModule(file: string, cacheDir: string): Promise<Record<string, unknown>> {
+export async function importModule(
+  file: string,
+  cacheDir: string,
+  warn: (line: string) => void = (line) => process.stderr.write(`tsexec: warning: ${line}\n`),
+): Promise<Record<string, unknown>> {
   if (javaScriptExtensions.has(extname(file))) return importJavaScript(file);
   const scriptsDir = join(cacheDir, "scripts");
   // Stack traces of scripts point at their .ts lines through the outputs' inline source maps.
   mapStacksOf(scriptsDir);
   const version = versionString();
-  const cached = freshManifest(scriptsDir, file, version);
-  if (cached) {
-    try {
-      return await importOutput(cached);
-    } catch (error) {
-      // A cache entry whose outputs or dependencies went away: transpile again, once.
-      if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
-    }
+  const found = lookupManifest(scriptsDir, file, version);
+  if (found.kind === "damaged") {
+    warn(`the cache file ${found.file} is damaged (${found.why}): removed; transpiling ${file} again`);
+    discardEntry(scriptsDir, file, found.file);
   }
+  if (found.kind !== "fresh") return transpileAndImport(file, scriptsDir, version);
+  try {
+    return await importOutput(found.manifest);
+  } catch (error) {
+    const fault = await cacheFault(error, found.manifest);
+    if (fault === undefined) {
+      // A dependency outside the cache went away: transpile again, which resolves the imports anew (or says which is missing).
+      if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
+      return transpileAndImport(file, scriptsDir, version);
+    }
+    warn(`the cache file ${fault.file} is damaged (${fault.why}): removed; transpiling ${file} again`);
+    discardEntry(scriptsDir, file, fault.file);
+    // Node keeps a module that failed to parse under its URL: the repaired graph gets new names.
+    return transpileAndImport(file, scriptsDir, version, fault.why === "it does not parse" ? `retry-${uniqueSuffix()}` : "");
+  }
+}
+
+async function transpileAndImport(file: string, scriptsDir: string, version: string, salt = ""): Promise<Record<string, unknown>> {
   const { transpileGraph } = await import("./transpile.js");
-  const manifest = await transpileGraph(file, scriptsDir, version);
+  const manifest = await transpileGraph(file, scriptsDir, version, salt);
   writeManifest(scriptsDir, manifest);
   return importOutput(manifest);
 }
 
+/**
+ * The cache file an import failure points at, if it points into the cache:
+ * an output missing since it was checked, or one that does not parse (Node's
+ * SyntaxError names no file: each output is parsed to find it).
+ */
+async function cacheFault(error: unknown, manifest: Manifest): Promise<{ file: string; why: string } | undefined> {
+  const outputs = manifest.outputs.map(([path]) => path);
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ERR_MODULE_NOT_FOUND" || code === "ENOENT") {
+    const missing = /Cannot find module '([^']+)'/.exec((error as Error).message)?.[1] ?? (error as NodeJS.ErrnoException).path;
+    return missing !== undefined && outputs.includes(missing) ? { file: missing, why: "it is missing" } : undefined;
+  }
+  if (!(error instanceof SyntaxError)) return undefined;
+  const { failsToParse } = await import("./transpile.js");
+  const broken = outputs.find(failsToParse);
+  return broken === undefined ? undefined : { file: broken, why: "it does not parse" };
+}
+
 async function importJavaScript(file: string): Promise<Record<string, unknown>> {
+  if (file.includes("\\")) {
+    throw new TsexecError(`cannot load ${file}: Node does not import JavaScript files whose path contains a backslash; rename it`);
+  }
   try {
     return await dynamicImport(pathToFileURL(file).href);
   } catch (error) {
     // Node's ESM syntax errors carry no location: parse the file to name file:line:col.
-    if (error instanceof SyntaxError) {
+    // (transpile refuses source nested too deep to parse, which V8 reports as a stack overflow.)
+    if (error instanceof SyntaxError || (error instanceof RangeError && /call stack/.test(error.message))) {
       const { transpile } = await import("./transpile.js");
       transpile(file, readFileSync(file, "utf8"));
     }

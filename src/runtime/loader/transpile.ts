@@ -15,8 +15,10 @@ import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
 import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
+import { printable } from "../printable.js";
+import { maxNesting, tooDeepAt } from "./nesting.js";
 import { resolveSpecifier } from "./resolve.js";
-import { outputFile, writeCacheFile, type Manifest, type SourceStamp } from "./cache.js";
+import { outputFile, sweepTemporaryFiles, writeCacheFile, type Manifest, type OutputStamp, type SourceStamp } from "./cache.js";
 
 interface OxcResult {
   code: string;
@@ -51,47 +53,81 @@ function loadOxc(): { transformSync: TransformSync } {
 }
 
 /** Transpiles `entry` and every TypeScript module it reaches; returns the manifest to cache. */
-export async function transpileGraph(entry: string, scriptsDir: string, version: string): Promise<Manifest> {
+export async function transpileGraph(entry: string, scriptsDir: string, version: string, salt = ""): Promise<Manifest> {
   const { init, parse } = await dynamicImport<typeof import("es-module-lexer")>("es-module-lexer");
   await init;
+  sweepTemporaryFiles(scriptsDir);
   const sources: SourceStamp[] = [];
-  const done = new Map<string, string>();
-  const visit = (file: string): string => {
-    const known = done.get(file);
-    if (known !== undefined) return known;
-    const out = outputFile(scriptsDir, file, file.endsWith(".cts") ? ".cjs" : ".mjs");
-    done.set(file, out); // before recursing: import cycles refer to the output by name
+  const outputs: OutputStamp[] = [];
+  const outputOf = (file: string) => outputFile(scriptsDir, file, file.endsWith(".cts") ? ".cjs" : ".mjs", salt);
+  // Depth first in import order, with a stack of its own: a chain of thousands of imports must not overflow the call stack.
+  // An output's name depends on its source's path alone, so a module is written before the modules it imports.
+  const seen = new Set<string>();
+  const stack = [entry];
+  while (stack.length > 0) {
+    const file = stack.pop()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const out = outputOf(file);
     const source = readFileSync(file, "utf8");
     const stat = statSync(file);
     sources.push([file, stat.mtimeMs, stat.size]);
     const { code, map } = transpile(file, source);
     const esm = !file.endsWith(".cts");
-    const rewritten = esm ? rewriteImports(parse, file, code, visit) : { code, usesImportMeta: false };
+    const imported: string[] = [];
+    const dependencyOutput = (dependency: string): string => {
+      imported.push(dependency);
+      return outputOf(dependency);
+    };
+    const rewritten = esm ? rewriteImports(parse, file, code, dependencyOutput) : { code, usesImportMeta: false };
     const { code: output, sourceMap } = withMetaAndMap(file, out, rewritten.code, map, rewritten.usesImportMeta);
     // The map first: an output is only ever read once its map is in place.
     if (sourceMap !== undefined) writeCacheFile(`${out}.map`, sourceMap);
     writeCacheFile(out, output);
-    return out;
-  };
-  const entryOut = visit(entry);
-  return { version, entry, output: entryOut, sources };
+    outputs.push([out, Buffer.byteLength(output)]);
+    for (let i = imported.length - 1; i >= 0; i--) if (!seen.has(imported[i]!)) stack.push(imported[i]!);
+  }
+  return { version, entry, output: outputOf(entry), sources, outputs };
 }
 
 /** Transpiles one module, or throws `file:line:col: message` with oxc's code frame. */
 export function transpile(file: string, source: string): { code: string; map: OxcResult["map"] } {
   // A shebang line is ignored: blank it (keeping offsets) so the prelude can go first.
   const text = source.startsWith("#!") ? source.replace(/^#![^\n]*/, (line) => "//" + " ".repeat(line.length - 2)) : source;
-  const result = oxc()(file, text, { sourcemap: true, target: "es2022" });
+  // oxc recurses on the native stack: source nested thousands deep would crash the process.
+  const deepAt = tooDeepAt(text);
+  if (deepAt !== undefined) {
+    throw new TsexecError(
+      `${file}:${deepAt}: source nested deeper than ${maxNesting} levels of brackets or template literals: tsexec does not transpile it; flatten the expression (build deep data at run time, or load it as JSON)`,
+    );
+  }
+  // A script without an extension (`#!/usr/bin/env tsexec`) is TypeScript, as a `.ts` file is.
+  const lang = /\.[cm]?[jt]sx?$/.test(file) ? {} : { lang: "ts" };
+  const result = oxc()(file, text, { sourcemap: true, target: "es2022", ...lang });
   const error = result.errors.find((e) => (e as { severity?: string }).severity !== "Warning");
   if (error) {
     const at = error.labels[0]?.start ?? 0;
     const before = text.slice(0, at).split("\n");
-    const where = `${file}:${before.length}:${before[before.length - 1]!.length + 1}`;
-    const frame = error.codeframe ? `\n${error.codeframe.replace(/^\n+|\n+$/g, "")}` : "";
-    const help = error.helpMessage ? `\nhelp: ${error.helpMessage}` : "";
-    throw new TsexecError(`${where}: ${error.message}${frame}${help}`);
+    const where = `${printable(file)}:${before.length}:${before[before.length - 1]!.length + 1}`;
+    // The frame quotes the source, which may come from a repository: its lines keep their breaks, nothing else acts on the terminal.
+    const frame = error.codeframe ? `\n${error.codeframe.replace(/^\n+|\n+$/g, "").split("\n").map(printable).join("\n")}` : "";
+    const help = error.helpMessage ? `\nhelp: ${printable(error.helpMessage)}` : "";
+    throw new TsexecError(`${where}: ${printable(error.message)}${frame}${help}`);
   }
   return { code: result.code, map: result.map };
+}
+
+/** Whether a cached output fails to parse (the module Node's SyntaxError, which names no file, came from). */
+export function failsToParse(output: string): boolean {
+  let code: string;
+  try {
+    code = readFileSync(output, "utf8");
+  } catch {
+    return false;
+  }
+  if (tooDeepAt(code) !== undefined) return true; // never what tsexec writes (and not for oxc to parse)
+  const result = oxc()(output, code, { lang: "js", sourceType: output.endsWith(".cjs") ? "commonjs" : "module" });
+  return result.errors.some((e) => (e as { severity?: string }).severity !== "Warning");
 }
 
 type Lexer = typeof import("es-module-lexer").parse;
@@ -101,9 +137,14 @@ function rewriteImports(
   parse: Lexer,
   file: string,
   code: string,
-  visit: (file: string) => string,
+  dependencyOutput: (file: string) => string,
 ): { code: string; usesImportMeta: boolean } {
-  const [imports] = parse(code, file);
+  let imports: ReturnType<Lexer>[0];
+  try {
+    [imports] = parse(code, file);
+  } catch (error) {
+    throw new TsexecError(`${file}: cannot find the imports in its transpiled code (es-module-lexer: ${(error as Error).message}); simplify the module's deepest expressions`);
+  }
   let out = "";
   let last = 0;
   let usesImportMeta = false;
@@ -112,7 +153,7 @@ function rewriteImports(
     if (imp.n === undefined || imp.d === -2) continue; // import.meta, or a dynamic import of a computed name
     const resolution = resolveSpecifier(imp.n, file);
     if (resolution.kind === "builtin") continue;
-    const target = resolution.kind === "typescript" ? visit(resolution.file) : resolution.file;
+    const target = resolution.kind === "typescript" ? dependencyOutput(resolution.file) : resolution.file;
     const url = pathToFileURL(target).href;
     out += code.slice(last, imp.s) + (imp.d === -1 ? url : JSON.stringify(url));
     last = imp.e;
