@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { TsexecError } from "../errors.js";
 import { writeFileAtomic } from "../files.js";
+import type { InputsDeclaration } from "../inputs.js";
 
 /** `[path, mtimeMs, size]` of a source when it was transpiled. */
 export type SourceStamp = [path: string, mtimeMs: number, size: number];
@@ -20,6 +21,8 @@ export interface Manifest {
   readonly entry: string;
   readonly output: string;
   readonly sources: SourceStamp[];
+  /** The entry's static `inputs` declaration (src/runtime/inputs.ts), read while transpiling: warm runs get it free. */
+  readonly inputs?: InputsDeclaration;
 }
 
 /** FNV-1a, 2 x 32 bits: a cheap cache key (manifests re-check the path they are for). */

@@ -11,6 +11,7 @@ import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
 import { versionString } from "../package.js";
 import { freshManifest, writeManifest, type Manifest } from "./cache.js";
+import type { InputsDeclaration } from "../inputs.js";
 import { directoryEntry } from "./resolve.js";
 import { mapStacksOf, mapStacksOfCommonJS } from "./source-maps.js";
 
@@ -37,7 +38,27 @@ export function locateScript(path: string, cwd: string = process.cwd()): string 
 
 /** Imports the module at `file` (already located), transpiling TypeScript through the cache. */
 export async function importModule(file: string, cacheDir: string): Promise<Record<string, unknown>> {
-  if (javaScriptExtensions.has(extname(file))) return importJavaScript(file);
+  return (await importScript(file, cacheDir)).namespace;
+}
+
+export interface ImportedScript {
+  readonly namespace: Record<string, unknown>;
+  /** Its static `inputs` declaration, if it exports one (src/runtime/inputs.ts). */
+  readonly inputs: InputsDeclaration | undefined;
+}
+
+/**
+ * Imports a script and reads its `inputs` declaration: from the transpile
+ * manifest for TypeScript (recorded when it was transpiled, so a warm run
+ * costs nothing more), by parsing JavaScript that exports `inputs`.
+ */
+export async function importScript(file: string, cacheDir: string): Promise<ImportedScript> {
+  if (javaScriptExtensions.has(extname(file))) {
+    const namespace = await importJavaScript(file);
+    if (!("inputs" in namespace)) return { namespace, inputs: undefined };
+    const { readInputsDeclaration } = await import("../inputs.js");
+    return { namespace, inputs: readInputsDeclaration(file, readFileSync(file, "utf8")) };
+  }
   const scriptsDir = join(cacheDir, "scripts");
   // Stack traces of scripts point at their .ts lines through the outputs' inline source maps.
   mapStacksOf(scriptsDir);
@@ -45,7 +66,7 @@ export async function importModule(file: string, cacheDir: string): Promise<Reco
   const cached = freshManifest(scriptsDir, file, version);
   if (cached) {
     try {
-      return await importOutput(cached);
+      return { namespace: await importOutput(cached), inputs: cached.inputs };
     } catch (error) {
       // A cache entry whose outputs or dependencies went away: transpile again, once.
       if ((error as NodeJS.ErrnoException).code !== "ERR_MODULE_NOT_FOUND") throw error;
@@ -54,7 +75,7 @@ export async function importModule(file: string, cacheDir: string): Promise<Reco
   const { transpileGraph } = await import("./transpile.js");
   const manifest = await transpileGraph(file, scriptsDir, version);
   writeManifest(scriptsDir, manifest);
-  return importOutput(manifest);
+  return { namespace: await importOutput(manifest), inputs: manifest.inputs };
 }
 
 async function importJavaScript(file: string): Promise<Record<string, unknown>> {

@@ -17,6 +17,7 @@ import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
 import { resolveSpecifier } from "./resolve.js";
 import { outputFile, writeCacheFile, type Manifest, type SourceStamp } from "./cache.js";
+import { readInputsDeclaration, type InputsDeclaration } from "../inputs.js";
 
 interface OxcResult {
   code: string;
@@ -55,6 +56,7 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
   const { init, parse } = await dynamicImport<typeof import("es-module-lexer")>("es-module-lexer");
   await init;
   const sources: SourceStamp[] = [];
+  let inputs: InputsDeclaration | undefined;
   const done = new Map<string, string>();
   const visit = (file: string): string => {
     const known = done.get(file);
@@ -65,6 +67,7 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     const stat = statSync(file);
     sources.push([file, stat.mtimeMs, stat.size]);
     const { code, map } = transpile(file, source);
+    if (file === entry) inputs = readInputsDeclaration(file, source);
     const esm = !file.endsWith(".cts");
     const rewritten = esm ? rewriteImports(parse, file, code, visit) : { code, usesImportMeta: false };
     const { code: output, sourceMap } = withMetaAndMap(file, out, rewritten.code, map, rewritten.usesImportMeta);
@@ -74,7 +77,7 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     return out;
   };
   const entryOut = visit(entry);
-  return { version, entry, output: entryOut, sources };
+  return inputs === undefined ? { version, entry, output: entryOut, sources } : { version, entry, output: entryOut, sources, inputs };
 }
 
 /** Transpiles one module, or throws `file:line:col: message` with oxc's code frame. */
