@@ -9,9 +9,9 @@
  * replaces the entry's), and inputs declared as `"tools"` or `"tools/v3"`
  * expand through it. Written atomically (temp then rename).
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { TsexecError } from "./errors.js";
 import { writeFileAtomic } from "./files.js";
 import { printable } from "./inputs.js";
@@ -71,6 +71,7 @@ export function writeRegistry(registry: Registry, file: string = registryFile())
   const sorted: Record<string, string> = {};
   for (const name of Object.keys(registry.entries).sort()) sorted[name] = registry.entries[name]!;
   try {
+    mkdirSync(dirname(file), { recursive: true });
     writeFileAtomic(file, `${JSON.stringify({ entries: sorted, version: registryVersion }, null, 2)}\n`);
   } catch (error) {
     throw new TsexecError(`cannot write the registry ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}): make its directory writable, or set XDG_CONFIG_HOME`);
@@ -119,6 +120,14 @@ export function expandRegistryName(typed: string, what: string): RegistryExpansi
     `unknown registry name '${printable(name)}' in ${what} (${known.length ? `known: ${known.join(", ")}` : "the registry is empty"}): ` +
       `add it with tsexec registry add ${printable(name)} <reference>, or write a reference (github:…, git+https://…) or a path (./${printable(name)})`,
   );
+}
+
+/** A reference as typed: a reference form, or a registry name expanded (the Reference keeps what it expanded to). */
+export async function parseTypedReference(typed: string): Promise<import("./reference.js").Reference> {
+  const { parseReference } = await import("./reference.js");
+  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(typed) || !mayBeRegistryReference(typed)) return parseReference(typed);
+  const found = expandRegistryName(typed, `'${printable(typed)}'`);
+  return { ...parseReference(found.expanded), typed, registry: found.expanded };
 }
 
 /** `entry` with its ref replaced by `ref` (a full hash becomes a rev) and its fragment by `fragment`, when given. */

@@ -23,7 +23,8 @@ export const commands: readonly CommandSpec[] = [
     name: "show",
     usage: "tsexec [OPTIONS] show REFERENCE",
     // `show <reference>` even beside a file named show; `show` alone is that file when there is one.
-    claims: (args) => (args.length > 0 ? looksLikeReference(args[0]!) : !existsSync("show")),
+    // Without such a file, `show <registry name>` is the command too.
+    claims: (args) => (args.length > 0 && looksLikeReference(args[0]!)) || !existsSync("show"),
     load: async () => (await import("./show.js")).run,
   },
   { name: "lock", usage: "tsexec [OPTIONS] lock SCRIPT…", load: async () => (await import("./lock.js")).run },

@@ -8,7 +8,10 @@ import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
-import { checkoutReference, parseReference } from "../reference.js";
+import { checkoutReference } from "../reference.js";
+import { isAppName } from "../apps.js";
+import { parseTypedReference } from "../registry.js";
+import { appPath, flakeListing } from "./show-apps.js";
 import { UsageError } from "../options.js";
 import type { CommandRun } from "./command.js";
 
@@ -30,19 +33,22 @@ export interface ScriptInfo {
 
 /** Prints the listing to stdout. */
 export async function showReference(typed: string, ctx: PrimitiveContext, write: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
-  const reference = parseReference(typed);
+  const reference = await parseTypedReference(typed);
   const resolved = await checkoutReference(reference, ctx);
+  // An app name (`#deploy`) narrows the listing to the script `bin` maps it to.
+  const narrowed = reference.path !== undefined && isAppName(reference.path) ? (appPath(resolved.root, resolved.checkout, reference.path) ?? reference.path) : reference.path;
   // `#path` narrows the listing to the scripts at (or below) that path.
   const scripts = listScripts(resolved.root).filter(
-    (s) => reference.path === undefined || s.path === reference.path || s.path.startsWith(`${reference.path.replace(/\/$/, "")}/`),
+    (s) => narrowed === undefined || s.path === narrowed || s.path.startsWith(`${narrowed.replace(/\/$/, "")}/`),
   );
-  const lines = [`${typed} at commit ${resolved.commit}:`];
+  const via = reference.registry === undefined ? "" : ` (registry: ${reference.registry})`;
+  const lines = [`${typed}${via} at commit ${resolved.commit}:`];
   if (scripts.length === 0) {
     const where = reference.path === undefined ? "" : ` at '${reference.path}'`;
     lines.push(`  (no scripts${where}: no module default-exports a function of { args, lib })`);
   }
-  const width = Math.max(0, ...scripts.map((s) => s.path.length));
-  for (const script of scripts) lines.push(`  ${script.path.padEnd(width)}${script.summary ? `  ${script.summary}` : ""}`.trimEnd());
+  // Apps (package.json bin) first, then the other scripts, then declared inputs (show-apps.ts).
+  if (scripts.length > 0) lines.push(...flakeListing(resolved.root, resolved.checkout, scripts, `reference '${typed}'`, narrowed === undefined));
   write(lines.join("\n") + "\n");
 }
 
@@ -118,7 +124,8 @@ function scriptFunction(node: AstNode | undefined, body: AstNode[]): { statement
         const callee = node.callee;
         const name = callee?.type === "Identifier" ? callee.name : callee?.type === "MemberExpression" ? callee.property?.name : undefined;
         if (name !== "defineScript") return undefined;
-        node = node.arguments?.[0];
+        // defineScript(fn), or defineScript(inputs, fn): the function comes last.
+        node = node.arguments?.[node.arguments.length - 1];
         continue;
       }
       case "Identifier": {
@@ -142,7 +149,7 @@ function takesArgsAndLib(fn: AstNode): boolean {
   if (!param || param.type === "Identifier") return true;
   if (param.type !== "ObjectPattern") return false;
   return (param.properties as AstNode[]).every(
-    (p) => p.type === "RestElement" || (p.key?.type === "Identifier" && (p.key.name === "args" || p.key.name === "lib")),
+    (p) => p.type === "RestElement" || (p.key?.type === "Identifier" && (p.key.name === "args" || p.key.name === "lib" || p.key.name === "inputs")),
   );
 }
 
