@@ -15,7 +15,7 @@
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, normalize, sep } from "node:path";
 import type { PrimitiveContext } from "../monad/io.js";
-import { fetchgitPath, makeRequest } from "../builtins/fetchgit/index.js";
+import { fetchgitPath, makeRequest, type FetchRequest, type FetchResult } from "../builtins/fetchgit/index.js";
 import { readMetadata } from "../builtins/fetchgit/cache.js";
 import { contentHash } from "../builtins/fetchgit/hash.js";
 import { asFileUrl } from "../builtins/fetchgit/url.js";
@@ -112,13 +112,30 @@ export function entryMatches(entry: InputLockEntry, target: InputTarget): boolea
   );
 }
 
+/**
+ * Fetches of one repository run one after another (fetches of different
+ * repositories in parallel): two checkouts of one commit assembled at once
+ * would race for its directory, and git locks its repository anyway.
+ */
+const fetchesByRepository = new Map<string, Promise<unknown>>();
+
+function fetchInTurn(request: FetchRequest): Promise<FetchResult> {
+  const previous = fetchesByRepository.get(request.url) ?? Promise.resolve();
+  const next = previous.then(
+    () => fetchgitPath(request),
+    () => fetchgitPath(request),
+  );
+  fetchesByRepository.set(request.url, next.catch(() => undefined));
+  return next;
+}
+
 /** Fetches the locked commit and checks its content hash (no network when the checkout is cached). */
 async function fetchLocked(target: InputTarget, entry: InputLockEntry, file: string, ctx: PrimitiveContext): Promise<Input> {
   const lockFile = lockPath(dirname(file));
   let result;
   try {
     const request = makeRequest({ url: entry.url, rev: entry.rev, fetchSubmodules: entry.submodules, hash: entry.hash }, dirname(file), ctx);
-    result = await fetchgitPath(request);
+    result = await fetchInTurn(request);
   } catch (error) {
     if (!(error instanceof TsexecError)) throw error;
     if (/hash mismatch/.test(error.message)) {
@@ -138,7 +155,7 @@ async function resolveInput(target: InputTarget, file: string, ctx: PrimitiveCon
   let result;
   try {
     const rev = target.rev ?? target.ref ?? "HEAD";
-    result = await fetchgitPath(makeRequest({ url: target.url, rev, fetchSubmodules: target.submodules }, dirname(file), ctx, maxRefAge));
+    result = await fetchInTurn(makeRequest({ url: target.url, rev, fetchSubmodules: target.submodules }, dirname(file), ctx, maxRefAge));
   } catch (error) {
     if (error instanceof TsexecError) throw new TsexecError(`${target.label}: ${error.message}`);
     throw error;
