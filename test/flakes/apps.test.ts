@@ -2,7 +2,7 @@
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
-import { runTsexec, tempDir, writeTree } from "../helpers.js";
+import { root, runTsexec, tempDir, writeTree } from "../helpers.js";
 import { inputsScript, publish, repos, type Published, type Repos } from "./fixtures.js";
 
 let r: Repos;
@@ -127,5 +127,22 @@ describe("tsexec show", () => {
     const one = await runTsexec(["show", pinned(withInputs, "build")]);
     expect(one.stdout).toContain("  build.ts  Builds it.\n");
     expect(one.stdout).not.toContain("lint.ts  Lints it.");
+  });
+});
+
+describe("examples/cjson-version.ts", () => {
+  test("runs with its input pointed at a local cJSON-like repository, and locks it", async () => {
+    const cjson = publish(tempDir("flakes-root-"), "cJSON", {
+      "cJSON.h": "#define CJSON_VERSION_MAJOR 1\n#define CJSON_VERSION_MINOR 7\n#define CJSON_VERSION_PATCH 15\n",
+    });
+    const { execFileSync } = await import("node:child_process");
+    execFileSync("git", ["tag", "v1.7.15"], { cwd: cjson.work.dir });
+    cjson.work.push(cjson.bare);
+    const { readFileSync } = await import("node:fs");
+    const source = readFileSync(join(root, "examples", "cjson-version.ts"), "utf8").replace("https://github.com/DaveGamble/cJSON.git", cjson.url);
+    const dir = writeTree({ "cjson-version.ts": source });
+    const out = await runTsexec([join(dir, "cjson-version.ts")]);
+    expect(out.stdout).toMatch(new RegExp(`^cJSON 1\\.7\\.15 at ${cjson.commits[0]} \\(sha256-[A-Za-z0-9+/]{43}=\\)\\n$`));
+    expect(out.code).toBe(0);
   });
 });
