@@ -62,6 +62,22 @@ export interface Input {
   toString(): string;
 }
 
+/** An input as the script receives it: frozen; `${input}` is its path, as a derivation's output is. */
+export class FetchedInput implements Input {
+  constructor(
+    readonly path: string,
+    readonly rev: string,
+    readonly ref: string | undefined,
+    readonly url: string,
+    readonly hash: string,
+  ) {
+    Object.freeze(this);
+  }
+  toString(): string {
+    return this.path;
+  }
+}
+
 export const inputObjectFields = ["url", "ref", "rev", "submodules", "dir"] as const;
 const inputName = /^[A-Za-z_$][A-Za-z0-9_$-]*$/;
 

@@ -21,7 +21,8 @@ import { contentHash } from "../builtins/fetchgit/hash.js";
 import { asFileUrl } from "../builtins/fetchgit/url.js";
 import { TsexecError } from "./errors.js";
 import { lockPath, lockVersion, readLock, writeLock, type InputLockEntry, type LockFile } from "./lockfile.js";
-import { printable, readInputsDeclaration, type DeclaredInput, type Input, type InputsDeclaration } from "./inputs.js";
+import { FetchedInput, printable, readInputsDeclaration, type DeclaredInput, type Input, type InputsDeclaration } from "./inputs.js";
+import { rememberInputs } from "./inputs-memo.js";
 import { parseReference } from "./reference.js";
 import { expandRegistryName, mayBeRegistryReference } from "./registry.js";
 
@@ -41,22 +42,6 @@ export interface InputTarget {
   readonly registry: string | undefined;
   /** `input 'tools' of deploy.ts (/dir/deploy.ts:3)`, for messages. */
   readonly label: string;
-}
-
-/** `${inputs.tools}` is its path, as a derivation's output is. */
-class FetchedInput implements Input {
-  constructor(
-    readonly path: string,
-    readonly rev: string,
-    readonly ref: string | undefined,
-    readonly url: string,
-    readonly hash: string,
-  ) {
-    Object.freeze(this);
-  }
-  toString(): string {
-    return this.path;
-  }
 }
 
 /** The script's section name in its directory's lock. */
@@ -242,8 +227,11 @@ export async function provideInputs(file: string, declaration: InputsDeclaration
     }),
   );
   const freshNames = names.filter((name) => fresh[name] !== undefined);
-  if (freshNames.length > 0) recordFresh(dir, key, lock, locked, fresh, freshNames, targets, ctx);
-  return Object.freeze(Object.fromEntries(names.map((name, i) => [name, inputs[i]!])));
+  const status = freshNames.length > 0 ? recordFresh(dir, key, lock, locked, fresh, freshNames, targets, ctx) : "unchanged";
+  const provided = Object.freeze(Object.fromEntries(names.map((name, i) => [name, inputs[i]!])));
+  // Everything is locked now: the next run can take these from the memo (inputs-memo.ts).
+  if (status !== "read-only") rememberInputs(file, declaration, ctx.cacheDir, provided);
+  return provided;
 }
 
 function recordFresh(
@@ -255,7 +243,7 @@ function recordFresh(
   freshNames: readonly string[],
   targets: readonly InputTarget[],
   ctx: PrimitiveContext,
-): void {
+): "written" | "unchanged" | "read-only" {
   const status = isReadOnlyDirectory(dir) ? "read-only" : writeLock(dir, withScriptSection(lock, key, { ...locked, ...fresh }));
   if (status === "read-only") {
     for (const name of freshNames) {
@@ -266,10 +254,11 @@ function recordFresh(
           `${dir} is read-only, so no tsexec.lock was written there (lock it in a writable copy: tsexec lock ${key})`,
       );
     }
-    return;
+    return status;
   }
   const list = freshNames.map((name) => `${name} at ${fresh[name]!.rev}`).join(", ");
   ctx.log(`locked ${key}'s input${freshNames.length > 1 ? "s" : ""} ${list}: wrote ${lockPath(dir)}`);
+  return status;
 }
 
 /** `lock` with the script's section replaced (removed when empty); other sections untouched. */

@@ -13,6 +13,7 @@ import { makeLib } from "../lib.js";
 import { defaultExport, importScript, locateScript } from "../loader/index.js";
 import { appScript } from "../apps.js";
 import type { Input } from "../inputs.js";
+import { recallInputs } from "../inputs-memo.js";
 import { expandRegistryName, lookupRegistry, mayBeRegistryReference } from "../registry.js";
 import { looksLikeReference } from "./index.js";
 
@@ -37,7 +38,8 @@ export async function runScript(script: string, scriptArgs: readonly string[], c
   const inputs =
     declaration === undefined || Object.keys(declaration).length === 0
       ? noInputs
-      : await (await import("../locked-inputs.js")).provideInputs(file, declaration, ctx);
+      : ((ctx.options.frozen === true ? undefined : recallInputs(file, declaration, ctx.cacheDir)) ??
+        (await (await import("../locked-inputs.js")).provideInputs(file, declaration, ctx)));
   const program: unknown = exported({ args: [script, ...scriptArgs], lib: makeLib({ dir: dirname(file) }), inputs });
   if (!isIO(program)) {
     const hint =
