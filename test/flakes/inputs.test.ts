@@ -268,3 +268,41 @@ describe("errors: one line, exit 1, the lock left as it was", () => {
     expectOneError(await runTsexec([join(dir, "odd.ts")]), /^error: input 'data' of odd.ts .*: '.\/relative\/path.git' is neither a reference/);
   });
 });
+
+describe("inputs over HTTP, and inputs that are tsexec projects themselves", () => {
+  test("an input served over the loopback HTTP server is fetched and locked", async () => {
+    const { startGitHttpServer } = await import("../git/http-server.js");
+    const server = await startGitHttpServer(r.root);
+    try {
+      const dir = project({ "main.ts": inputsScript(`{ data: "git+${server.url}/data.git?ref=v1" }`) });
+      const out = await runTsexec([join(dir, "main.ts")]);
+      expect(out.code).toBe(0);
+      expect(JSON.parse(out.stdout).data.rev).toBe(r.data.commits[0]);
+      expect(readLockJson(dir).inputs["main.ts"].data.url).toBe(`${server.url}/data.git`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test("a script run from a checkout uses the lock committed beside it (no re-resolution), and never writes one", async () => {
+    const own = repos();
+    const { publish } = await import("./fixtures.js");
+    const script = inputsScript(`{ data: "git+${own.data.url}?ref=main" }`);
+    // Lock it in a working copy, then publish script and lock together.
+    const staging = project({ "deploy.ts": script });
+    expect((await runTsexec(["lock", join(staging, "deploy.ts")])).code).toBe(0);
+    const tool = publish(own.root, "tool-with-lock", { "deploy.ts": script, "tsexec.lock": readLockText(staging)!, "unlocked.ts": script });
+    own.data.advance();
+    const locked = await runTsexec([`git+${tool.url}?rev=${tool.commits[0]}#deploy.ts`]);
+    expect(locked.stderr).toBe("");
+    expect(JSON.parse(locked.stdout).data.rev).toBe(own.data.commits[0]);
+    // A script of the checkout its lock does not cover: resolved, with the read-only warning.
+    const unlocked = await runTsexec([`git+${tool.url}?rev=${tool.commits[0]}#unlocked.ts`]);
+    expect(JSON.parse(unlocked.stdout).data.rev).toBe(own.data.commits[1]);
+    expect(unlocked.stderr).toMatch(/^tsexec: warning: input 'data' of unlocked.ts .* is not locked: it resolved to commit .* is read-only, so no tsexec.lock was written there/);
+    // A project using the tool as an input locks the tool only: nothing transitively.
+    const user = project({ "main.ts": inputsScript(`{ tool: "git+${tool.url}?ref=main" }`) });
+    expect((await runTsexec([join(user, "main.ts")])).code).toBe(0);
+    expect(Object.keys(readLockJson(user).inputs["main.ts"])).toEqual(["tool"]);
+  });
+});
