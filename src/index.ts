@@ -34,13 +34,19 @@ export { main } from "./runtime/cli.js";
 export type InputsSpec = Readonly<Record<string, InputSpec>>;
 
 /** What a script's default export receives. `I`: its declared inputs (`typeof inputs`). */
-export interface ScriptInput<I extends InputsSpec = {}> {
+export type ScriptInput<I extends InputsSpec = {}> = {
   /** The script name as typed, then its arguments. */
   readonly args: readonly string[];
   readonly lib: Lib;
-  /** Each declared input, fetched (through tsexec.lock): a read-only checkout; `${inputs.name}` is its path. */
-  readonly inputs: { readonly [K in keyof I]: Input };
-}
+} & ([keyof I] extends [never]
+  ? {
+      /** A script without declared inputs receives none (and callers need not pass any). */
+      readonly inputs?: Readonly<Record<string, never>>;
+    }
+  : {
+      /** Each declared input, fetched (through tsexec.lock): a read-only checkout; `${inputs.name}` is its path. */
+      readonly inputs: { readonly [K in keyof I]: Input };
+    });
 
 /** A tsexec script: the default export of a module tsexec runs. `I`: its declared inputs. */
 export type Script<A = unknown, I extends InputsSpec = {}> = (input: ScriptInput<I>) => IO<A>;

@@ -24,7 +24,8 @@ export function makeImport(dir: string): (path: ImportBase, inside?: string) => 
   return function importPath(path: ImportBase, inside?: string): IO<unknown> {
     const shown = typeof path === "string" ? path : typeof path?.path === "string" ? path.path : "?";
     return primitive(`import ${shown}${inside === undefined ? "" : ` ${String(inside)}`}`, (ctx) => {
-      const file = typeof path === "string" && inside === undefined ? locate(path, dir) : locateInside(path, inside, dir);
+      const isInput = typeof path === "object" && path !== null;
+      const file = !isInput && inside === undefined ? locate(path as string, dir) : locateInside(path, inside, dir);
       return asyncStep(`lib.import(${shown}${inside === undefined ? "" : `, ${inside}`})`, async () => defaultExport(await importModule(file, ctx.cacheDir)));
     });
   };

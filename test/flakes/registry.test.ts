@@ -76,6 +76,16 @@ describe("tsexec registry", () => {
     const explicit = await tsexec(["./tools"], { cwd });
     expect(explicit.stdout).toBe("the local file\n");
     expect(explicit.stderr).toBe("");
+    // A directory of that name wins too, with its apps.
+    const dirCwd = writeTree({
+      "tools/package.json": JSON.stringify({ name: "tools", bin: { deploy: "d.ts" } }),
+      "tools/d.ts": `export default ({ lib }: any) => lib.io(() => console.log("the local app"));\n`,
+    });
+    const app = await tsexec(["tools#deploy"], { cwd: dirCwd });
+    expect(app.stdout).toBe("the local app\n");
+    expect(app.stderr).toBe(
+      `tsexec: warning: 'tools#deploy' is a directory here and also registry entry 'tools' (git+${r.tools.url}?ref=main): running the directory; write ./tools#deploy to say so, or rename one of them\n`,
+    );
   });
 
   test("errors: unknown registry name (run, input, remove, pin), a bad name, a bad reference, a corrupt registry", async () => {

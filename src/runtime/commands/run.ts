@@ -61,13 +61,12 @@ export async function locateAny(script: string, ctx: PrimitiveContext): Promise<
   // A plain script path (`hello.ts`) costs what it always did: one stat in locateScript.
   if (/\.[A-Za-z0-9]+$/.test(script) && !script.includes("#")) return locateScript(script);
   const kind = pathKind(script);
+  if (kind !== undefined) warnIfShadowing(script, kind, ctx);
   if (kind === "directory") return appScript(script, script, undefined, `'${script}'`) ?? locateScript(script);
-  if (kind === "file") {
-    warnIfShadowing(script, ctx);
-    return locateScript(script);
-  }
+  if (kind === "file") return locateScript(script);
   const hashAt = script.indexOf("#");
   if (hashAt > 0 && pathKind(script.slice(0, hashAt)) === "directory") {
+    warnIfShadowing(script, "directory", ctx);
     const dir = script.slice(0, hashAt);
     const fragment = script.slice(hashAt + 1);
     if (fragment === "") return appScript(dir, dir, undefined, `'${dir}'`) ?? locateScript(dir);
@@ -85,8 +84,8 @@ async function runRegistryReference(script: string, ctx: PrimitiveContext): Prom
   return referenceScript(await checkoutReference(reference, ctx));
 }
 
-/** A file named like a registry entry runs (the file wins); one line says which entry it shadows. */
-function warnIfShadowing(script: string, ctx: PrimitiveContext): void {
+/** A file or directory named like a registry entry runs (the file wins); one line says which entry it shadows. */
+function warnIfShadowing(script: string, kind: "file" | "directory", ctx: PrimitiveContext): void {
   if (!mayBeRegistryReference(script)) return;
   let found;
   try {
@@ -95,7 +94,7 @@ function warnIfShadowing(script: string, ctx: PrimitiveContext): void {
     return; // a broken registry does not stop a local file from running
   }
   if (found !== undefined) {
-    ctx.log(`warning: '${script}' is a file here and also registry entry '${found.name}' (${found.entry}): running the file; write ./${script} to say so, or rename one of them`);
+    ctx.log(`warning: '${script}' is a ${kind} here and also registry entry '${found.name}' (${found.entry}): running the ${kind}; write ./${script} to say so, or rename one of them`);
   }
 }
 
