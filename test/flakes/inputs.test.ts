@@ -1,5 +1,5 @@
 /** Declared inputs and tsexec.lock, end to end: the real tsexec on real git repositories over file://. */
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { runTsexec, tempDir } from "../helpers.js";
@@ -157,6 +157,23 @@ describe("tsexec.lock", () => {
     const last = readLockJson(dir);
     expect(last.inputs["b.ts"]).toBeUndefined();
     expect(JSON.stringify(last.inputs["a.ts"].pinned)).toBe(JSON.stringify(before.inputs["a.ts"].pinned));
+  });
+
+  test("a deleted script's entries and an input no longer declared are removed by lock; --frozen refuses the stale entry first", async () => {
+    const pin = `git+${r.data.url}?rev=${r.data.commits[0]}`;
+    const dir = project({ "a.ts": inputsScript(`{ one: "${pin}", two: "${pin}" }`), "c.ts": inputsScript(`{ three: "${pin}" }`) });
+    expect((await runTsexec(["lock", join(dir, "a.ts"), join(dir, "c.ts")])).code).toBe(0);
+    rmSync(join(dir, "c.ts"));
+    writeFileSync(join(dir, "a.ts"), inputsScript(`{ one: "${pin}" }`));
+    const frozen = await runTsexec(["--frozen", join(dir, "a.ts")]);
+    expect(frozen.stderr).toMatch(/^error: refusing to run \(--frozen or TSEXEC_FROZEN\): .*tsexec.lock locks input two of a.ts, which it no longer declares: run tsexec lock a.ts\n$/);
+    const locked = await runTsexec(["lock", join(dir, "a.ts")]);
+    expect(locked.stdout).toBe(
+      `a.ts: two removed (was ${r.data.commits[0]}): no longer declared\nc.ts: three removed (was ${r.data.commits[0]}): no longer declared\nwrote ${join(dir, "tsexec.lock")}\n`,
+    );
+    expect(Object.keys(readLockJson(dir).inputs)).toEqual(["a.ts"]);
+    expect(Object.keys(readLockJson(dir).inputs["a.ts"])).toEqual(["one"]);
+    expect((await runTsexec(["--frozen", join(dir, "a.ts")])).code).toBe(0);
   });
 
   test("the npm section and other scripts' sections survive a run that locks new inputs", async () => {
