@@ -94,7 +94,7 @@ describe("tsexec registry", () => {
     const cwd = tempDir("flakes-cwd-");
     const unknown = await tsexec(["nothere#deploy"], { cwd });
     expect(unknown.stderr).toBe(
-      `error: unknown registry name 'nothere' in 'nothere#deploy' (no file of that name here either) (the registry is empty): add it with tsexec registry add nothere <reference>, or write a reference (github:…, git+https://…) or a path (./nothere)\n`,
+      `error: cannot find script 'nothere#deploy': no such file or directory, and 'nothere' is not a registry name (the registry is empty; add one with tsexec registry add nothere <reference>)\n`,
     );
     expect(unknown.code).toBe(1);
     const dir = project({ "main.ts": inputsScript(`{ tools: "nothere/v2" }`) });

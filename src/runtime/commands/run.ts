@@ -14,7 +14,8 @@ import { defaultExport, importScript, locateScript } from "../loader/index.js";
 import { appScript } from "../apps.js";
 import type { Input } from "../inputs.js";
 import { recallInputs } from "../inputs-memo.js";
-import { expandRegistryName, lookupRegistry, mayBeRegistryReference } from "../registry.js";
+import { lookupRegistry, mayBeRegistryReference, readRegistry, splitRegistryReference } from "../registry.js";
+import { printable } from "../inputs.js";
 import { looksLikeReference } from "./index.js";
 
 const noInputs: Readonly<Record<string, Input>> = Object.freeze({});
@@ -78,7 +79,15 @@ export async function locateAny(script: string, ctx: PrimitiveContext): Promise<
 
 /** `tools#deploy`, `tools/v3#deploy`: a registry name expanded to its reference. */
 async function runRegistryReference(script: string, ctx: PrimitiveContext): Promise<string> {
-  const found = expandRegistryName(script, `'${script}' (no file of that name here either)`);
+  const found = lookupRegistry(script);
+  if (found === undefined) {
+    const name = splitRegistryReference(script)?.name ?? script;
+    const known = Object.keys(readRegistry().entries);
+    throw new TsexecError(
+      `cannot find script '${printable(script)}': no such file or directory, and '${printable(name)}' is not a registry name ` +
+        `(${known.length ? `known: ${known.join(", ")}` : "the registry is empty"}; add one with tsexec registry add ${printable(name)} <reference>)`,
+    );
+  }
   const { checkoutReference, parseReference, referenceScript } = await import("../reference.js");
   const reference = { ...parseReference(found.expanded), typed: script, registry: found.expanded };
   return referenceScript(await checkoutReference(reference, ctx));
