@@ -1,5 +1,6 @@
 /** Declared inputs and tsexec.lock, end to end: the real tsexec on real git repositories over file://. */
-import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { removeTree } from "../../src/runtime/files.js";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { runTsexec, tempDir } from "../helpers.js";
@@ -101,6 +102,19 @@ describe("tsexec.lock", () => {
     const cold = await runTsexec([join(dir, "main.ts")]);
     expect(JSON.parse(cold.stdout).tools.rev).toBe(own.tools.commits[0]);
     expect(cold.stderr).toBe("");
+  });
+
+  test("the warm-path memo: a checkout removed from the cache is fetched again at the locked commit", async () => {
+    const dir = project({ "main.ts": inputsScript(`{ data: "git+${r.data.url}?ref=v1" }`) });
+    const cacheDir = tempDir("flakes-cache-");
+    const first = await runTsexec([join(dir, "main.ts")], { cacheDir });
+    const path = JSON.parse(readFileSync(join(cacheDir, "inputs", readdirSync(join(cacheDir, "inputs"))[0]!), "utf8")).inputs.data.path;
+    expect(path).toMatch(new RegExp(`/checkouts/${r.data.commits[0]}$`));
+    removeTree(path);
+    const again = await runTsexec([join(dir, "main.ts")], { cacheDir });
+    expect(again.stderr).toBe("");
+    expect(again.stdout).toBe(first.stdout);
+    expect(existsSync(path)).toBe(true);
   });
 
   test("a read-only directory: the input warns as an unpinned reference does, and no lock is written", async () => {
