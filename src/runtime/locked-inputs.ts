@@ -200,22 +200,10 @@ export async function provideInputs(file: string, declaration: InputsDeclaration
   const key = lockKey(file);
   const lock = readLock(dir);
   const locked = lock?.inputs?.[key] ?? {};
-  const frozen = ctx.options.frozen === true;
   const names = Object.keys(declaration);
   const targets = names.map((name) => inputTarget(name, declaration[name]!, file, ctx));
-  if (frozen) {
-    const stale = Object.keys(locked).filter((name) => !names.includes(name));
-    for (const target of targets) {
-      const entry = locked[target.name];
-      if (entry === undefined || !entryMatches(entry, target)) {
-        const why = entry === undefined ? "is not in" : "was declared differently when locked in";
-        throw new TsexecError(`refusing to run (--frozen or TSEXEC_FROZEN): ${target.label} ${why} ${lockPath(dir)}: run tsexec lock ${key}, and commit the lock`);
-      }
-    }
-    if (stale.length) {
-      throw new TsexecError(`refusing to run (--frozen or TSEXEC_FROZEN): ${lockPath(dir)} locks input${stale.length > 1 ? "s" : ""} ${stale.join(", ")} of ${key}, which it no longer declares: run tsexec lock ${key}`);
-    }
-  }
+  if (ctx.options.frozen === true) refuseUnlocked(targets, locked, lockPath(dir), key);
+  if (ctx.options["pinned-only"] === true && isReadOnlyDirectory(dir)) refuseUnpinned(targets, locked, dir);
   const fresh: Record<string, InputLockEntry> = {};
   const inputs = await allOrFirstError(
     targets.map(async (target) => {
@@ -232,6 +220,34 @@ export async function provideInputs(file: string, declaration: InputsDeclaration
   // Everything is locked now: the next run can take these from the memo (inputs-memo.ts).
   if (status !== "read-only") rememberInputs(file, declaration, ctx.cacheDir, provided);
   return provided;
+}
+
+/** --frozen: every input locked as declared, and nothing locked that is no longer declared. */
+function refuseUnlocked(targets: readonly InputTarget[], locked: Readonly<Record<string, InputLockEntry>>, file: string, key: string): void {
+  const refusing = "refusing to run (--frozen or TSEXEC_FROZEN)";
+  for (const target of targets) {
+    const entry = locked[target.name];
+    if (entry === undefined || !entryMatches(entry, target)) {
+      const why = entry === undefined ? "is not in" : "was declared differently when locked in";
+      throw new TsexecError(`${refusing}: ${target.label} ${why} ${file}: run tsexec lock ${key}, and commit the lock`);
+    }
+  }
+  const stale = Object.keys(locked).filter((name) => !targets.some((t) => t.name === name));
+  if (stale.length > 0) {
+    throw new TsexecError(`${refusing}: ${file} locks input${stale.length > 1 ? "s" : ""} ${stale.join(", ")} of ${key}, which it no longer declares: run tsexec lock ${key}`);
+  }
+}
+
+/** --pinned-only where no lock can be written: an input neither locked nor declared at a full commit would run unpinned. */
+function refuseUnpinned(targets: readonly InputTarget[], locked: Readonly<Record<string, InputLockEntry>>, dir: string): void {
+  for (const target of targets) {
+    const entry = locked[target.name];
+    if (target.rev === undefined && (entry === undefined || !entryMatches(entry, target))) {
+      throw new TsexecError(
+        `refusing unpinned ${target.label} (--pinned-only or TSEXEC_PINNED_ONLY): it is not in a tsexec.lock and ${dir} is read-only; lock it where it can be written, or declare a full commit`,
+      );
+    }
+  }
 }
 
 function recordFresh(

@@ -125,6 +125,10 @@ describe("tsexec.lock", () => {
       expect(out.code).toBe(0);
       expect(out.stderr).toMatch(new RegExp(`^tsexec: warning: input 'data' of main.ts \\(.*main.ts:3\\), 'git\\+${r.data.url.replace(/[/.+?]/g, "\\$&")}\\?ref=main', is not locked: it resolved to commit ${r.data.commits[0]}; .* is read-only, so no tsexec.lock was written there .*\\n$`));
       expect(existsSync(join(dir, "tsexec.lock"))).toBe(false);
+      // --pinned-only refuses what would run unpinned.
+      const refused = await runTsexec(["--pinned-only", join(dir, "main.ts")]);
+      expect(refused.stderr).toMatch(/^error: refusing unpinned input 'data' of main.ts .*\(--pinned-only or TSEXEC_PINNED_ONLY\): it is not in a tsexec.lock and .* is read-only/);
+      expect(refused.code).toBe(1);
     } finally {
       chmodSync(dir, 0o755);
     }
