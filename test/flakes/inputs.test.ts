@@ -177,6 +177,21 @@ describe("tsexec.lock", () => {
     expect(JSON.stringify(last.inputs["a.ts"].pinned)).toBe(JSON.stringify(before.inputs["a.ts"].pinned));
   });
 
+  test("update of one input in a lock of ten: one git fetch, the nine other entries byte-identical", async () => {
+    const own = repos();
+    const names = Array.from({ length: 10 }, (_, i) => `in${i}`);
+    const dir = project({ "ten.ts": inputsScript(`{ ${names.map((n) => `${n}: "git+${own.data.url}?ref=main"`).join(", ")} }`) });
+    const cacheDir = tempDir("flakes-cache-");
+    expect((await runTsexec(["lock", join(dir, "ten.ts")], { cacheDir })).code).toBe(0);
+    const before = readLockJson(dir).inputs["ten.ts"];
+    own.data.advance();
+    const updated = await runTsexec(["--verbose", "update", join(dir, "ten.ts"), "in7"], { cacheDir });
+    expect(updated.stdout).toBe(`ten.ts: in7 ${own.data.commits[0]} → ${own.data.commits[1]}\nwrote ${join(dir, "tsexec.lock")}\n`);
+    expect(updated.stderr.split("\n").filter((line) => /^tsexec: git fetch/.test(line))).toHaveLength(1);
+    const after = readLockJson(dir).inputs["ten.ts"];
+    for (const name of names) if (name !== "in7") expect(JSON.stringify(after[name])).toBe(JSON.stringify(before[name]));
+  });
+
   test("a deleted script's entries and an input no longer declared are removed by lock; --frozen refuses the stale entry first", async () => {
     const pin = `git+${r.data.url}?rev=${r.data.commits[0]}`;
     const dir = project({ "a.ts": inputsScript(`{ one: "${pin}", two: "${pin}" }`), "c.ts": inputsScript(`{ three: "${pin}" }`) });
