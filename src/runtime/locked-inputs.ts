@@ -215,7 +215,7 @@ export async function provideInputs(file: string, declaration: InputsDeclaration
     }),
   );
   const freshNames = names.filter((name) => fresh[name] !== undefined);
-  const status = freshNames.length > 0 ? recordFresh(dir, key, lock, locked, fresh, freshNames, targets, ctx) : "unchanged";
+  const status = freshNames.length > 0 ? recordFresh(dir, key, locked, fresh, freshNames, targets, ctx) : "unchanged";
   const provided = Object.freeze(Object.fromEntries(names.map((name, i) => [name, inputs[i]!])));
   // Everything is locked now: the next run can take these from the memo (inputs-memo.ts).
   if (status !== "read-only") rememberInputs(file, declaration, ctx.cacheDir, provided);
@@ -253,14 +253,14 @@ function refuseUnpinned(targets: readonly InputTarget[], locked: Readonly<Record
 function recordFresh(
   dir: string,
   key: string,
-  lock: LockFile | undefined,
   locked: Readonly<Record<string, InputLockEntry>>,
   fresh: Record<string, InputLockEntry>,
   freshNames: readonly string[],
   targets: readonly InputTarget[],
   ctx: PrimitiveContext,
 ): "written" | "unchanged" | "read-only" {
-  const status = isReadOnlyDirectory(dir) ? "read-only" : writeLock(dir, withScriptSection(lock, key, { ...locked, ...fresh }));
+  // The lock read again just before writing, so a section another tsexec wrote meanwhile is kept.
+  const status = isReadOnlyDirectory(dir) ? "read-only" : writeLock(dir, withScriptSection(readLock(dir), key, { ...locked, ...fresh }));
   if (status === "read-only") {
     for (const name of freshNames) {
       const target = targets.find((t) => t.name === name)!;
@@ -357,10 +357,12 @@ export async function relockDirectory(
     }
   }
   const changes = (await allOrFirstError(jobs)).filter((c): c is LockChange => c !== undefined);
-  let next = lock;
+  // Read again: what another tsexec wrote meanwhile (another script's section, the npm section) is kept.
+  const current = readLock(dir);
+  let next = current;
   for (const [key, section] of sections) next = withScriptSection(next, key, section);
   // Sections of scripts not named: dropped when the script is gone, pruned to what it still declares.
-  for (const [key, locked] of Object.entries(lock?.inputs ?? {})) {
+  for (const [key, locked] of Object.entries(current?.inputs ?? {})) {
     if (sections.has(key)) continue;
     const kept = otherScriptSection(join(dir, key), locked);
     for (const name of Object.keys(locked)) if (!Object.hasOwn(kept, name)) changes.push({ script: key, name, old: locked[name]!.rev, new: undefined });
@@ -368,7 +370,7 @@ export async function relockDirectory(
   }
   const file = lockPath(dir);
   if (next === undefined) return { lockFile: file, changes, status: "unchanged" };
-  if (lock === undefined && next.inputs === undefined && next.npm === undefined) return { lockFile: file, changes, status: "unchanged" };
+  if (current === undefined && next.inputs === undefined && next.npm === undefined) return { lockFile: file, changes, status: "unchanged" };
   const status = isReadOnlyDirectory(dir) ? "read-only" : writeLock(dir, next);
   return { lockFile: file, changes, status };
 }
