@@ -67,6 +67,19 @@ export default defineScript(inputs, ({ inputs, lib }) => lib.import(inputs.tools
     expect(out.stderr).toContain("error: lib.import: '../../../../etc/passwd' leads out of ");
   });
 
+  test("dir: the input's path is that subdirectory of the checkout (?dir= in the string form), which it may not leave", async () => {
+    const dir = project({
+      "main.ts": `import { defineScript } from "tsexec";
+export const inputs = { a: { url: "${r.tools.url}", ref: "main", dir: "scripts" }, b: "git+${r.tools.url}?ref=main&dir=scripts" };
+export default defineScript(inputs, ({ inputs, lib }) => lib.io(() => console.log(inputs.a.path.endsWith("/scripts"), inputs.b.path === inputs.a.path)));
+`,
+      "escape.ts": inputsScript(`{ a: { url: "${r.tools.url}", ref: "main", dir: "../.." } }`),
+    });
+    expect((await runTsexec([join(dir, "main.ts")])).stdout).toBe("true true\n");
+    const escape = await runTsexec([join(dir, "escape.ts")]);
+    expect(escape.stderr).toMatch(/^error: input 'a' of escape.ts .*: dir '..\/..' escapes the checkout\n$/);
+  });
+
   test("a JavaScript script's inputs are read too", async () => {
     const dir = project({
       "main.mjs": `export const inputs = { data: "git+${r.data.url}?ref=v1" };\nexport default ({ inputs, lib }) => lib.io(() => console.log(inputs.data.rev));\n`,
