@@ -103,7 +103,7 @@ function warnIfShadowing(script: string, kind: "file" | "directory", ctx: Primit
     return; // a broken registry does not stop a local file from running
   }
   if (found !== undefined) {
-    ctx.log(`warning: '${script}' is a ${kind} here and also registry entry '${found.name}' (${found.entry}): running the ${kind}; write ./${script} to say so, or rename one of them`);
+    ctx.log(`warning: '${script}' is a ${kind} here and also registry entry '${found.name}' (${printable(found.entry)}): running the ${kind}; write ./${script} to say so, or rename one of them`);
   }
 }
 
