@@ -7,6 +7,7 @@
  */
 import type { IO } from "./monad/io.js";
 import type { Lib } from "./runtime/lib.js";
+import type { Input, InputSpec } from "./runtime/inputs.js";
 import { run as runWith } from "./runtime/interpreter.js";
 import { ambientContext, makeContext, type ContextOptions } from "./runtime/context.js";
 export type { ContextOptions } from "./runtime/context.js";
@@ -14,6 +15,8 @@ export type { ContextOptions } from "./runtime/context.js";
 export type { IO, Yielded, Either, PrimitiveContext } from "./monad/io.js";
 export type { Lib, Builtins } from "./runtime/lib.js";
 export type { FetchgitArgs } from "./builtins/fetchgit/index.js";
+export type { Input, InputSpec, InputObjectSpec } from "./runtime/inputs.js";
+export type { ImportBase } from "./builtins/import.js";
 export type { HasOutPath } from "./builtins/reexec.js";
 export type { Configuration, Version } from "./runtime/package.js";
 export type { Derivation, DerivationInput, DerivationSpec } from "./builtins/derivation/index.js";
@@ -27,19 +30,36 @@ export { makeLib } from "./runtime/lib.js";
 /** The `tsexec` command itself (the launcher calls it): resolves to the exit code. */
 export { main } from "./runtime/cli.js";
 
-/** What a script's default export receives. */
-export interface ScriptInput {
+/** A script's `export const inputs = { … }`: each name → a reference string or `{ url, ref, rev, submodules, dir }`. */
+export type InputsSpec = Readonly<Record<string, InputSpec>>;
+
+/** What a script's default export receives. `I`: its declared inputs (`typeof inputs`). */
+export type ScriptInput<I extends InputsSpec = {}> = {
   /** The script name as typed, then its arguments. */
   readonly args: readonly string[];
   readonly lib: Lib;
-}
+} & ([keyof I] extends [never]
+  ? {
+      /** A script without declared inputs receives none (and callers need not pass any). */
+      readonly inputs?: Readonly<Record<string, never>>;
+    }
+  : {
+      /** Each declared input, fetched (through tsexec.lock): a read-only checkout; `${inputs.name}` is its path. */
+      readonly inputs: { readonly [K in keyof I]: Input };
+    });
 
-/** A tsexec script: the default export of a module tsexec runs. */
-export type Script<A = unknown> = (input: ScriptInput) => IO<A>;
+/** A tsexec script: the default export of a module tsexec runs. `I`: its declared inputs. */
+export type Script<A = unknown, I extends InputsSpec = {}> = (input: ScriptInput<I>) => IO<A>;
 
-/** Identity, for type inference: `export default defineScript(({ args, lib }) => ...)`. */
-export function defineScript<A>(script: Script<A>): Script<A> {
-  return script;
+/**
+ * Identity, for type inference: `export default defineScript(({ args, lib }) => ...)`.
+ * With inputs, pass them first, so their names are checked:
+ * `export default defineScript(inputs, ({ inputs, lib }) => ...)`.
+ */
+export function defineScript<A>(script: Script<A>): Script<A>;
+export function defineScript<const I extends InputsSpec, A>(inputs: I, script: Script<A, I>): Script<A, I>;
+export function defineScript(first: unknown, second?: unknown): unknown {
+  return second === undefined ? first : second;
 }
 
 /** Runs an IO value to completion outside the tsexec CLI. */

@@ -4,26 +4,67 @@
  * and yields its default export, or its namespace when it has none. The
  * nixops sketch's `import src lib`: a fetched tool's entry point is a
  * function of `lib`.
+ *
+ * `lib.import(inputs.tools, "lib.ts")` loads `lib.ts` from a declared input's
+ * checkout (or any directory given as a string), confined to it: an absolute
+ * path, `..` or a symlink leading out of it is refused.
  */
+import { realpathSync } from "node:fs";
+import { isAbsolute, normalize, resolve, sep } from "node:path";
 import { asyncStep, primitive, type IO } from "../monad/io.js";
 import { describeValue } from "../monad/describe.js";
 import { TsexecError } from "../runtime/errors.js";
 import { defaultExport, importModule, locateScript } from "../runtime/loader/index.js";
 
+/** A directory to import from: a path, or anything with one (an input). */
+export type ImportBase = string | { readonly path: string };
+
 /** `lib.import` for a script in `dir` (relative paths resolve against it). */
-export function makeImport(dir: string): (path: string) => IO<unknown> {
-  return function importPath(path: string): IO<unknown> {
-    return primitive(`import ${String(path)}`, (ctx) => {
-      if (typeof path !== "string" || path === "") {
-        throw new TsexecError(`lib.import expects a path (a non-empty string), got ${describeValue(path)}`);
-      }
-      let file: string;
-      try {
-        file = locateScript(path, dir);
-      } catch (error) {
-        throw new TsexecError(`lib.import: ${(error as Error).message} (relative paths resolve against ${dir})`);
-      }
-      return asyncStep(`lib.import(${path})`, async () => defaultExport(await importModule(file, ctx.cacheDir)));
+export function makeImport(dir: string): (path: ImportBase, inside?: string) => IO<unknown> {
+  return function importPath(path: ImportBase, inside?: string): IO<unknown> {
+    const shown = typeof path === "string" ? path : typeof path?.path === "string" ? path.path : "?";
+    return primitive(`import ${shown}${inside === undefined ? "" : ` ${String(inside)}`}`, (ctx) => {
+      const isInput = typeof path === "object" && path !== null;
+      const file = !isInput && inside === undefined ? locate(path as string, dir) : locateInside(path, inside, dir);
+      return asyncStep(`lib.import(${shown}${inside === undefined ? "" : `, ${inside}`})`, async () => defaultExport(await importModule(file, ctx.cacheDir)));
     });
   };
+}
+
+function locate(path: string, dir: string): string {
+  if (typeof path !== "string" || path === "") {
+    throw new TsexecError(`lib.import expects a path (a non-empty string) or an input, got ${describeValue(path)}`);
+  }
+  try {
+    return locateScript(path, dir);
+  } catch (error) {
+    throw new TsexecError(`lib.import: ${(error as Error).message} (relative paths resolve against ${dir})`);
+  }
+}
+
+/** `inside` (default: the directory's default.ts/index.ts) within `base`, which it may not leave. */
+function locateInside(base: ImportBase, inside: string | undefined, dir: string): string {
+  const root = typeof base === "string" ? base : base !== null && typeof base === "object" && typeof base.path === "string" ? base.path : undefined;
+  if (root === undefined || root === "") {
+    throw new TsexecError(`lib.import expects an input (or a directory) and a path inside it, got ${describeValue(base)}`);
+  }
+  if (inside !== undefined && (typeof inside !== "string" || inside === "")) {
+    throw new TsexecError(`lib.import(${root}, …) expects a path inside it (a non-empty string), got ${describeValue(inside)}`);
+  }
+  const relative = inside ?? ".";
+  const normal = normalize(relative);
+  if (isAbsolute(relative) || normal === ".." || normal.startsWith(`..${sep}`)) {
+    throw new TsexecError(`lib.import: '${relative}' leads out of ${root}: give a path inside it`);
+  }
+  let realRoot: string;
+  try {
+    realRoot = realpathSync(resolve(dir, root));
+  } catch {
+    throw new TsexecError(`lib.import: cannot find '${root}' (relative paths resolve against ${dir})`);
+  }
+  const file = locate(normal, realRoot);
+  if (!file.startsWith(realRoot + sep)) {
+    throw new TsexecError(`lib.import: '${relative}' leads out of ${root} (a symlink to ${file})`);
+  }
+  return file;
 }

@@ -26,6 +26,12 @@ export async function helpText(): Promise<string> {
     "",
     "tsexec show REFERENCE lists the scripts a reference offers, without running",
     "them. (A script file named 'show' runs as: tsexec ./show)",
+    "",
+    "A #fragment without '/' or extension names an app: the script package.json",
+    "'bin' maps it to (also ./dir#app, .#app). A reference may start with a",
+    "registry name (tsexec registry add tools github:acme/tools; tsexec tools#app).",
+    "A script's `export const inputs = { … }` are fetched before it runs and",
+    "pinned in tsexec.lock beside it (tsexec lock, tsexec update). See docs/flakes.md.",
   ].join("\n");
   let parser = yargs([])
     .scriptName("tsexec")

@@ -6,7 +6,7 @@
 import { attempt, bind, defer, io, join, map, mapM, task, unit, type IO } from "../monad/io.js";
 import { unsafePerformIO } from "../builtins/unsafe-perform-io.js";
 import { makeFetchgit, type FetchgitArgs } from "../builtins/fetchgit/index.js";
-import { makeImport } from "../builtins/import.js";
+import { makeImport, type ImportBase } from "../builtins/import.js";
 import { makeReexec, type HasOutPath } from "../builtins/reexec.js";
 import { getConfiguration, type Configuration } from "./package.js";
 import { makeDlopen, type Dlopen } from "../builtins/dlopen/index.js";
@@ -59,8 +59,9 @@ export interface Lib {
   /**
    * Load a TypeScript/JavaScript module (a file, or a directory's default.ts/index.ts)
    * with the script loader; yields its default export, or its namespace without one.
+   * `import(inputs.tools, "lib.ts")`: a module inside an input's checkout, which it may not leave.
    */
-  readonly import: (path: string) => IO<unknown>;
+  readonly import: (path: ImportBase, inside?: string) => IO<unknown>;
 }
 
 export interface LibBase {

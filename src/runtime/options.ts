@@ -25,6 +25,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   { name: "cache-dir", takesValue: "DIR", describe: "Cache directory (default $TSEXEC_CACHE_DIR, $XDG_CACHE_HOME/tsexec or ~/.cache/tsexec)" },
   { name: "offline", env: "TSEXEC_OFFLINE", describe: "Answer fetches from the cache only; never touch the network" },
   { name: "pinned-only", env: "TSEXEC_PINNED_ONLY", describe: "Refuse git references that are not pinned to a full commit hash" },
+  { name: "frozen", env: "TSEXEC_FROZEN", describe: "Refuse to run a script whose inputs are not all locked in tsexec.lock as declared" },
   { name: "refresh", describe: "Re-resolve the branches and tags of git references now" },
   { name: "build-timeout", takesValue: "SECONDS", describe: "Kill any derivation build running longer than SECONDS with its process group (exit 101)" },
 ];

@@ -20,6 +20,7 @@ import { fetchgitPath, makeRequest } from "../builtins/fetchgit/index.js";
 import { isFullHash } from "../builtins/fetchgit/url.js";
 import { TsexecError } from "./errors.js";
 import { directoryEntry } from "./loader/resolve.js";
+import { appScript } from "./apps.js";
 
 /** How long a resolved branch or tag is trusted before asking the remote again. */
 export const refTtlMs = 60 * 60 * 1000;
@@ -39,6 +40,8 @@ export interface Reference {
   readonly path: string | undefined;
   /** The same reference pinned to `commit`. */
   pinnedTo(commit: string): string;
+  /** When `typed` is a registry name: the reference it expanded to (src/runtime/registry.ts). */
+  readonly registry?: string;
 }
 
 const forms = "use git+https://…, git+http://…, git+ssh://…, git+file:///… or github:<owner>/<repo>[/<ref>]";
@@ -130,7 +133,8 @@ export async function checkoutReference(reference: Reference, ctx: PrimitiveCont
   const request = makeRequest({ url: reference.url, rev }, process.cwd(), ctx, ctx.options.refresh === true ? 0 : refTtlMs);
   const result = await fetchgitPath(request);
   if (!result.pinned) {
-    ctx.log(`warning: '${reference.typed}' is not pinned: it resolved to commit ${result.commit}; to run exactly this, use ${reference.pinnedTo(result.commit)}`);
+    const via = reference.registry === undefined ? "" : ` (registry: ${reference.registry})`;
+    ctx.log(`warning: '${reference.typed}'${via} is not pinned: it resolved to commit ${result.commit}; to run exactly this, use ${reference.pinnedTo(result.commit)}`);
   }
   const root = reference.dir ? inside(result.path, reference.dir, reference, "dir") : result.path;
   return { reference, checkout: result.path, commit: result.commit, root };
@@ -140,6 +144,9 @@ export async function checkoutReference(reference: Reference, ctx: PrimitiveCont
 export function referenceScript(resolved: ResolvedReference): string {
   const { reference, checkout, root, commit } = resolved;
   const where = `${reference.url} at ${commit}`;
+  // A name (`#deploy`) or no fragment: the package.json `bin` may say which script (apps.ts).
+  const app = appScript(root, checkout, reference.path, `reference '${reference.typed}' (${where})`);
+  if (app !== undefined) return app;
   let target = reference.path === undefined ? root : inside(root, reference.path, reference, "path");
   let stat;
   try {

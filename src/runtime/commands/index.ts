@@ -23,9 +23,13 @@ export const commands: readonly CommandSpec[] = [
     name: "show",
     usage: "tsexec [OPTIONS] show REFERENCE",
     // `show <reference>` even beside a file named show; `show` alone is that file when there is one.
-    claims: (args) => (args.length > 0 ? looksLikeReference(args[0]!) : !existsSync("show")),
+    // Without such a file, `show <registry name>` is the command too.
+    claims: (args) => (args.length > 0 && looksLikeReference(args[0]!)) || !existsSync("show"),
     load: async () => (await import("./show.js")).run,
   },
+  { name: "lock", usage: "tsexec [OPTIONS] lock SCRIPT…", load: async () => (await import("./lock.js")).run },
+  { name: "update", usage: "tsexec [OPTIONS] update SCRIPT [INPUT…]", load: async () => (await import("./update.js")).run },
+  { name: "registry", usage: "tsexec registry add NAME REFERENCE | remove NAME | list | pin NAME", load: async () => (await import("./registry.js")).run },
 ];
 
 /** The subcommand `script` names, given the words after it; undefined for a script. */

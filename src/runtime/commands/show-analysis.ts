@@ -73,7 +73,8 @@ function scriptFunction(node: AstNode | undefined, body: AstNode[]): { statement
         const callee = node.callee;
         const name = callee?.type === "Identifier" ? callee.name : callee?.type === "MemberExpression" ? callee.property?.name : undefined;
         if (name !== "defineScript") return undefined;
-        node = node.arguments?.[0];
+        // defineScript(fn), or defineScript(inputs, fn): the function comes last.
+        node = node.arguments?.[node.arguments.length - 1];
         continue;
       }
       case "Identifier": {
@@ -97,7 +98,7 @@ function takesArgsAndLib(fn: AstNode): boolean {
   if (!param || param.type === "Identifier") return true;
   if (param.type !== "ObjectPattern") return false;
   return (param.properties as AstNode[]).every(
-    (p) => p.type === "RestElement" || (p.key?.type === "Identifier" && (p.key.name === "args" || p.key.name === "lib")),
+    (p) => p.type === "RestElement" || (p.key?.type === "Identifier" && (p.key.name === "args" || p.key.name === "lib" || p.key.name === "inputs")),
   );
 }
 

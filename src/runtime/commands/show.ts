@@ -18,7 +18,10 @@ import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../errors.js";
 import { packageRoot } from "../package.js";
 import { printable } from "../printable.js";
-import { checkoutReference, parseReference, type ResolvedReference } from "../reference.js";
+import { checkoutReference, type ResolvedReference } from "../reference.js";
+import { isAppName } from "../apps.js";
+import { parseTypedReference } from "../registry.js";
+import { appPath, flakeListing } from "./show-apps.js";
 import { UsageError } from "../options.js";
 import type { CommandRun } from "./command.js";
 import type { Inspection } from "./show-analysis.js";
@@ -61,20 +64,24 @@ interface Candidate {
 
 /** Prints the listing to stdout. */
 export async function showReference(typed: string, ctx: PrimitiveContext, write: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
-  const reference = parseReference(typed);
+  const reference = await parseTypedReference(typed);
   const resolved = await checkoutReference(reference, ctx);
-  // `#path` narrows the listing to the scripts at (or below) that path.
-  const wanted = (path: string) =>
-    reference.path === undefined || path === reference.path || path.startsWith(`${reference.path.replace(/\/$/, "")}/`);
-  const scripts = await listScripts(confinedRoot(resolved), wanted);
-  const lines = [`${printable(typed)} at commit ${resolved.commit}:`];
+  const root = confinedRoot(resolved);
+  const checkout = realpathSync(resolved.checkout);
+  // An app name (`#deploy`) narrows the listing to the script `bin` maps it to; `#path` to the scripts at (or below) it.
+  const narrowed =
+    reference.path !== undefined && isAppName(reference.path) ? (appPath(root, checkout, reference.path) ?? reference.path) : reference.path;
+  const wanted = (path: string) => narrowed === undefined || path === narrowed || path.startsWith(`${narrowed.replace(/\/$/, "")}/`);
+  const scripts = await listScripts(root, wanted);
+  const via = reference.registry === undefined ? "" : ` (registry: ${printable(reference.registry)})`;
+  const lines = [`${printable(typed)}${via} at commit ${resolved.commit}:`];
   if (scripts.length === 0) {
     const where = reference.path === undefined ? "" : ` at '${printable(reference.path)}'`;
     lines.push(`  (no scripts${where}: no module default-exports a function of { args, lib })`);
   }
-  const shown = scripts.map((s) => ({ path: printable(s.path), text: s.note !== undefined ? `(${s.note})` : printable(s.summary) }));
-  const width = Math.max(0, ...shown.map((s) => s.path.length));
-  for (const script of shown) lines.push(`  ${script.path.padEnd(width)}${script.text ? `  ${script.text}` : ""}`.trimEnd());
+  // Apps (package.json bin) first, then the other scripts, then declared inputs (show-apps.ts, which escapes what it prints).
+  const listed = scripts.map((s) => ({ path: s.path, summary: s.note !== undefined ? `(${s.note})` : s.summary }));
+  if (listed.length > 0) lines.push(...flakeListing(root, checkout, listed, `reference '${printable(typed)}'`, narrowed === undefined));
   write(lines.join("\n") + "\n");
 }
 

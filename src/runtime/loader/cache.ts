@@ -16,6 +16,7 @@ import { basename, dirname, join } from "node:path";
 import { TsexecError } from "../errors.js";
 import { makeDirectory, writeFileAtomic } from "../files.js";
 import { isAlive } from "../processes.js";
+import type { InputsDeclaration } from "../inputs.js";
 
 /** `[path, mtimeMs, size]` of a source when it was transpiled. */
 export type SourceStamp = [path: string, mtimeMs: number, size: number];
@@ -30,6 +31,8 @@ export interface Manifest {
   readonly sources: SourceStamp[];
   /** Every module output the entry's output imports (its own included), in `scripts/`. */
   readonly outputs: OutputStamp[];
+  /** The entry's static `inputs` declaration (src/runtime/inputs.ts), read while transpiling: warm runs get it free. */
+  readonly inputs?: InputsDeclaration;
 }
 
 /** FNV-1a, 2 x 32 bits: a cheap cache key (manifests re-check the path they are for). */
@@ -109,7 +112,23 @@ function isManifest(value: unknown, scriptsDir: string): value is Manifest {
   const isSource = (s: unknown) =>
     Array.isArray(s) && s.length === 3 && typeof s[0] === "string" && typeof s[1] === "number" && typeof s[2] === "number";
   const isOutput = (o: unknown) => Array.isArray(o) && o.length === 2 && isCacheFile(o[0], scriptsDir) && Number.isSafeInteger(o[1]);
-  return m.sources.every(isSource) && m.outputs.every(isOutput) && m.outputs.some((o: OutputStamp) => o[0] === m.output);
+  return (
+    m.sources.every(isSource) &&
+    m.outputs.every(isOutput) &&
+    m.outputs.some((o: OutputStamp) => o[0] === m.output) &&
+    (m.inputs === undefined || isInputsDeclaration(m.inputs))
+  );
+}
+
+/** The `inputs` a manifest keeps: name → { spec: string | { url, ... }, line }. */
+function isInputsDeclaration(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  return Object.values(value).every((d: unknown) => {
+    if (typeof d !== "object" || d === null) return false;
+    const { spec, line } = d as { spec?: unknown; line?: unknown };
+    if (!Number.isSafeInteger(line)) return false;
+    return typeof spec === "string" || (typeof spec === "object" && spec !== null && typeof (spec as { url?: unknown }).url === "string");
+  });
 }
 
 /** A manifest from before outputs were recorded: not damaged, only to be rewritten. */

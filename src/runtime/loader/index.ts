@@ -12,6 +12,7 @@ import { dynamicImport } from "../dynamic-import.js";
 import { versionString } from "../package.js";
 import { uniqueSuffix } from "../files.js";
 import { discardEntry, lookupManifest, writeManifest, type Manifest } from "./cache.js";
+import type { InputsDeclaration } from "../inputs.js";
 import { directoryEntry } from "./resolve.js";
 import { mapStacksOf, mapStacksOfCommonJS } from "./source-maps.js";
 
@@ -37,12 +38,32 @@ export function locateScript(path: string, cwd: string = process.cwd()): string 
 }
 
 /** Imports the module at `file` (already located), transpiling TypeScript through the cache. */
-export async function importModule(
+export async function importModule(file: string, cacheDir: string, warn?: (line: string) => void): Promise<Record<string, unknown>> {
+  return (await importScript(file, cacheDir, warn)).namespace;
+}
+
+export interface ImportedScript {
+  readonly namespace: Record<string, unknown>;
+  /** Its static `inputs` declaration, if it exports one (src/runtime/inputs.ts). */
+  readonly inputs: InputsDeclaration | undefined;
+}
+
+/**
+ * Imports a script and reads its `inputs` declaration: from the transpile
+ * manifest for TypeScript (recorded when it was transpiled, so a warm run
+ * costs nothing more), by parsing JavaScript that exports `inputs`.
+ */
+export async function importScript(
   file: string,
   cacheDir: string,
   warn: (line: string) => void = (line) => process.stderr.write(`tsexec: warning: ${line}\n`),
-): Promise<Record<string, unknown>> {
-  if (javaScriptExtensions.has(extname(file))) return importJavaScript(file);
+): Promise<ImportedScript> {
+  if (javaScriptExtensions.has(extname(file))) {
+    const namespace = await importJavaScript(file);
+    if (!("inputs" in namespace)) return { namespace, inputs: undefined };
+    const { readInputsDeclaration } = await import("../inputs.js");
+    return { namespace, inputs: readInputsDeclaration(file, readFileSync(file, "utf8")) };
+  }
   const scriptsDir = join(cacheDir, "scripts");
   // Stack traces of scripts point at their .ts lines through the outputs' inline source maps.
   mapStacksOf(scriptsDir);
@@ -54,7 +75,7 @@ export async function importModule(
   }
   if (found.kind !== "fresh") return transpileAndImport(file, scriptsDir, version);
   try {
-    return await importOutput(found.manifest);
+    return { namespace: await importOutput(found.manifest), inputs: found.manifest.inputs };
   } catch (error) {
     const fault = await cacheFault(error, found.manifest);
     if (fault === undefined) {
@@ -69,11 +90,11 @@ export async function importModule(
   }
 }
 
-async function transpileAndImport(file: string, scriptsDir: string, version: string, salt = ""): Promise<Record<string, unknown>> {
+async function transpileAndImport(file: string, scriptsDir: string, version: string, salt = ""): Promise<ImportedScript> {
   const { transpileGraph } = await import("./transpile.js");
   const manifest = await transpileGraph(file, scriptsDir, version, salt);
   writeManifest(scriptsDir, manifest);
-  return importOutput(manifest);
+  return { namespace: await importOutput(manifest), inputs: manifest.inputs };
 }
 
 /**

@@ -19,6 +19,7 @@ import { printable } from "../printable.js";
 import { maxNesting, tooDeepAt } from "./nesting.js";
 import { resolveSpecifier } from "./resolve.js";
 import { outputFile, sweepTemporaryFiles, writeCacheFile, type Manifest, type OutputStamp, type SourceStamp } from "./cache.js";
+import { readInputsDeclaration, type InputsDeclaration } from "../inputs.js";
 
 interface OxcResult {
   code: string;
@@ -58,6 +59,7 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
   await init;
   sweepTemporaryFiles(scriptsDir);
   const sources: SourceStamp[] = [];
+  let inputs: InputsDeclaration | undefined;
   const outputs: OutputStamp[] = [];
   const outputOf = (file: string) => outputFile(scriptsDir, file, file.endsWith(".cts") ? ".cjs" : ".mjs", salt);
   // Depth first in import order, with a stack of its own: a chain of thousands of imports must not overflow the call stack.
@@ -73,6 +75,7 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     const stat = statSync(file);
     sources.push([file, stat.mtimeMs, stat.size]);
     const { code, map } = transpile(file, source);
+    if (file === entry) inputs = readInputsDeclaration(file, source);
     const esm = !file.endsWith(".cts");
     const imported: string[] = [];
     const dependencyOutput = (dependency: string): string => {
@@ -87,7 +90,8 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     outputs.push([out, Buffer.byteLength(output)]);
     for (let i = imported.length - 1; i >= 0; i--) if (!seen.has(imported[i]!)) stack.push(imported[i]!);
   }
-  return { version, entry, output: outputOf(entry), sources, outputs };
+  const manifest: Manifest = { version, entry, output: outputOf(entry), sources, outputs };
+  return inputs === undefined ? manifest : { ...manifest, inputs };
 }
 
 /** Transpiles one module, or throws `file:line:col: message` with oxc's code frame. */
