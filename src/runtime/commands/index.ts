@@ -26,6 +26,18 @@ export const commands: readonly CommandSpec[] = [
     claims: (args) => (args.length > 0 ? looksLikeReference(args[0]!) : !existsSync("show")),
     load: async () => (await import("./show.js")).run,
   },
+  {
+    name: "check",
+    usage: "tsexec [OPTIONS] check [SCRIPT...]",
+    // `check s.ts` even beside a file named check, when s.ts exists; `check` alone is that file when there is one.
+    claims: (args) => !existsSync("check") || (args.length > 0 && existsSync(args[0]!)),
+    load: async () => (await import("./check.js")).run,
+  },
+  {
+    name: "init",
+    usage: "tsexec [OPTIONS] init [DIR]",
+    load: async () => (await import("./init.js")).run,
+  },
 ];
 
 /** The subcommand `script` names, given the words after it; undefined for a script. */
