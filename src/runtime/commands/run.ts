@@ -17,6 +17,8 @@ export async function runScript(script: string, scriptArgs: readonly string[], c
   const file = looksLikeReference(script)
     ? await (await import("../reference.js")).resolveReferenceScript(script, ctx)
     : locateScript(script);
+  // --check: type errors stop the run before any of the script's code runs.
+  if (ctx.options.check === true) await (await import("./check.js")).checkBeforeRun(file, ctx.cacheDir);
   const namespace = await importModule(file, ctx.cacheDir);
   if (!("default" in namespace)) {
     throw new TsexecError(`${script} does not export a function (it has no default export): add \`export default ({ args, lib }) => ...\``);
