@@ -27,12 +27,21 @@ export async function runScript(script: string, scriptArgs: readonly string[], c
   if (typeof exported !== "function") {
     throw new TsexecError(`${script} does not export a function (it exports ${describeValue(exported)})`);
   }
+  // Seen before anything runs: an async function can only ever return a Promise.
+  if (exported.constructor?.name === "AsyncFunction") {
+    throw new TsexecError(
+      `the function exported by ${script} is async, so it returns a Promise, not an IO value: ` +
+        `drop \`async\` and wrap asynchronous work in lib.task(() => promise)`,
+    );
+  }
   const program: unknown = exported({ args: [script, ...scriptArgs], lib: makeLib({ dir: dirname(file) }) });
   if (!isIO(program)) {
     const hint =
       describeValue(program) === "a Promise"
         ? ": a Promise is not an IO value (is the function async?); wrap asynchronous work in lib.task(() => promise)"
-        : "";
+        : program === undefined
+          ? " (did the function forget to return?)"
+          : "";
     throw new TsexecError(`the function exported by ${script} returned ${describeValue(program)}, not an IO value${hint}`);
   }
   await runToTheEnd(program, ctx);
