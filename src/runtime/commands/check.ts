@@ -288,7 +288,7 @@ function fromTypeScript(ts: TypeScript, d: import("typescript").Diagnostic): Dia
   const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
   if (d.file === undefined || d.start === undefined) return { file: undefined, line: 0, column: 0, code: d.code, message };
   const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-  return { file: d.file.fileName, line: line + 1, column: character + 1, code: d.code, message: message.replace(/\n/g, "\n  ") };
+  return { file: d.file.fileName, line: line + 1, column: character + 1, code: d.code, message };
 }
 
 // ---- output ----

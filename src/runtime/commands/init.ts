@@ -56,7 +56,8 @@ export function initProject(dir: string, write: (text: string) => void = (t) => 
   mkdirSync(root, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileAtomic(join(root, name), text);
   chmodSync(join(root, "main.ts"), 0o755);
-  const shown = relative(process.cwd(), root) || ".";
+  const fromHere = relative(process.cwd(), root);
+  const shown = fromHere === "" ? "." : fromHere.startsWith("..") ? root : fromHere;
   write(
     `Created ${Object.keys(files).map((name) => join(shown, name)).join(", ")}.\n` +
       `Next: cd ${shown} && npm install, then ./main.ts (tsexec on PATH) or npx tsexec main.ts; npx tsexec check type-checks.\n`,
