@@ -7,7 +7,7 @@
  * A node is immutable and is never memoised: running it twice runs its
  * effects twice, as in nix-exec.
  */
-import { recordTaskSite, traced } from "./trace.js";
+import { firstUserFrame, traced } from "./trace.js";
 import { describeFunction, describeValue } from "./describe.js";
 
 /** The runtime context handed to primitives when they run (see runtime/context.ts). */
@@ -119,8 +119,30 @@ export function io<A>(f: () => A): IO<A> {
 /** An asynchronous effect: `f` is called each time the IO runs, and its promise awaited. */
 export function task<A>(f: () => PromiseLike<A>): IO<A> {
   expectFunction("lib.task", f, "(task(() => promise))");
-  // Where the task was built, so its rejection names the script's line (a task is I/O: the capture is cheap beside it).
-  return recordTaskSite(traced(new Node(Tag.Async, f, `lib.task(${functionName(f)})`), "awaiting", f)) as unknown as IO<A>;
+  return traced(new Node(Tag.Async, f, new TaskStep(f, new Error())), "awaiting", f) as unknown as IO<A>;
+}
+
+/**
+ * The label of a `lib.task` node (`_b`), and where it was built: a rejected
+ * task carries no stack of the script, so its error names this line instead.
+ * The site is an Error made when the task is built (a task is I/O: the capture
+ * is cheap beside it), its stack formatted only on failure; the label is made
+ * only when printed.
+ */
+class TaskStep {
+  constructor(
+    private readonly f: unknown,
+    readonly site: Error,
+  ) {}
+  toString(): string {
+    return `lib.task(${functionName(this.f)})`;
+  }
+}
+
+/** `file:line:col` of the script line that built the `lib.task` node `node`, if it is one. */
+export function taskSite(node: Node): string | undefined {
+  const step: unknown = node._b;
+  return step instanceof TaskStep ? firstUserFrame(step.site.stack ?? "") : undefined;
 }
 
 /**

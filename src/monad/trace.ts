@@ -55,7 +55,8 @@ function callSite(): string | undefined {
   return firstUserFrame(new Error().stack ?? "");
 }
 
-function firstUserFrame(stack: string): string | undefined {
+/** The first frame of `stack` outside tsexec and Node, as `file:line:col`. */
+export function firstUserFrame(stack: string): string | undefined {
   for (const line of stack.split("\n").slice(1)) {
     if (isOwnFrame(line)) continue;
     const m = /\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/.exec(line);
@@ -67,23 +68,4 @@ function firstUserFrame(stack: string): string | undefined {
 /** `while mapping f at file.ts:12:5` */
 export function formatTrace(t: Trace): string {
   return `while ${t.op} ${t.subject}${t.site ? ` at ${t.site}` : ""}`;
-}
-
-/**
- * Where each `lib.task` was built, recorded always (not only under
- * --show-trace): a rejected task carries no stack of the script, so its error
- * names this line instead. Only an Error object is kept (V8 formats its stack
- * when read, on failure); a node stays three fields.
- */
-const taskSites = new WeakMap<object, Error>();
-
-export function recordTaskSite<N extends object>(node: N): N {
-  taskSites.set(node, new Error());
-  return node;
-}
-
-/** `file:line:col` of the script line that built the task `node`, if recorded. */
-export function taskSite(node: object): string | undefined {
-  const error = taskSites.get(node);
-  return error === undefined ? undefined : firstUserFrame(error.stack ?? "");
 }

@@ -10,9 +10,9 @@
  *   A suspended fiber resumes through one reusable pair of callbacks, so a long
  *   asynchronous loop holds no chain of pending promises.
  */
-import { Node, Tag, isIO, isThenable, joinIdentity, type IO, type PrimitiveContext } from "../monad/io.js";
+import { Node, Tag, isIO, isThenable, joinIdentity, taskSite, type IO, type PrimitiveContext } from "../monad/io.js";
 import { describeFunction, describeValue } from "../monad/describe.js";
-import { formatTrace, isTracing, nodeTrace, taskSite } from "../monad/trace.js";
+import { formatTrace, isTracing, nodeTrace } from "../monad/trace.js";
 import { TsexecError } from "./errors.js";
 
 /** The trace lines of the frames an error unwound through (under --show-trace). */
