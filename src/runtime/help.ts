@@ -26,6 +26,11 @@ export async function helpText(): Promise<string> {
     "",
     "tsexec show REFERENCE lists the scripts a reference offers, without running",
     "them. (A script file named 'show' runs as: tsexec ./show)",
+    "",
+    "tsexec check [SCRIPT...] type-checks scripts with tsexec's types and the",
+    "loader's options (a tsconfig.json beside them is honoured); exit 1 on any",
+    "type error. tsexec init [DIR] creates a script project (package.json,",
+    "tsconfig.json, an executable main.ts, .gitignore), never overwriting a file.",
   ].join("\n");
   let parser = yargs([])
     .scriptName("tsexec")
