@@ -131,7 +131,7 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
               running = cur;
               const effect = cur._a;
               value = effect();
-              if (isThenable(value)) throw promiseFrom("lib.io", effect);
+              if (isThenable(value)) throw promiseFrom("lib.io", effect, value);
               break;
             }
             case Tag.Primitive: {
@@ -165,7 +165,7 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
         const f = k._b;
         if (k._tag === Tag.Map) {
           value = f(value);
-          if (isThenable(value)) throw promiseFrom("lib.map", f);
+          if (isThenable(value)) throw promiseFrom("lib.map", f, value);
           cur = undefined;
         } else if (k._tag === Tag.Chain) {
           cur = f(value);
@@ -233,7 +233,13 @@ function notIO(k: Node, value: unknown): TypeError {
 }
 
 /** lib.io's or lib.map's function returned a Promise: only lib.task awaits. */
-function promiseFrom(where: string, f: unknown): TsexecError {
+function promiseFrom(where: string, f: unknown, promise: unknown): TsexecError {
+  // Its rejection, if it comes, is this error's news, not a crash as an unhandled rejection.
+  try {
+    (promise as PromiseLike<unknown>).then(undefined, noop);
+  } catch {
+    // A thenable whose then throws: nothing to silence.
+  }
   return new TsexecError(
     `the function given to ${where} (${describeFunction(f)}) returned a Promise: ${where} does not await it; ` +
       `for asynchronous work use lib.task(() => promise)`,

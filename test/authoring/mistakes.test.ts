@@ -18,6 +18,19 @@ describe("mistakes explained", () => {
     );
   });
 
+  it("the refused Promise's later rejection is no crash: lib.attempt sees the one error", async () => {
+    const script = [
+      `import { readFile } from "node:fs/promises";`,
+      `export default ({ lib }: any) => lib.bind(lib.attempt(lib.io(() => readFile("missing.txt"))), (e: any) =>`,
+      `  lib.task(() => new Promise((done) => setTimeout(() => done(console.log(e._tag)), 50))));`,
+    ].join("\n");
+    const dir = writeTree({ "s.ts": script });
+    const r = await runTsexec(["s.ts"], { cwd: dir });
+    expect(r.stdout).toBe("Left\n");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   it("a Promise returned by lib.map's function, named", async () => {
     const r = await fails(`export default ({ lib }: any) => lib.map(async function load(n: number) { return n; }, lib.unit(1));\n`);
     expect(r.stderr).toBe(
