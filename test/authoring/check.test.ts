@@ -54,6 +54,11 @@ describe("tsexec check", () => {
     const r = await runTsexec(["check", "s.ts"], { cwd: dir });
     expect(r.stdout + r.stderr).toBe("");
     expect(r.code).toBe(0);
+    // Above the script, within its package, as an editor finds it; not beyond the package.json.
+    const nested = writeTree({ "bin/s.ts": loose, "package.json": "{}", "tsconfig.json": `{ "compilerOptions": { "strict": false } }` });
+    expect((await runTsexec(["check", "bin/s.ts"], { cwd: nested })).code).toBe(0);
+    const outside = writeTree({ "pkg/s.ts": loose, "pkg/package.json": "{}", "tsconfig.json": `{ "compilerOptions": { "strict": false } }` });
+    expect((await runTsexec(["check", "pkg/s.ts"], { cwd: outside })).code).toBe(1);
   });
 
   it("every example passes (examples/tsconfig.json)", async () => {

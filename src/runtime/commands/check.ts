@@ -7,7 +7,8 @@
  * tsexec's loader implements: strict, ES modules, bundler-like resolution
  * with `.ts` imports, Node's types, isolated modules (oxc transpiles each file
  * alone), and `tsexec` resolved to the running copy's own types. A
- * tsconfig.json beside the script is honoured (extended, with noEmit).
+ * tsconfig.json beside the script (or above it, within its package) is
+ * honoured (extended, with noEmit).
  *
  * Two checkers read the same generated config: TypeScript's native port
  * (`tsgo`, an optional dependency) when it is installed for this platform, else
@@ -108,10 +109,23 @@ function groupByConfig(paths: readonly string[]): CheckGroup[] {
     if (!checkedExtensions.test(file)) {
       throw new TsexecError(`cannot type-check '${path}': only .ts, .mts, .cts and .tsx files are checked (rename it, or check a .ts file that imports it)`);
     }
-    const config = join(dirname(file), "tsconfig.json");
-    add(existsSync(config) ? config : undefined, [file]);
+    add(nearestConfig(dirname(file)), [file]);
   }
   return [...groups.values()];
+}
+
+/**
+ * The tsconfig.json an editor would use for a script in `dir`: beside it, else
+ * in a parent, up to the directory of the nearest package.json (a project's
+ * edge: a tsconfig above it belongs to something else).
+ */
+function nearestConfig(dir: string): string | undefined {
+  for (;;) {
+    const config = join(dir, "tsconfig.json");
+    if (existsSync(config)) return config;
+    if (existsSync(join(dir, "package.json")) || dirname(dir) === dir) return undefined;
+    dir = dirname(dir);
+  }
 }
 
 function isDirectory(path: string): boolean {
