@@ -61,6 +61,16 @@ describe("tsexec check", () => {
     expect((await runTsexec(["check", "pkg/s.ts"], { cwd: outside })).code).toBe(1);
   });
 
+  it("a tsconfig with options TypeScript 7 dropped is checked by TypeScript 5's API instead", async () => {
+    const dir = writeTree({
+      "s.ts": `export default ({ lib }: any) => lib.unit(1);\n`,
+      "tsconfig.json": `{ "compilerOptions": { "strict": true, "module": "commonjs", "moduleResolution": "node", "target": "es5", "baseUrl": "." } }`,
+    });
+    const r = await runTsexec(["check", "s.ts"], { cwd: dir });
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
   it("every example passes (examples/tsconfig.json)", async () => {
     const r = await runTsexec(["check", "examples"], { cwd: root });
     expect(r.stdout + r.stderr).toBe("");

@@ -226,9 +226,22 @@ function pickChecker(): Checker {
   }
   if (wanted === "tsc") return checkWithTypeScriptApi;
   const tsgo = tsgoExecutable();
-  if (tsgo !== undefined) return (config, cwd) => checkWithTsgo(tsgo, config, cwd);
+  if (tsgo !== undefined && wanted === "tsgo") return (config, cwd) => checkWithTsgo(tsgo, config, cwd);
+  if (tsgo !== undefined) {
+    return async (config, cwd) => {
+      const diagnostics = await checkWithTsgo(tsgo, config, cwd);
+      // TypeScript 7 dropped options older configs still use (baseUrl, moduleResolution node, target ES5):
+      // such a config is TypeScript 5's to check, not an error of the user's.
+      return diagnostics.some(isOptionError) ? checkWithTypeScriptApi(config) : diagnostics;
+    };
+  }
   if (wanted === "tsgo") throw new TsexecError(`TSEXEC_CHECKER=tsgo, but @typescript/native-preview is not installed for ${process.platform}-${process.arch}`);
   return checkWithTypeScriptApi;
+}
+
+/** TS5xxx: an error about the compiler options, not about the code. */
+function isOptionError(d: Diagnostic): boolean {
+  return d.code >= 5000 && d.code < 6000;
 }
 
 /** The native checker's executable, from its platform package (an optional dependency: absent on some platforms). */
