@@ -16,11 +16,11 @@
  */
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { TsexecError } from "../errors.js";
-import { writeFileAtomic } from "../files.js";
+import { writeCacheFile } from "../loader/cache.js";
 import { locateScript } from "../loader/index.js";
 import { packageRoot } from "../package.js";
 import type { CommandRun } from "./command.js";
@@ -174,10 +174,8 @@ function writeCheckConfig(group: CheckGroup, cacheDir: string): string {
     ...(group.files === undefined ? {} : { files: group.files, include: [] }),
   };
   const text = JSON.stringify(config, null, 2) + "\n";
-  const dir = join(cacheDir, "check");
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${createHash("sha256").update(text).digest("hex").slice(0, 32)}.tsconfig.json`);
-  if (!existsSync(file)) writeFileAtomic(file, text);
+  const file = join(cacheDir, "check", `${createHash("sha256").update(text).digest("hex").slice(0, 32)}.tsconfig.json`);
+  if (!existsSync(file)) writeCacheFile(file, text);
   return file;
 }
 
