@@ -135,7 +135,7 @@ class TaskStep {
     readonly site: Error,
   ) {}
   toString(): string {
-    return `lib.task(${functionName(this.f)})`;
+    return `lib.task(${describeFunction(this.f)})`;
   }
 }
 

@@ -103,5 +103,9 @@ describe("mistakes explained", () => {
     const r = await fails(`export default ({ lib }: any) => lib.bind(lib.unit(1), (n: number) => n + 1);\n`);
     expect(r.stderr).toBe("error: the function given to lib.bind ((n) => n + 1) returned a number (2), not an IO value\n");
     expect(r.stderr).not.toMatch(/\(_\)|\banonymous\b/);
+    const stuck = await fails(`export default ({ lib }: any) => lib.task(() => new Promise(() => {}));\n`);
+    expect(stuck.stderr).toBe(
+      "error: the program can never finish: it waits on lib.task(() => new Promise(() => {})), whose promise nothing is left to settle (no timer, socket or child process is pending)\n",
+    );
   });
 });
