@@ -19,3 +19,14 @@ export function describeValue(value: unknown): string {
   const ctor = Object.getPrototypeOf(value)?.constructor?.name;
   return ctor && ctor !== "Object" ? `an object (${ctor})` : "an object";
 }
+
+/**
+ * Names a function for a message: its name, else its source (shortened), so an
+ * anonymous arrow is recognisable (`() => readFile(p)`).
+ */
+export function describeFunction(f: unknown): string {
+  if (typeof f !== "function") return describeValue(f);
+  if (f.name) return f.name;
+  const source = Function.prototype.toString.call(f).replace(/\s+/g, " ").trim();
+  return source.length > 60 ? `${source.slice(0, 57)}...` : source;
+}

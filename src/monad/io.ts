@@ -7,8 +7,8 @@
  * A node is immutable and is never memoised: running it twice runs its
  * effects twice, as in nix-exec.
  */
-import { traced } from "./trace.js";
-import { describeValue } from "./describe.js";
+import { firstUserFrame, traced } from "./trace.js";
+import { describeFunction, describeValue } from "./describe.js";
 
 /** The runtime context handed to primitives when they run (see runtime/context.ts). */
 export interface PrimitiveContext {
@@ -86,6 +86,7 @@ function expectIO(where: string, io: unknown, hint: string): void {
 
 /** `unit a`: an IO that yields `a` and does nothing else. */
 export function unit<A>(a: A): IO<A> {
+  if (typeof a === "object" && a !== null && typeof (a as { then?: unknown }).then === "function") throw promiseGivenToUnit();
   return new Node(Tag.Pure, a, undefined) as unknown as IO<A>;
 }
 
@@ -118,7 +119,30 @@ export function io<A>(f: () => A): IO<A> {
 /** An asynchronous effect: `f` is called each time the IO runs, and its promise awaited. */
 export function task<A>(f: () => PromiseLike<A>): IO<A> {
   expectFunction("lib.task", f, "(task(() => promise))");
-  return traced(new Node(Tag.Async, f, `lib.task(${functionName(f)})`), "awaiting", f) as unknown as IO<A>;
+  return traced(new Node(Tag.Async, f, new TaskStep(f, new Error())), "awaiting", f) as unknown as IO<A>;
+}
+
+/**
+ * The label of a `lib.task` node (`_b`), and where it was built: a rejected
+ * task carries no stack of the script, so its error names this line instead.
+ * The site is an Error made when the task is built (a task is I/O: the capture
+ * is cheap beside it), its stack formatted only on failure; the label is made
+ * only when printed.
+ */
+class TaskStep {
+  constructor(
+    private readonly f: unknown,
+    readonly site: Error,
+  ) {}
+  toString(): string {
+    return `lib.task(${describeFunction(this.f)})`;
+  }
+}
+
+/** `file:line:col` of the script line that built the `lib.task` node `node`, if it is one. */
+export function taskSite(node: Node): string | undefined {
+  const step: unknown = node._b;
+  return step instanceof TaskStep ? firstUserFrame(step.site.stack ?? "") : undefined;
 }
 
 /**
@@ -150,15 +174,38 @@ export function attempt<A>(io: IO<A>): IO<Either<Error, A>> {
 export function mapM<A, B>(f: (a: A) => IO<B>, list: readonly A[]): IO<B[]> {
   expectFunction("lib.mapM", f, "as its first argument (mapM f list)");
   if (!Array.isArray(list)) throw new TypeError(`lib.mapM expects an array as its second argument, got ${describeValue(list)}`);
-  const step = (i: number, acc: B[]): IO<B[]> =>
-    i === list.length ? unit(acc) : bind(f(list[i] as A), (b) => (acc.push(b), step(i + 1, acc)));
+  const step = (i: number, acc: B[]): IO<B[]> => {
+    if (i === list.length) return unit(acc);
+    const next = f(list[i] as A);
+    if (!isIO(next)) throw notIOFromMapM(f, i, next);
+    return bind(next, (b) => (acc.push(b), step(i + 1, acc)));
+  };
   // A fresh accumulator per run: IO values are re-runnable, so it cannot be shared.
   return defer(() => step(0, []));
+}
+
+function notIOFromMapM(f: unknown, i: number, value: unknown): TypeError {
+  const hint = isThenable(value)
+    ? " (a Promise is not an IO: wrap it in lib.task(() => promise))"
+    : value === undefined
+      ? " (did the function forget to return?)"
+      : "";
+  return new TypeError(`the function given to lib.mapM (${describeFunction(f)}) returned ${describeValue(value)} for element ${i}, not an IO value${hint}`);
 }
 
 /** `defer(() => io)`: build the IO only when it runs (for recursion and laziness). */
 export function defer<A>(f: () => IO<A>): IO<A> {
   return bind(unit(undefined), f);
+}
+
+/** `lib.unit(promise)`: a Promise is not a value to yield but work to await. */
+function promiseGivenToUnit(): TypeError {
+  return new TypeError("lib.unit was given a Promise: an IO cannot yield a Promise; to await it, use lib.task(() => promise)");
+}
+
+/** A thenable: what lib.io's or lib.map's function must not return (`lib.task` awaits, they do not). */
+export function isThenable(value: unknown): boolean {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
 
 /** The continuation of `join`: the interpreter recognises it to word its errors. */

@@ -2,6 +2,8 @@
  * Call-site recording for `--show-trace`. Off by default; when off, building
  * an IO node costs one boolean test and nothing is captured.
  */
+import { describeFunction } from "./describe.js";
+
 export interface Trace {
   /** "mapping", "joining", "binding", "running", ... */
   readonly op: string;
@@ -47,12 +49,17 @@ export function nodeTrace(node: object): Trace | undefined {
 
 function subjectName(subject: unknown): string {
   if (typeof subject === "string") return subject;
-  if (typeof subject === "function") return subject.name || "<anonymous function>";
+  // An anonymous function is shown by its source, never by a placeholder or an internal name.
+  if (typeof subject === "function") return describeFunction(subject);
   return "<io>";
 }
 
 function callSite(): string | undefined {
-  const stack = new Error().stack ?? "";
+  return firstUserFrame(new Error().stack ?? "");
+}
+
+/** The first frame of `stack` outside tsexec and Node, as `file:line:col`. */
+export function firstUserFrame(stack: string): string | undefined {
   for (const line of stack.split("\n").slice(1)) {
     if (isOwnFrame(line)) continue;
     const m = /\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/.exec(line);

@@ -32,6 +32,11 @@ export async function helpText(): Promise<string> {
     "registry name (tsexec registry add tools github:acme/tools; tsexec tools#app).",
     "A script's `export const inputs = { … }` are fetched before it runs and",
     "pinned in tsexec.lock beside it (tsexec lock, tsexec update). See docs/flakes.md.",
+    "",
+    "tsexec check [SCRIPT...] type-checks scripts with tsexec's types and the",
+    "loader's options (a tsconfig.json beside them is honoured); exit 1 on any",
+    "type error. tsexec init [DIR] creates a script project (package.json,",
+    "tsconfig.json, an executable main.ts, .gitignore), never overwriting a file.",
   ].join("\n");
   let parser = yargs([])
     .scriptName("tsexec")

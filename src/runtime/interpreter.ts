@@ -10,8 +10,8 @@
  *   A suspended fiber resumes through one reusable pair of callbacks, so a long
  *   asynchronous loop holds no chain of pending promises.
  */
-import { Node, Tag, isIO, joinIdentity, type IO, type PrimitiveContext } from "../monad/io.js";
-import { describeValue } from "../monad/describe.js";
+import { Node, Tag, isIO, isThenable, joinIdentity, taskSite, type IO, type PrimitiveContext } from "../monad/io.js";
+import { describeFunction, describeValue } from "../monad/describe.js";
 import { formatTrace, isTracing, nodeTrace } from "../monad/trace.js";
 import { TsexecError } from "./errors.js";
 
@@ -22,8 +22,17 @@ export function errorTrace(error: unknown): readonly string[] {
   return (typeof error === "object" && error !== null && (error as any)[traceKey]) || [];
 }
 
+/** Where the lib.task that failed was built (`file:line:col`), recorded even without --show-trace. */
+const taskSiteKey = Symbol.for("tsexec.taskSite");
+
+export function failedTaskSite(error: unknown): string | undefined {
+  return typeof error === "object" && error !== null ? (error as any)[taskSiteKey] : undefined;
+}
+
 class Fiber {
   readonly stack: Node[] = [];
+  /** The asynchronous step the fiber last suspended on: a rejection is that step's failure. */
+  waitingOn: Node | undefined = undefined;
   resolve: (value: unknown) => void = noop;
   reject: (error: unknown) => void = noop;
   constructor(
@@ -88,6 +97,7 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
     try {
       if (failing) {
         failing = false;
+        running = fiber.waitingOn;
         throw failure;
       }
       for (;;) {
@@ -121,6 +131,7 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
               running = cur;
               const effect = cur._a;
               value = effect();
+              if (isThenable(value)) throw promiseFrom("lib.io", effect, value);
               break;
             }
             case Tag.Primitive: {
@@ -137,6 +148,7 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
               running = cur;
               if (fiber.ctx.synchronous) throw asyncInSync(cur);
               const begin = cur._a;
+              fiber.waitingOn = cur;
               suspend(fiber, begin());
               if (fiber.onSuspend) fiber.onSuspend(describeStep(cur));
               return suspended;
@@ -153,6 +165,7 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
         const f = k._b;
         if (k._tag === Tag.Map) {
           value = f(value);
+          if (isThenable(value)) throw promiseFrom("lib.map", f, value);
           cur = undefined;
         } else if (k._tag === Tag.Chain) {
           cur = f(value);
@@ -165,6 +178,7 @@ function loop(fiber: Fiber, start: Node | undefined, startValue: unknown, failin
     } catch (error) {
       // Unwind to the nearest attempt; collect the trace of what we leave.
       const trace = isTracing() ? traceOf(error) : undefined;
+      if (running !== undefined && running._tag === Tag.Async) noteTaskSite(error, running);
       const failed = trace && running && nodeTrace(running);
       if (failed) trace.push(formatTrace(failed));
       running = undefined;
@@ -209,9 +223,39 @@ function toError(error: unknown): Error {
 
 function notIO(k: Node, value: unknown): TypeError {
   const isJoin = k._b === joinIdentity;
-  const what = isJoin ? "lib.join: the IO yielded" : `the function given to lib.bind (${(k._b as Function).name || "anonymous"}) returned`;
-  const hint = describeValue(value) === "a Promise" ? " (a Promise is not an IO: wrap it in lib.task(() => promise))" : "";
+  const what = isJoin ? "lib.join: the IO yielded" : `the function given to lib.bind (${describeFunction(k._b)}) returned`;
+  const hint = isThenable(value)
+    ? " (a Promise is not an IO: wrap it in lib.task(() => promise))"
+    : value === undefined && !isJoin
+      ? " (did the function forget to return?)"
+      : "";
   return new TypeError(`${what} ${describeValue(value)}, not an IO value${hint}`);
+}
+
+/** lib.io's or lib.map's function returned a Promise: only lib.task awaits. */
+function promiseFrom(where: string, f: unknown, promise: unknown): TsexecError {
+  // Its rejection, if it comes, is this error's news, not a crash as an unhandled rejection.
+  try {
+    (promise as PromiseLike<unknown>).then(undefined, noop);
+  } catch {
+    // A thenable whose then throws: nothing to silence.
+  }
+  return new TsexecError(
+    `the function given to ${where} (${describeFunction(f)}) returned a Promise: ${where} does not await it; ` +
+      `for asynchronous work use lib.task(() => promise)`,
+  );
+}
+
+/** The innermost failed task's site, once: outer frames must not overwrite it. */
+function noteTaskSite(error: unknown, node: Node): void {
+  if (typeof error !== "object" || error === null || taskSiteKey in error) return;
+  const site = taskSite(node);
+  if (site === undefined) return;
+  try {
+    Object.defineProperty(error, taskSiteKey, { value: site, enumerable: false, configurable: true });
+  } catch {
+    // A frozen error carries no site.
+  }
 }
 
 /** `lib.task(fetchIt)`, with where it was built under --show-trace. */

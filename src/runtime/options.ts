@@ -21,6 +21,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   { name: "help", alias: "h", describe: "Show this help and exit" },
   { name: "version", describe: "Show tsexec's and Node's versions and exit" },
   { name: "verbose", alias: "v", describe: "Log each primitive as it runs, to stderr" },
+  { name: "check", describe: "Type-check the script (as tsexec check does) before running it" },
   { name: "show-trace", describe: "On error, show where the failing IO steps were built" },
   { name: "cache-dir", takesValue: "DIR", describe: "Cache directory (default $TSEXEC_CACHE_DIR, $XDG_CACHE_HOME/tsexec or ~/.cache/tsexec)" },
   { name: "offline", env: "TSEXEC_OFFLINE", describe: "Answer fetches from the cache only; never touch the network" },

@@ -71,9 +71,11 @@ describe("bad input", () => {
     expect((await failing({ "s.ts": "export default () => 3;" }, ["s.ts"])).stderr).toBe(
       "error: the function exported by s.ts returned a number (3), not an IO value\n",
     );
-    expect((await failing({ "s.ts": "export default async () => 3;" }, ["s.ts"])).stderr).toContain(
+    expect((await failing({ "s.ts": "export default () => Promise.resolve(3);" }, ["s.ts"])).stderr).toContain(
       "error: the function exported by s.ts returned a Promise, not an IO value: a Promise is not an IO value (is the function async?); wrap asynchronous work in lib.task(() => promise)",
     );
+    // An async function is refused before it is called (test/authoring/mistakes.test.ts).
+    expect((await failing({ "s.ts": "export default async () => 3;" }, ["s.ts"])).stderr).toContain("error: the function exported by s.ts is async");
   });
 
   it("map given a non-function points at the script line", async () => {

@@ -30,6 +30,18 @@ export const commands: readonly CommandSpec[] = [
   { name: "lock", usage: "tsexec [OPTIONS] lock SCRIPT…", load: async () => (await import("./lock.js")).run },
   { name: "update", usage: "tsexec [OPTIONS] update SCRIPT [INPUT…]", load: async () => (await import("./update.js")).run },
   { name: "registry", usage: "tsexec registry add NAME REFERENCE | remove NAME | list | pin NAME", load: async () => (await import("./registry.js")).run },
+  {
+    name: "check",
+    usage: "tsexec [OPTIONS] check [SCRIPT...]",
+    // `check s.ts` even beside a file named check, when s.ts exists; `check` alone is that file when there is one.
+    claims: (args) => !existsSync("check") || (args.length > 0 && existsSync(args[0]!)),
+    load: async () => (await import("./check.js")).run,
+  },
+  {
+    name: "init",
+    usage: "tsexec [OPTIONS] init [DIR]",
+    load: async () => (await import("./init.js")).run,
+  },
 ];
 
 /** The subcommand `script` names, given the words after it; undefined for a script. */

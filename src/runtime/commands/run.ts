@@ -22,6 +22,8 @@ const noInputs: Readonly<Record<string, Input>> = Object.freeze({});
 
 export async function runScript(script: string, scriptArgs: readonly string[], ctx: PrimitiveContext): Promise<void> {
   const file = await locateAny(script, ctx);
+  // --check: type errors stop the run before any of the script's code runs.
+  if (ctx.options.check === true) await (await import("./check.js")).checkBeforeRun(file, ctx.cacheDir);
   const { namespace, inputs: declaration } = await importScript(file, ctx.cacheDir);
   if (!("default" in namespace)) {
     throw new TsexecError(`${script} does not export a function (it has no default export): add \`export default ({ args, lib }) => ...\``);
@@ -29,6 +31,13 @@ export async function runScript(script: string, scriptArgs: readonly string[], c
   const exported = defaultExport(namespace);
   if (typeof exported !== "function") {
     throw new TsexecError(`${script} does not export a function (it exports ${describeValue(exported)})`);
+  }
+  // Seen before anything runs: an async function can only ever return a Promise.
+  if (exported.constructor?.name === "AsyncFunction") {
+    throw new TsexecError(
+      `the function exported by ${script} is async, so it returns a Promise, not an IO value: ` +
+        `drop \`async\` and wrap asynchronous work in lib.task(() => promise)`,
+    );
   }
   if (declaration === undefined && "inputs" in namespace && namespace.inputs !== undefined) {
     throw new TsexecError(
@@ -46,7 +55,9 @@ export async function runScript(script: string, scriptArgs: readonly string[], c
     const hint =
       describeValue(program) === "a Promise"
         ? ": a Promise is not an IO value (is the function async?); wrap asynchronous work in lib.task(() => promise)"
-        : "";
+        : program === undefined
+          ? " (did the function forget to return?)"
+          : "";
     throw new TsexecError(`the function exported by ${script} returned ${describeValue(program)}, not an IO value${hint}`);
   }
   await runToTheEnd(program, ctx);

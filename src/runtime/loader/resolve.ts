@@ -5,9 +5,9 @@
  * URLs. Bare specifiers follow Node's ESM rules (node_modules lookup, package
  * "exports" with the node/import/default conditions, then "main").
  */
-import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isBuiltin } from "node:module";
-import { dirname, join, resolve as resolvePath } from "node:path";
+import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { TsexecError } from "../errors.js";
 import { packageRoot } from "../package.js";
 
@@ -65,7 +65,57 @@ function classify(path: string, specifier: string, importer: string): Resolution
     const file = join(path, name);
     if (isFile(file)) return isTypeScript(file) ? { kind: "typescript", file } : { kind: "javascript", file };
   }
-  throw new TsexecError(`cannot find module '${specifier}' imported from ${importer}`);
+  throw new TsexecError(`cannot find module '${specifier}' imported from ${importSite(specifier, importer)}${suggestion(specifier, path)}`);
+}
+
+/** `importer:line:col` of the first place the source names `specifier` (the error path reads the file again). */
+function importSite(specifier: string, importer: string): string {
+  let source: string;
+  try {
+    source = readFileSync(importer, "utf8");
+  } catch {
+    return importer;
+  }
+  const at = ['"', "'", "`"].map((q) => source.indexOf(q + specifier + q)).filter((i) => i >= 0).sort((a, b) => a - b)[0];
+  if (at === undefined) return importer;
+  const before = source.slice(0, at).split("\n");
+  return `${importer}:${before.length}:${before[before.length - 1]!.length + 1}`;
+}
+
+/** `: did you mean './util.ts'?`, from the entries of the directory the specifier points into (closest name by edit distance). */
+function suggestion(specifier: string, path: string): string {
+  const wanted = basename(path);
+  let entries: string[];
+  try {
+    entries = readdirSync(dirname(path)).filter((name) => !name.startsWith("."));
+  } catch {
+    return `: no such directory ${dirname(path)}`;
+  }
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of entries) {
+    const distance = Math.min(editDistance(wanted, name), editDistance(stripExtension(wanted), stripExtension(name)) + 1);
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  if (best === undefined || bestDistance > Math.max(2, Math.floor(wanted.length / 3))) return ": no such file (check the path)";
+  return `: no such file; did you mean '${specifier.slice(0, specifier.length - basename(specifier).length)}${best}'?`;
+}
+
+function stripExtension(name: string): string {
+  return name.replace(/\.[^.]*$/, "");
+}
+
+/** Levenshtein distance (names are short: the quadratic table is fine). */
+export function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
 }
 
 /** `name` and `./subpath` of a bare specifier (`@scope/pkg/sub` → `@scope/pkg`, `./sub`). */
