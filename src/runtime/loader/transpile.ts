@@ -15,7 +15,7 @@ import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
 import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
-import { resolveSpecifier } from "./resolve.js";
+import { resolveImport } from "./resolve.js";
 import { outputFile, writeCacheFile, type Manifest, type SourceStamp } from "./cache.js";
 
 interface OxcResult {
@@ -56,7 +56,13 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
   await init;
   const sources: SourceStamp[] = [];
   const done = new Map<string, string>();
-  const visit = (file: string): string => {
+  // Files an import's resolution depends on (a package lock): stamped like sources.
+  const dependsOn = (path: string) => {
+    if (sources.some(([known]) => known === path)) return;
+    const stat = statSync(path);
+    sources.push([path, stat.mtimeMs, stat.size]);
+  };
+  const visit = async (file: string): Promise<string> => {
     const known = done.get(file);
     if (known !== undefined) return known;
     const out = outputFile(scriptsDir, file, file.endsWith(".cts") ? ".cjs" : ".mjs");
@@ -66,14 +72,14 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     sources.push([file, stat.mtimeMs, stat.size]);
     const { code, map } = transpile(file, source);
     const esm = !file.endsWith(".cts");
-    const rewritten = esm ? rewriteImports(parse, file, code, visit) : { code, usesImportMeta: false };
+    const rewritten = esm ? await rewriteImports(parse, file, code, visit, dependsOn) : { code, usesImportMeta: false };
     const { code: output, sourceMap } = withMetaAndMap(file, out, rewritten.code, map, rewritten.usesImportMeta);
     // The map first: an output is only ever read once its map is in place.
     if (sourceMap !== undefined) writeCacheFile(`${out}.map`, sourceMap);
     writeCacheFile(out, output);
     return out;
   };
-  const entryOut = visit(entry);
+  const entryOut = await visit(entry);
   return { version, entry, output: entryOut, sources };
 }
 
@@ -97,12 +103,13 @@ export function transpile(file: string, source: string): { code: string; map: Ox
 type Lexer = typeof import("es-module-lexer").parse;
 
 /** Rewrites each import specifier to an absolute URL; says whether the module reads `import.meta`. */
-function rewriteImports(
+async function rewriteImports(
   parse: Lexer,
   file: string,
   code: string,
-  visit: (file: string) => string,
-): { code: string; usesImportMeta: boolean } {
+  visit: (file: string) => Promise<string>,
+  dependsOn: (file: string) => void,
+): Promise<{ code: string; usesImportMeta: boolean }> {
   const [imports] = parse(code, file);
   let out = "";
   let last = 0;
@@ -110,9 +117,9 @@ function rewriteImports(
   for (const imp of imports) {
     if (imp.d === -2) usesImportMeta = true;
     if (imp.n === undefined || imp.d === -2) continue; // import.meta, or a dynamic import of a computed name
-    const resolution = resolveSpecifier(imp.n, file);
+    const resolution = await resolveImport(imp.n, file, dependsOn);
     if (resolution.kind === "builtin") continue;
-    const target = resolution.kind === "typescript" ? visit(resolution.file) : resolution.file;
+    const target = resolution.kind === "typescript" ? await visit(resolution.file) : resolution.file;
     const url = pathToFileURL(target).href;
     out += code.slice(last, imp.s) + (imp.d === -1 ? url : JSON.stringify(url));
     last = imp.e;
