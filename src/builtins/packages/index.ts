@@ -12,7 +12,7 @@
  * files there by absolute URL, so a warm run reaches none of this.
  */
 import { readFileSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, sep } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../../runtime/errors.js";
 import { lockPath, readLock, writeLock, type LockFile, type NpmLockPackage } from "../../runtime/lockfile.js";
@@ -67,7 +67,11 @@ export function parseNpmSpecifier(text: string): NpmSpecifier {
   return { name, range, subpath: m[3] ? `.${m[3]}` : ".", key: range === undefined ? name : `${name}@${range}` };
 }
 
-/** Where the package an `npm:` specifier names is installed, locking it on the first run. */
+/**
+ * Where the package an `npm:` specifier names is installed. On the first run
+ * every `npm:` specifier of the importing module is resolved at once (one
+ * lock write, one tree) and pinned in the directory's tsexec.lock.
+ */
 export async function locateNpmSpecifier(text: string, importer: string, ctx: PrimitiveContext): Promise<PackageLocation & { subpath: string }> {
   const spec = parseNpmSpecifier(text);
   const dir = dirname(importer);
@@ -76,30 +80,57 @@ export async function locateNpmSpecifier(text: string, importer: string, ctx: Pr
   const packages: Record<string, NpmLockPackage> = { ...lock.npm?.packages };
   const specifiers: Record<string, string> = { ...lock.npm?.specifiers };
   const config = loadNpmConfig(projectDirOf(dir, ctx.cacheDir));
-  let key = specifiers[spec.key];
-  if (key === undefined || missingFrom(packages, [key]).length > 0) {
-    const missing = key === undefined ? `has no entry for ${spec.key}` : `lacks ${missingFrom(packages, [key]).join(", ")}`;
+  const unlocked = (s: NpmSpecifier) => specifiers[s.key] === undefined || missingFrom(packages, [specifiers[s.key]!]).length > 0;
+  if (unlocked(spec)) {
+    const missing = specifiers[spec.key] === undefined ? `has no entry for ${spec.key}` : `lacks ${missingFrom(packages, [specifiers[spec.key]!]).join(", ")}`;
     if (ctx.options.frozen === true) {
       throw new TsexecError(`npm:${text} (imported from ${importer}): ${lockFile} ${missing}, and --frozen (TSEXEC_FROZEN) forbids changing it: run without --frozen to lock it, and commit the lock`);
     }
     if (ctx.options.offline === true) {
       throw new TsexecError(`npm:${text} (imported from ${importer}): ${lockFile} ${missing}, and --offline forbids asking the registry ${config.registryFor(spec.name)}: run once online to lock it`);
     }
+    const wanted = [spec, ...specifiersIn(importer).filter((s) => s.key !== spec.key && unlocked(s))];
     const resolver = new RegistryResolver(config, packages);
     try {
-      key = await resolver.resolve(spec.name, spec.range, `npm:${text} (imported from ${importer})`);
+      const keys = await Promise.all(wanted.map((s) => resolver.resolve(s.name, s.range, `npm:${s.key} (imported from ${importer})`)));
+      wanted.forEach((s, i) => (specifiers[s.key] = keys[i]!));
     } finally {
       closeConnections();
     }
-    specifiers[spec.key] = key;
-    const written = writeLock(dir, { ...lock, npm: { specifiers, packages } });
+    // A fetched checkout is content-addressed: never written into, even where the file system would let us.
+    const written = isInside(dir, ctx.cacheDir) ? "read-only" : writeLock(dir, { ...lock, npm: { specifiers, packages } });
     if (written === "read-only") {
-      ctx.log(`warning: npm:${text} is not pinned (${dir} is not writable, so no tsexec.lock records it): it resolved to ${key}; to run exactly this, import npm:${key}${spec.subpath === "." ? "" : spec.subpath.slice(1)}`);
+      for (const s of wanted) {
+        ctx.log(`warning: npm:${s.key} is not pinned (${dir} is read-only, so no tsexec.lock records it): it resolved to ${specifiers[s.key]}; to run exactly this, import npm:${specifiers[s.key]}`);
+      }
     }
   }
+  const key = specifiers[spec.key]!;
   const plan = planFromLock(Object.values(specifiers), packages, allowScripts(ctx));
   const tree = await install(plan, config, ctx);
   return { packageDir: join(tree, virtualPath(key, splitAlias(key).name)), subpath: spec.subpath, dependsOn: isFile(lockFile) ? [lockFile] : [] };
+}
+
+const isInside = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);
+
+/** The `npm:` specifiers a module's source names (a cheap scan; what does not parse is left to the import itself). */
+function specifiersIn(file: string): NpmSpecifier[] {
+  let source: string;
+  try {
+    source = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  const found = new Map<string, NpmSpecifier>();
+  for (const m of source.matchAll(/["']npm:([^"'\s]+)["']/g)) {
+    try {
+      const spec = parseNpmSpecifier(m[1]!);
+      found.set(spec.key, spec);
+    } catch {
+      // Not a specifier (text in a string): ignored here.
+    }
+  }
+  return [...found.values()];
 }
 
 /** Keys reachable from `roots` that the lock does not hold. */
