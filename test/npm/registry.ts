@@ -92,6 +92,8 @@ export interface Registry {
   readonly requests: string[];
   tarball(name: string, version: string): Buffer;
   integrity(name: string, version: string): string;
+  /** The package as the test described it. */
+  manifest(name: string, version: string): FakePackage;
   /** Serve other bytes for this tarball (the packument keeps the true integrity). */
   tamper(name: string, version: string, bytes: Buffer): void;
   /** Wait this long before answering tarball requests. */
@@ -171,6 +173,7 @@ export async function startRegistry(packages: readonly FakePackage[]): Promise<R
     },
     tarball: (name, version) => tarballs.get(`${name}@${version}`)!,
     integrity: (name, version) => sri(tarballs.get(`${name}@${version}`)!),
+    manifest: (name, version) => packages.find((p) => p.name === name && p.version === version)!,
     tamper: (name, version, bytes) => void served.set(`${name}@${version}`, bytes),
     close: () =>
       new Promise<void>((resolve) => {
@@ -194,10 +197,13 @@ export function packageLock(
   const packages: Record<string, unknown> = { "": { name: "project", version: "1.0.0", ...root } };
   for (const [path, e] of Object.entries(entries)) {
     const aliasName = path.slice(path.lastIndexOf("node_modules/") + "node_modules/".length);
+    const manifest = registry.manifest(e.name, e.version);
     packages[path] = {
       ...(aliasName !== e.name ? { name: e.name } : {}),
       version: e.version,
       integrity: registry.integrity(e.name, e.version),
+      ...(manifest.dependencies ? { dependencies: manifest.dependencies } : {}),
+      ...(manifest.optionalDependencies ? { optionalDependencies: manifest.optionalDependencies } : {}),
       ...(e.dev ? { dev: true } : {}),
       ...(e.optional ? { optional: true } : {}),
       ...(e.os ? { os: e.os } : {}),

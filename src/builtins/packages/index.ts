@@ -169,7 +169,8 @@ function planFromLock(roots: readonly string[], packages: Record<string, NpmLock
     seen.add(key);
     const { name, range: version } = splitAlias(key);
     const own = virtualPath(key, name);
-    placements.push({ path: own, pkg: { name, version: version!, integrity: entry.integrity, hasInstallScript: entry.hasInstallScript === true } });
+    const leaf = Object.keys(entry.dependencies).length === 0 && Object.keys(entry.optionalDependencies ?? {}).length === 0;
+    placements.push({ path: own, pkg: { name, version: version!, integrity: entry.integrity, hasInstallScript: entry.hasInstallScript === true, leaf } });
     const link = (alias: string, depKey: string) => {
       const path = `node_modules/.tsexec/${storeDirName(key)}/node_modules/${alias}`;
       if (path === own) return;

@@ -26,6 +26,10 @@ interface LockEntry {
   os?: unknown;
   cpu?: unknown;
   libc?: unknown;
+  dependencies?: unknown;
+  optionalDependencies?: unknown;
+  peerDependencies?: unknown;
+  bundleDependencies?: unknown;
 }
 
 const strings = (value: unknown): string[] | undefined => (Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : undefined);
@@ -39,6 +43,11 @@ export function allowedByPackageJson(projectDir: string): string[] {
     return [];
   }
 }
+
+const isEmpty = (value: unknown) => value === undefined || (typeof value === "object" && value !== null && Object.keys(value).length === 0);
+/** A package that requires nothing from the tree (no dependencies, optional, peer or bundled ones). */
+const isLeaf = (entry: LockEntry) =>
+  isEmpty(entry.dependencies) && isEmpty(entry.optionalDependencies) && isEmpty(entry.peerDependencies) && (entry.bundleDependencies === undefined || entry.bundleDependencies === false);
 
 /** The tree a lock file describes (for this platform, production and optional packages). */
 export function planFromPackageLock(lockFile: string, allowScripts: ReadonlySet<string>, replaceRegistry: (url: string) => string): TreePlan {
@@ -82,7 +91,7 @@ export function planFromPackageLock(lockFile: string, allowScripts: ReadonlySet<
     }
     placements.push({
       path,
-      pkg: { name, version: entry.version, integrity: entry.integrity, resolved, hasInstallScript: entry.hasInstallScript === true },
+      pkg: { name, version: entry.version, integrity: entry.integrity, resolved, hasInstallScript: entry.hasInstallScript === true, leaf: isLeaf(entry) },
     });
   }
   return { placements, links: [], allowScripts };

@@ -7,7 +7,10 @@
  * A package is stored once, whatever lock it came from: a tree is made of
  * hard links to the store's files (a copy only where install scripts run,
  * or where the file system refuses links), laid out as the lock says, so
- * Node's own resolution finds each package's dependencies. A tree is named
+ * Node's own resolution finds each package's dependencies. A package with no
+ * dependencies at all needs no place of its own: it is a symbolic link to the
+ * store's copy (Node resolves it there), which saves a tree its directories.
+ * A tree is named
  * by a hash of what defines it (its packages, their integrities and places,
  * the scripts allowed, the platform and Node's ABI).
  *
@@ -34,7 +37,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 import { makeReadOnly, removeTree, uniqueSuffix } from "../../runtime/files.js";
 import { isAlive, processStart } from "../../runtime/processes.js";
@@ -51,6 +54,8 @@ export interface PackageSpec {
   /** The tarball URL, when the lock records one. */
   readonly resolved?: string | undefined;
   readonly hasInstallScript?: boolean | undefined;
+  /** No dependencies of any kind (nor peers): its place in a tree can be a link to the store's copy. */
+  readonly leaf?: boolean | undefined;
 }
 
 export interface TreePlan {
@@ -92,7 +97,7 @@ export function treeKey(plan: TreePlan): string {
   hash.update(`tsexec-tree-1\0${platformKey()}\0`);
   for (const { path, pkg } of [...plan.placements].sort((a, b) => (a.path < b.path ? -1 : 1))) {
     const scripts = pkg.hasInstallScript && plan.allowScripts.has(pkg.name) ? "scripts" : "";
-    hash.update(`${path}\0${pkg.name}\0${pkg.version}\0${pkg.integrity}\0${scripts}\n`);
+    hash.update(`${path}\0${pkg.name}\0${pkg.version}\0${pkg.integrity}\0${scripts}\0${pkg.leaf ? "leaf" : ""}\n`);
   }
   for (const link of [...plan.links].sort((a, b) => (a.path < b.path ? -1 : 1))) hash.update(`link\0${link.path}\0${link.target}\n`);
   return hash.digest("hex").slice(0, 32);
@@ -206,8 +211,15 @@ function assemble(temp: string, plan: TreePlan, stored: Map<PackageSpec, string>
   const scripted: { dir: string; pkg: PackageSpec }[] = [];
   for (const { path, pkg } of [...plan.placements].sort((a, b) => a.path.length - b.path.length)) {
     const dir = join(temp, path);
+    const runsScripts = pkg.hasInstallScript && plan.allowScripts.has(pkg.name);
+    if (pkg.leaf && !runsScripts) {
+      mkdirSync(dirname(dir), { recursive: true });
+      symlinkSync(relative(dirname(dir), stored.get(pkg)!), dir);
+      if (pkg.hasInstallScript) skipped.push(pkg);
+      continue;
+    }
     mkdirSync(dir, { recursive: true });
-    if (pkg.hasInstallScript && plan.allowScripts.has(pkg.name)) {
+    if (runsScripts) {
       // Scripts may write into their package: give it its own copy, not links into the store.
       copyTree(stored.get(pkg)!, dir);
       scripted.push({ dir, pkg });
