@@ -152,8 +152,13 @@ describe("project form", () => {
     const lone = writeTree({ "t.ts": `import x from "picocolors-missing";\nexport default ({ lib }: any) => lib.unit(x);\n` });
     const out = await runTsexec([join(lone, "t.ts")], { env: npmEnv(registry.url) });
     expect(out.code).toBe(1);
-    expect(out.stderr).toMatch(/^error: cannot find package 'picocolors-missing' imported from .*t\.ts: import it as "npm:picocolors-missing@<range>"/);
+    expect(out.stderr).toMatch(/^error: cannot find package 'picocolors-missing' imported from .*t\.ts: install it next to the script \(npm install picocolors-missing\), or import it as "npm:picocolors-missing@<range>"/);
     expect(out.stderr).not.toContain("npm install npm:");
+    // In a read-only checkout, installing next to the script is not advice anyone can follow.
+    const work = WorkRepo.create();
+    const commit = work.commit("tool", { "t.ts": `import x from "picocolors-missing";\nexport default ({ lib }: any) => lib.unit(x);\n` });
+    const remote = await runTsexec([`git+file://${work.dir}?rev=${commit}#t.ts`], { env: npmEnv(registry.url) });
+    expect(remote.stderr).toMatch(/^error: cannot find package 'picocolors-missing' imported from .*t\.ts: the repository has no package\.json with a package-lock\.json that lists it; import it as "npm:picocolors-missing@<range>" in the script\n$/);
     const dir = project();
     writeFileSync(join(dir, "bin/other.ts"), `import x from "not-in-lock";\nexport default ({ lib }: any) => lib.unit(x);\n`);
     const notLocked = await runTsexec([join(dir, "bin/other.ts")], { env: npmEnv(registry.url) });

@@ -129,10 +129,13 @@ export async function resolveImport(specifier: string, importer: string, depends
     const own = dirname(createRequire(join(packageRoot, "package.json")).resolve(`${name}/package.json`));
     return { kind: "javascript", file: resolvePackage(own, subpath, specifier, importer) };
   }
+  const inCheckout = importer.startsWith(ctx.cacheDir + "/");
   const lockAdvice =
     project?.lockFile !== undefined
       ? `it is not in ${project.lockFile}: add it to ${project.projectDir}/package.json (npm install ${name}) and commit the lock`
-      : `import it as "npm:${name}@<range>" (pinned in a tsexec.lock beside the script), or list it in a package.json with a package-lock.json above the script`;
+      : inCheckout
+        ? `the repository has no package.json with a package-lock.json that lists it; import it as "npm:${name}@<range>" in the script`
+        : `install it next to the script (npm install ${name}), or import it as "npm:${name}@<range>" (pinned in a tsexec.lock beside the script)`;
   throw new TsexecError(`cannot find package '${name}' imported from ${importer}: ${lockAdvice}`);
 }
 
