@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runTsexec, tempDir, writeTree } from "../helpers.js";
+import { root, runTsexec, tempDir, writeTree } from "../helpers.js";
 import { WorkRepo } from "../git/fixtures.js";
 import { npmEnv, startRegistry, tarballOf, type Registry } from "./registry.js";
 
@@ -18,6 +18,8 @@ beforeAll(async () => {
     { name: "colors-lite", version: "2.0.0" },
     { name: "tiny-dep", version: "2.0.1" },
     { name: "tiny-dep", version: "2.3.0" },
+    { name: "picocolors", version: "1.1.1", files: { "index.js": "const id = (s) => s; module.exports = { green: (s) => '+' + s, red: (s) => '-' + s, bold: id, dim: id };\n" } },
+    { name: "semver", version: "7.6.3", files: { "index.js": "module.exports = { satisfies: (v, r) => r === '>=1' };\n" } },
     { name: "@acme/scoped", version: "0.3.1", files: { "index.js": "module.exports = 'scoped';\n", "lib/util.js": "module.exports = 'util';\n" } },
   ]);
 });
@@ -55,6 +57,17 @@ describe("npm: specifiers", () => {
     expect(statSync(file).mode & 0o222).toBe(0);
     expect(statSync(file).nlink).toBe(2);
     expect(readdirSync(trees).filter((n) => n.startsWith(".tmp-"))).toEqual([]);
+  });
+
+  it("examples/check-engines.ts runs from any directory (against fakes of its two packages)", async () => {
+    const dir = writeTree({
+      "check-engines.ts": readFileSync(join(root, "examples", "check-engines.ts"), "utf8"),
+      "package.json": JSON.stringify({ engines: { node: ">=1" } }),
+    });
+    const out = await runTsexec([join(dir, "check-engines.ts")], { env: npmEnv(registry.url), cwd: dir });
+    expect(out.stderr).toBe("");
+    expect(out.stdout).toBe(`+ok: node ${process.version} satisfies >=1\n`);
+    expect(JSON.parse(readFileSync(join(dir, "tsexec.lock"), "utf8")).npm.specifiers).toEqual({ "picocolors@^1.1.0": "picocolors@1.1.1", "semver@^7.6.0": "semver@7.6.3" });
   });
 
   it("a specifier without a range locks the latest version under the bare name", async () => {
