@@ -163,3 +163,25 @@ describe("npm: specifiers", () => {
     }
   });
 });
+
+describe("a crafted tsexec.lock", () => {
+  it("a dependency name that would lead out of the tree is refused, naming it", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const dir = writeTree({ "t.ts": script(`import c from "npm:tiny-dep@2.0.1";`, `console.log(c);`) });
+    writeFileSync(
+      join(dir, "tsexec.lock"),
+      JSON.stringify({
+        version: 1,
+        npm: {
+          specifiers: { "tiny-dep@2.0.1": "tiny-dep@2.0.1" },
+          packages: { "tiny-dep@2.0.1": { integrity: registry.integrity("tiny-dep", "2.0.1"), dependencies: { "../../../../escaped": "tiny-dep@2.0.1" } } },
+        },
+      }),
+    );
+    const cacheDir = tempDir("cache-");
+    const out = await runTsexec([join(dir, "t.ts")], { env: npmEnv(registry.url), cacheDir });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/^error: \/.*\/tsexec\.lock: "npm"\."packages"\."tiny-dep@2\.0\.1"\."dependencies": '\.\.\/\.\.\/\.\.\/\.\.\/escaped' is not a valid npm package name\n$/);
+    expect(existsSync(join(cacheDir, "npm", "escaped"))).toBe(false);
+  });
+});

@@ -21,7 +21,7 @@ import { closeConnections } from "./fetch.js";
 import { fitsThisPlatform } from "./platform.js";
 import { allowedByPackageJson, planFromPackageLock } from "./project.js";
 import { RegistryResolver, splitAlias } from "./resolve-registry.js";
-import { ensureTree, type PackageSpec, type TreePlan } from "./store.js";
+import { checkPackageName, ensureTree, type PackageSpec, type TreePlan } from "./store.js";
 import { printable } from "./tar.js";
 
 export interface PackageLocation {
@@ -106,7 +106,7 @@ export async function locateNpmSpecifier(text: string, importer: string, ctx: Pr
     }
   }
   const key = specifiers[spec.key]!;
-  const plan = planFromLock(Object.values(specifiers), packages, allowScripts(ctx));
+  const plan = planFromLock(lockFile, Object.values(specifiers), packages, allowScripts(ctx));
   const tree = await install(plan, config, ctx);
   return { packageDir: join(tree, virtualPath(key, splitAlias(key).name)), subpath: spec.subpath, dependsOn: isFile(lockFile) ? [lockFile] : [] };
 }
@@ -158,7 +158,13 @@ const virtualPath = (key: string, name: string) => `node_modules/.tsexec/${store
  * each package in `node_modules/.tsexec/<key>/node_modules/<name>`, its
  * dependencies linked beside it; `topLevel` names get `node_modules/<name>` links.
  */
-function planFromLock(roots: readonly string[], packages: Record<string, NpmLockPackage>, allow: ReadonlySet<string>, topLevel: Record<string, string> = {}): TreePlan {
+function planFromLock(
+  source: string,
+  roots: readonly string[],
+  packages: Record<string, NpmLockPackage>,
+  allow: ReadonlySet<string>,
+  topLevel: Record<string, string> = {},
+): TreePlan {
   const placements: { path: string; pkg: PackageSpec }[] = [];
   const links: { path: string; target: string }[] = [];
   const seen = new Set<string>();
@@ -172,6 +178,7 @@ function planFromLock(roots: readonly string[], packages: Record<string, NpmLock
     const leaf = Object.keys(entry.dependencies).length === 0 && Object.keys(entry.optionalDependencies ?? {}).length === 0;
     placements.push({ path: own, pkg: { name, version: version!, integrity: entry.integrity, hasInstallScript: entry.hasInstallScript === true, leaf } });
     const link = (alias: string, depKey: string) => {
+      checkPackageName(alias, `${source}: "npm"."packages"."${key}"."dependencies"`);
       const path = `node_modules/.tsexec/${storeDirName(key)}/node_modules/${alias}`;
       if (path === own) return;
       links.push({ path, target: relative(dirname(path), virtualPath(depKey, splitAlias(depKey).name)) });
@@ -270,5 +277,5 @@ async function installUnlocked(projectDir: string, manifest: string, ctx: Primit
   } finally {
     closeConnections();
   }
-  return install(planFromLock(Object.values(topLevel), packages, allowScripts(ctx, projectDir), topLevel), config, ctx);
+  return install(planFromLock(manifest, Object.values(topLevel), packages, allowScripts(ctx, projectDir), topLevel), config, ctx);
 }

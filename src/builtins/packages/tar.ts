@@ -72,7 +72,8 @@ function safeRelativePath(name: string, what: string): string | undefined {
 export function extractTarball(tgz: Buffer, dest: string, what: string): number {
   let tar: Buffer;
   try {
-    tar = gunzipSync(tgz);
+    // A bound on what a (crafted) tarball may inflate to.
+    tar = gunzipSync(tgz, { maxOutputLength: 1 << 30 });
   } catch (error) {
     throw new TsexecError(`${what}: the tarball is not valid gzip (${(error as Error).message}); the package was not stored`);
   }
