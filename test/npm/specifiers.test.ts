@@ -117,6 +117,39 @@ describe("npm: specifiers", () => {
     expect(registry.requests).toEqual([]);
   });
 
+  it("--offline resolves a new specifier from the packuments and tarballs in npm's cache", async () => {
+    const { createHash } = await import("node:crypto");
+    const { appendFileSync, mkdirSync, writeFileSync } = await import("node:fs");
+    const home = tempDir("npm-home-");
+    const cacache = join(home, ".npm", "_cacache");
+    const putContent = (data: Buffer) => {
+      const hex = createHash("sha512").update(data).digest("hex");
+      const dir = join(cacache, "content-v2", "sha512", hex.slice(0, 2), hex.slice(2, 4));
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, hex.slice(4)), data);
+      return `sha512-${createHash("sha512").update(data).digest("base64")}`;
+    };
+    const packument = Buffer.from(await (await fetch(`${registry.url}/tiny-dep`)).arrayBuffer());
+    const key = `make-fetch-happen:request-cache:${registry.url}/tiny-dep`;
+    const entry = JSON.stringify({ key, integrity: putContent(packument), time: Date.now(), size: packument.length, metadata: {} });
+    const bucket = createHash("sha256").update(key).digest("hex");
+    mkdirSync(join(cacache, "index-v5", bucket.slice(0, 2), bucket.slice(2, 4)), { recursive: true });
+    appendFileSync(join(cacache, "index-v5", bucket.slice(0, 2), bucket.slice(2, 4), bucket.slice(4)), `\n${createHash("sha1").update(entry).digest("hex")}\t${entry}`);
+    putContent(registry.tarball("tiny-dep", "2.3.0"));
+    const dir = writeTree({ "t.ts": script(`import c from "npm:tiny-dep@^2.1";`, `console.log(c);`) });
+    registry.requests.length = 0;
+    const out = await runTsexec(["--offline", join(dir, "t.ts")], { env: npmEnv(registry.url, home) });
+    expect(out.stderr).toBe("");
+    expect(out.stdout).toBe("tiny-dep@2.3.0\n");
+    expect(registry.requests).toEqual([]);
+    expect(JSON.parse(readFileSync(join(dir, "tsexec.lock"), "utf8")).npm.specifiers).toEqual({ "tiny-dep@^2.1": "tiny-dep@2.3.0" });
+    // Not in npm's cache: the error names the package.
+    const other = writeTree({ "t.ts": script(`import c from "npm:colors-lite@1";`, `console.log(c);`) });
+    const refused = await runTsexec(["--offline", join(other, "t.ts")], { env: npmEnv(registry.url, home) });
+    expect(refused.stderr).toMatch(/^error: npm:colors-lite@1 \(imported from .*\): .*tsexec\.lock has no entry for colors-lite@1, and colors-lite: --offline, and npm's cache holds no metadata for it/);
+    expect(registry.requests).toEqual([]);
+  });
+
   it("a script in a read-only git checkout runs and warns naming the version to pin", async () => {
     const work = WorkRepo.create();
     const commit = work.commit("tool", { "t.ts": script(`import c from "npm:colors-lite@^1";`, `console.log(c);`) });

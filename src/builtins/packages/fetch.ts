@@ -134,3 +134,34 @@ export function fromNpmCache(cacache: string, integrity: Integrity): Buffer | un
 export function shortHash(integrity: Integrity): string {
   return Buffer.from(integrity.digest, "base64").toString("hex").slice(0, 16);
 }
+
+/**
+ * A packument npm cached (make-fetch-happen's index-v5 bucket for the URL,
+ * then its content by integrity), for --offline resolution; undefined if npm
+ * never fetched it.
+ */
+export function packumentFromNpmCache(cacache: string, url: string): Buffer | undefined {
+  const key = `make-fetch-happen:request-cache:${url}`;
+  const hex = createHash("sha256").update(key).digest("hex");
+  let lines: string[];
+  try {
+    lines = readFileSync(join(cacache, "index-v5", hex.slice(0, 2), hex.slice(2, 4), hex.slice(4)), "utf8").split("\n");
+  } catch {
+    return undefined;
+  }
+  // The newest entry is the last line; each is `<sha1 of the JSON>\t<JSON>`.
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const tab = lines[i]!.indexOf("\t");
+    if (tab < 0) continue;
+    try {
+      const entry = JSON.parse(lines[i]!.slice(tab + 1)) as { key?: unknown; integrity?: unknown };
+      if (entry.key !== key || typeof entry.integrity !== "string") continue;
+      const integrity = parseIntegrity(entry.integrity);
+      const data = integrity && fromNpmCache(cacache, integrity);
+      if (data) return data;
+    } catch {
+      // A torn line: older entries may still serve.
+    }
+  }
+  return undefined;
+}

@@ -86,13 +86,20 @@ export async function locateNpmSpecifier(text: string, importer: string, ctx: Pr
     if (ctx.options.frozen === true) {
       throw new TsexecError(`npm:${text} (imported from ${importer}): ${lockFile} ${missing}, and --frozen (TSEXEC_FROZEN) forbids changing it: run without --frozen to lock it, and commit the lock`);
     }
-    if (ctx.options.offline === true) {
-      throw new TsexecError(`npm:${text} (imported from ${importer}): ${lockFile} ${missing}, and --offline forbids asking the registry ${config.registryFor(spec.name)}: run once online to lock it`);
-    }
     const wanted = [spec, ...specifiersIn(importer).filter((s) => s.key !== spec.key && unlocked(s))];
-    const resolver = new RegistryResolver(config, packages);
+    // Offline, only what npm's cache knows resolves a range.
+    const resolver = new RegistryResolver(config, packages, ctx.options.offline === true);
     try {
-      const keys = await Promise.all(wanted.map((s) => resolver.resolve(s.name, s.range, `npm:${s.key} (imported from ${importer})`)));
+      const keys = await Promise.all(
+        wanted.map((s) =>
+          resolver.resolve(s.name, s.range, `npm:${s.key} (imported from ${importer})`).catch((error: unknown) => {
+            if (ctx.options.offline === true && error instanceof TsexecError) {
+              throw new TsexecError(`npm:${s.key} (imported from ${importer}): ${lockFile} ${missing}, and ${error.message}`);
+            }
+            throw error;
+          }),
+        ),
+      );
       wanted.forEach((s, i) => (specifiers[s.key] = keys[i]!));
     } finally {
       closeConnections();

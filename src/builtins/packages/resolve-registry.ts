@@ -8,7 +8,7 @@
 import type { NpmLockPackage } from "../../runtime/lockfile.js";
 import { TsexecError } from "../../runtime/errors.js";
 import type { NpmConfig } from "./config.js";
-import { get } from "./fetch.js";
+import { get, packumentFromNpmCache } from "./fetch.js";
 import { maxSatisfying, parseRange, parseVersion, satisfies } from "./semver.js";
 import { checkPackageName } from "./store.js";
 import { printable } from "./tar.js";
@@ -38,6 +38,8 @@ export class RegistryResolver {
     private readonly config: NpmConfig,
     /** The lock's packages, added to as ranges resolve. */
     readonly packages: MutablePackages,
+    /** Packuments from npm's cache only (--offline). */
+    private readonly offline = false,
   ) {}
 
   private packument(name: string): Promise<Packument> {
@@ -45,7 +47,12 @@ export class RegistryResolver {
     if (known === undefined) {
       const registry = this.config.registryFor(name);
       const url = `${registry}${name.replace("/", "%2f")}`;
-      known = get(url, this.config, name, registry, "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*").then((body) => {
+      const cached = this.offline ? packumentFromNpmCache(this.config.cacache, url) : undefined;
+      if (this.offline && cached === undefined) {
+        return Promise.reject(new TsexecError(`${name}: --offline, and npm's cache holds no metadata for it from ${registry}: run once online (or npm view ${name}) to resolve it`));
+      }
+      const body = cached ? Promise.resolve(cached) : get(url, this.config, name, registry, "application/vnd.npm.install-v1+json; q=1.0, application/json; q=0.8, */*");
+      known = body.then((body) => {
         try {
           return JSON.parse(body.toString("utf8")) as Packument;
         } catch {
