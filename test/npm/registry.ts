@@ -60,6 +60,7 @@ export interface FakePackage {
   readonly files?: Record<string, string>;
   readonly dependencies?: Record<string, string>;
   readonly optionalDependencies?: Record<string, string>;
+  readonly peerDependencies?: Record<string, string>;
   readonly scripts?: Record<string, string>;
   readonly os?: string[];
   readonly cpu?: string[];
@@ -144,6 +145,7 @@ export async function startRegistry(packages: readonly FakePackage[]): Promise<R
             version: p.version,
             dependencies: p.dependencies,
             optionalDependencies: p.optionalDependencies,
+            peerDependencies: p.peerDependencies,
             os: p.os,
             cpu: p.cpu,
             hasInstallScript: p.scripts && Object.keys(p.scripts).some((s) => /^(pre|post)?install$/.test(s)) ? true : undefined,

@@ -20,6 +20,8 @@ beforeAll(async () => {
     { name: "tiny-dep", version: "2.3.0" },
     { name: "picocolors", version: "1.1.1", files: { "index.js": "const id = (s) => s; module.exports = { green: (s) => '+' + s, red: (s) => '-' + s, bold: id, dim: id };\n" } },
     { name: "semver", version: "7.6.3", files: { "index.js": "module.exports = { satisfies: (v, r) => r === '>=1' };\n" } },
+    { name: "host-lib", version: "1.4.0", files: { "index.js": "module.exports = { id: 'host' };\n" } },
+    { name: "plugin", version: "1.0.0", peerDependencies: { "host-lib": "^1.0.0" }, files: { "index.js": "module.exports = { host: require('host-lib') };\n" } },
     { name: "@acme/scoped", version: "0.3.1", files: { "index.js": "module.exports = 'scoped';\n", "lib/util.js": "module.exports = 'util';\n" } },
   ]);
 });
@@ -68,6 +70,13 @@ describe("npm: specifiers", () => {
     expect(out.stderr).toBe("");
     expect(out.stdout).toBe(`+ok: node ${process.version} satisfies >=1\n`);
     expect(JSON.parse(readFileSync(join(dir, "tsexec.lock"), "utf8")).npm.specifiers).toEqual({ "picocolors@^1.1.0": "picocolors@1.1.1", "semver@^7.6.0": "semver@7.6.3" });
+  });
+
+  it("peer dependencies are installed and shared with the script's own import", async () => {
+    const dir = writeTree({ "t.ts": script(`import plugin from "npm:plugin@1"; import host from "npm:host-lib@^1";`, `console.log(plugin.host === host, host.id);`) });
+    const out = await runTsexec([join(dir, "t.ts")], { env: npmEnv(registry.url) });
+    expect(out.stderr).toBe("");
+    expect(out.stdout).toBe("true host\n");
   });
 
   it("a specifier without a range locks the latest version under the bare name", async () => {

@@ -15,6 +15,8 @@ import { printable } from "./tar.js";
 
 interface PackumentVersion {
   dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
   optionalDependencies?: Record<string, string>;
   os?: string[];
   cpu?: string[];
@@ -109,7 +111,9 @@ export class RegistryResolver {
     if (manifest.hasInstallScript === true || ["preinstall", "install", "postinstall"].some((s) => typeof scripts[s] === "string")) entry.hasInstallScript = true;
     this.packages[key] = entry; // before the dependencies: cycles find it
     const optional = manifest.optionalDependencies ?? {};
-    const dependencies = Object.entries(manifest.dependencies ?? {}).filter(([dep]) => !(dep in optional));
+    // Peers are installed as npm 7+ does (unless optional); a version already in the lock that fits is shared.
+    const peers = Object.entries(manifest.peerDependencies ?? {}).filter(([dep]) => manifest.peerDependenciesMeta?.[dep]?.optional !== true);
+    const dependencies = [...peers, ...Object.entries(manifest.dependencies ?? {})].filter(([dep]) => !(dep in optional));
     const resolved = await Promise.all(dependencies.map(async ([dep, depRange]) => [dep, await this.resolve(dep, depRange, key)] as const));
     entry.dependencies = Object.fromEntries(resolved);
     const optionals = await Promise.all(
