@@ -66,6 +66,18 @@ describe("project form", () => {
     expect((await runTsexec([join(twin, "bin/tool.ts")], { env: npmEnv(registry.url), cacheDir })).stdout).toBe(out.stdout);
     expect(registry.requests).toEqual([]);
     expect(readdirSync(join(cacheDir, "npm", "trees")).filter((n) => !n.startsWith("."))).toHaveLength(1);
+    // Another lock sharing two packages: a second tree, nothing downloaded again.
+    const other = writeTree({
+      "package.json": JSON.stringify({ name: "other", version: "1.0.0", dependencies: { "left-pad": "^1.3.0" } }),
+      "package-lock.json": packageLock(registry, { dependencies: { "left-pad": "^1.3.0" } }, {
+        "node_modules/left-pad": { name: "left-pad", version: "1.3.0" },
+        "node_modules/pad-core": { name: "pad-core", version: "1.0.0" },
+      }),
+      "t.ts": `import pad from "left-pad";\nexport default ({ lib }: any) => lib.task(async () => console.log(pad("q", 2)));\n`,
+    });
+    expect((await runTsexec([join(other, "t.ts")], { env: npmEnv(registry.url), cacheDir })).stdout).toBe(".qpad-core@1.0.0\n");
+    expect(registry.requests).toEqual([]);
+    expect(readdirSync(join(cacheDir, "npm", "trees")).filter((n) => !n.startsWith("."))).toHaveLength(2);
   });
 
   it("a node_modules beside the script is used as today", async () => {
