@@ -179,6 +179,7 @@ describe("project form", () => {
 
   it("fp-ts and tsexec resolve to tsexec's own copy from any directory", async () => {
     const dir = writeTree({
+      "package.json": JSON.stringify({ type: "module" }),
       "t.ts": `import { pipe } from "fp-ts/function";\nimport * as RA from "fp-ts/ReadonlyArray";\nimport { Applicative } from "tsexec";\nexport default ({ lib }: any) => lib.task(async () => console.log(pipe([1, 2], RA.map((n: number) => n * 2)).join(","), typeof Applicative));\n`,
     });
     const out = await runTsexec([join(dir, "t.ts")], { env: npmEnv("http://127.0.0.1:9") });

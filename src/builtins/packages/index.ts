@@ -11,7 +11,7 @@
  * Installed trees live in the store (store.ts); the transpiled script imports
  * files there by absolute URL, so a warm run reaches none of this.
  */
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../../runtime/errors.js";
@@ -105,7 +105,7 @@ export async function locateNpmSpecifier(text: string, importer: string, ctx: Pr
       closeConnections();
     }
     // A fetched checkout is content-addressed: never written into, even where the file system would let us.
-    const written = isInside(dir, ctx.cacheDir) ? "read-only" : writeLock(dir, { ...lock, npm: { specifiers, packages } });
+    const written = isInside(dir, realCacheDir(ctx.cacheDir)) ? "read-only" : writeLock(dir, { ...lock, npm: { specifiers, packages } });
     if (written === "read-only") {
       for (const s of wanted) {
         ctx.log(`warning: npm:${s.key} is not pinned (${dir} is read-only, so no tsexec.lock records it): it resolved to ${specifiers[s.key]}; to run exactly this, import npm:${specifiers[s.key]}`);
@@ -208,9 +208,19 @@ function planFromLock(
 
 /** The nearest directory with a package.json at or above `dir`, not above the cache (a checkout's root bounds it). */
 export function projectDirOf(dir: string, cacheDir: string): string | undefined {
+  const bound = realCacheDir(cacheDir);
   for (let at = dir; ; at = dirname(at)) {
     if (isFile(join(at, "package.json"))) return at;
-    if (at === cacheDir || dirname(at) === at) return undefined;
+    if (at === bound || dirname(at) === at) return undefined;
+  }
+}
+
+/** The cache directory as module paths spell it (they are real paths). */
+export function realCacheDir(cacheDir: string): string {
+  try {
+    return realpathSync(cacheDir);
+  } catch {
+    return cacheDir;
   }
 }
 
@@ -226,6 +236,9 @@ export async function locateProjectPackage(name: string, importer: string, ctx: 
   if (projectDir === undefined) return undefined;
   const lockFile = [join(projectDir, "npm-shrinkwrap.json"), join(projectDir, "package-lock.json")].find(isFile);
   const manifest = join(projectDir, "package.json");
+  const dependsOn = [lockFile ?? manifest, projectDir];
+  // A package.json that declares no dependencies (`"type": "module"` only, say) has nothing to install or warn about.
+  if (lockFile === undefined && !declaresDependencies(manifest)) return { packageDir: undefined, dependsOn, lockFile, projectDir };
   let tree = projectTrees.get(projectDir);
   if (tree === undefined) {
     tree = lockFile !== undefined ? installLocked(projectDir, lockFile, ctx) : installUnlocked(projectDir, manifest, ctx);
@@ -236,10 +249,19 @@ export async function locateProjectPackage(name: string, importer: string, ctx: 
   return {
     packageDir: statSync(packageDir, { throwIfNoEntry: false }) ? packageDir : undefined,
     // The project directory too: a node_modules made there later must be used instead.
-    dependsOn: [lockFile ?? manifest, projectDir],
+    dependsOn,
     lockFile,
     projectDir,
   };
+}
+
+function declaresDependencies(manifest: string): boolean {
+  try {
+    const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { dependencies?: object; optionalDependencies?: object };
+    return Object.keys(pkg.dependencies ?? {}).length + Object.keys(pkg.optionalDependencies ?? {}).length > 0;
+  } catch {
+    return true; // unreadable: installUnlocked says what is wrong with it
+  }
 }
 
 function installLocked(projectDir: string, lockFile: string, ctx: PrimitiveContext): Promise<string> {

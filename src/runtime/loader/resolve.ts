@@ -129,7 +129,7 @@ export async function resolveImport(specifier: string, importer: string, depends
     const own = dirname(createRequire(join(packageRoot, "package.json")).resolve(`${name}/package.json`));
     return { kind: "javascript", file: resolvePackage(own, subpath, specifier, importer) };
   }
-  const inCheckout = importer.startsWith(ctx.cacheDir + "/");
+  const inCheckout = importer.startsWith(packages.realCacheDir(ctx.cacheDir) + "/");
   const lockAdvice =
     project?.lockFile !== undefined
       ? `it is not in ${project.lockFile}: add it to ${project.projectDir}/package.json (npm install ${name}) and commit the lock`
