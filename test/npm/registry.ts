@@ -104,7 +104,8 @@ export interface Registry {
   close(): Promise<void>;
 }
 
-export async function startRegistry(packages: readonly FakePackage[]): Promise<Registry> {
+/** `token`: answer 401 to requests without `authorization: Bearer <token>` (a private registry). */
+export async function startRegistry(packages: readonly FakePackage[], token?: string): Promise<Registry> {
   const tarballs = new Map<string, Buffer>();
   const served = new Map<string, Buffer>();
   for (const pkg of packages) tarballs.set(`${pkg.name}@${pkg.version}`, tarballOf(pkg));
@@ -114,6 +115,10 @@ export async function startRegistry(packages: readonly FakePackage[]): Promise<R
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(req.url ?? "/");
     requests.push(`${req.method} ${path}`);
+    if (token !== undefined && req.headers.authorization !== `Bearer ${token}`) {
+      res.writeHead(401).end("unauthorized");
+      return;
+    }
     if (state.failWith !== undefined) {
       res.writeHead(state.failWith).end("failure");
       return;

@@ -227,3 +227,27 @@ describe("a crafted tsexec.lock", () => {
     expect(existsSync(join(cacheDir, "npm", "escaped"))).toBe(false);
   });
 });
+
+describe("npm configuration", () => {
+  it("a scoped private registry with a token from ~/.npmrc, beside the default registry", async () => {
+    const { writeFileSync } = await import("node:fs");
+    const privateRegistry = await startRegistry([{ name: "@corp/secret", version: "1.0.0", dependencies: { "tiny-dep": "2.0.1" }, files: { "index.js": "module.exports = 'secret+' + require('tiny-dep');\n" } }], "s3cret");
+    try {
+      const home = tempDir("npm-home-");
+      const port = new URL(privateRegistry.url).host;
+      writeFileSync(join(home, ".npmrc"), `@corp:registry=${privateRegistry.url}/\n//${port}/:_authToken=\${CORP_TOKEN}\n`);
+      const dir = writeTree({ "t.ts": script(`import s from "npm:@corp/secret@1";`, `console.log(s);`) });
+      const env = { ...npmEnv(registry.url, home), CORP_TOKEN: "s3cret" };
+      const out = await runTsexec([join(dir, "t.ts")], { env, cacheDir: tempDir("cache-") });
+      expect(out.stderr).toBe("");
+      expect(out.stdout).toBe("secret+tiny-dep@2.0.1\n");
+      expect(privateRegistry.requests).toEqual(["GET /@corp/secret", "GET /@corp/secret/-/secret-1.0.0.tgz"]);
+      // Without the token: 401, named with advice about credentials.
+      const denied = await runTsexec([join(dir, "t.ts")], { env: { ...env, CORP_TOKEN: "wrong" }, cacheDir: tempDir("cache-") });
+      expect(denied.code).toBe(1);
+      expect(denied.stderr).toMatch(/^error: @corp\/secret@1\.0\.0: the registry http:\/\/127\.0\.0\.1:\d+\/ answered 401 .*check the credentials/);
+    } finally {
+      await privateRegistry.close();
+    }
+  });
+});
