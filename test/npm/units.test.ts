@@ -164,3 +164,12 @@ describe("npm: specifiers and platforms", () => {
     expect(fitsThisPlatform({})).toBe(true);
   });
 });
+
+describe("tsexec.lock npm entries", () => {
+  it("os, cpu and libc restrictions read back; ill-typed ones name the entry", async () => {
+    const { parseLock } = await import("../../src/runtime/lockfile.js");
+    const text = JSON.stringify({ version: 1, npm: { specifiers: {}, packages: { "x-linux@1.0.0": { integrity: "sha512-abc=", dependencies: {}, os: ["linux"], cpu: ["x64"], libc: ["glibc"] } } } });
+    expect(parseLock(text, "L").npm?.packages["x-linux@1.0.0"]?.libc).toEqual(["glibc"]);
+    expect(() => parseLock(text.replace('["glibc"]', '"glibc"'), "L")).toThrow(/"npm"\."packages"\."x-linux@1\.0\.0"\."libc" must be an array of strings/);
+  });
+});
