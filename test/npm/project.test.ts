@@ -197,3 +197,21 @@ describe("project form", () => {
     expect(out.stderr).toMatch(/^error: .*package-lock\.json: "packages"\."node_modules\/left-pad" has no integrity/);
   });
 });
+
+describe("a lock that nests a package under one without dependencies", () => {
+  it("gets a real directory there, never writing through into the store", async () => {
+    const dir = writeTree({
+      "package.json": JSON.stringify({ name: "p", version: "1.0.0", dependencies: { "pad-core": "1" } }),
+      "package-lock.json": packageLock(registry, { dependencies: { "pad-core": "1" } }, {
+        "node_modules/pad-core": { name: "pad-core", version: "1.0.0" },
+        "node_modules/pad-core/node_modules/dev-only": { name: "dev-only", version: "1.0.0" },
+      }),
+      "t.ts": `import c from "pad-core";\nexport default ({ lib }: any) => lib.task(async () => console.log(c));\n`,
+    });
+    const cacheDir = tempDir("cache-");
+    const out = await runTsexec([join(dir, "t.ts")], { env: npmEnv(registry.url), cacheDir });
+    expect(out.stdout).toBe("pad-core@1.0.0\n");
+    const stored = readdirSync(join(cacheDir, "npm", "packages")).find((n) => n.startsWith("pad-core@"))!;
+    expect(readdirSync(join(cacheDir, "npm", "packages", stored)).sort()).toEqual(["index.js", "package.json"]);
+  });
+});

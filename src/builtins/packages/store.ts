@@ -209,10 +209,13 @@ function assemble(temp: string, plan: TreePlan, stored: Map<PackageSpec, string>
   mkdirSync(temp);
   const skipped: PackageSpec[] = [];
   const scripted: { dir: string; pkg: PackageSpec }[] = [];
+  // Nothing may be placed through a link into the store: a package with anything beneath it gets a directory.
+  const occupied = [...plan.placements.map((p) => p.path), ...plan.links.map((l) => l.path)];
+  const hasNested = (path: string) => occupied.some((other) => other.startsWith(`${path}/`));
   for (const { path, pkg } of [...plan.placements].sort((a, b) => a.path.length - b.path.length)) {
     const dir = join(temp, path);
     const runsScripts = pkg.hasInstallScript && plan.allowScripts.has(pkg.name);
-    if (pkg.leaf && !runsScripts) {
+    if (pkg.leaf && !runsScripts && !hasNested(path)) {
       mkdirSync(dirname(dir), { recursive: true });
       symlinkSync(relative(dirname(dir), stored.get(pkg)!), dir);
       if (pkg.hasInstallScript) skipped.push(pkg);
