@@ -3,14 +3,14 @@
  * TypeScript goes through the transpile cache (see cache.ts); JavaScript is
  * imported as it is. `lib.import` loads fetched code with the same loader.
  */
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
 import { versionString } from "../package.js";
-import { freshManifest, writeManifest, type Manifest } from "./cache.js";
+import { freshManifest, manifestFile, writeManifest, type Manifest } from "./cache.js";
 import { directoryEntry } from "./resolve.js";
 import { mapStacksOf, mapStacksOfCommonJS } from "./source-maps.js";
 
@@ -37,8 +37,18 @@ export function locateScript(path: string, cwd: string = process.cwd()): string 
 
 /** Imports the module at `file` (already located), transpiling TypeScript through the cache. */
 export async function importModule(file: string, cacheDir: string): Promise<Record<string, unknown>> {
-  if (javaScriptExtensions.has(extname(file))) return importJavaScript(file);
   const scriptsDir = join(cacheDir, "scripts");
+  if (javaScriptExtensions.has(extname(file))) {
+    // JavaScript runs as it is, unless its imports need tsexec's resolution (npm: specifiers, packages from a lock).
+    const commonJS = extname(file) === ".cjs";
+    if (commonJS || !(needsPackageResolution(file) || existsSync(manifestFile(scriptsDir, file)))) {
+      try {
+        return await importJavaScript(file);
+      } catch (error) {
+        if (commonJS || !isMissingPackage(error)) throw error;
+      }
+    }
+  }
   // Stack traces of scripts point at their .ts lines through the outputs' inline source maps.
   mapStacksOf(scriptsDir);
   const version = versionString();
@@ -55,6 +65,20 @@ export async function importModule(file: string, cacheDir: string): Promise<Reco
   const manifest = await transpileGraph(file, scriptsDir, version);
   writeManifest(scriptsDir, manifest);
   return importOutput(manifest);
+}
+
+/** A JavaScript module whose source names `npm:` specifiers (a cheap scan; a warm run then finds its manifest). */
+function needsPackageResolution(file: string): boolean {
+  try {
+    return /["']npm:/.test(readFileSync(file, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** Node could not find a bare package (linking fails before any module runs, so nothing ran twice). */
+function isMissingPackage(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND" && /Cannot find package/.test((error as Error).message);
 }
 
 async function importJavaScript(file: string): Promise<Record<string, unknown>> {
