@@ -173,3 +173,45 @@ describe("tsexec.lock npm entries", () => {
     expect(() => parseLock(text.replace('["glibc"]', '"glibc"'), "L")).toThrow(/"npm"\."packages"\."x-linux@1\.0\.0"\."libc" must be an array of strings/);
   });
 });
+
+describe("package-lock.json plans (hostile locks)", () => {
+  const lockWith = (packages: Record<string, unknown>) => {
+    const dir = writeTree({ "package-lock.json": JSON.stringify({ lockfileVersion: 3, packages: { "": {}, ...packages } }) });
+    return join(dir, "package-lock.json");
+  };
+  const integrity = "sha512-" + "A".repeat(86) + "==";
+  it("places production and this platform's optional packages at the lock's paths", async () => {
+    const { planFromPackageLock } = await import("../../src/builtins/packages/project.js");
+    const plan = planFromPackageLock(
+      lockWith({
+        "node_modules/a": { version: "1.0.0", integrity, dependencies: { b: "1" } },
+        "node_modules/a/node_modules/b": { version: "1.0.0", integrity },
+        "node_modules/dev": { version: "1.0.0", integrity, dev: true },
+        "node_modules/other-os": { version: "1.0.0", integrity, optional: true, os: [`!${process.platform}`] },
+        "node_modules/alias": { name: "real", version: "2.0.0", integrity },
+      }),
+      new Set(),
+      (url) => url,
+    );
+    expect(plan.placements.map((p) => [p.path, p.pkg.name, p.pkg.leaf])).toEqual([
+      ["node_modules/a", "a", false],
+      ["node_modules/a/node_modules/b", "b", true],
+      ["node_modules/alias", "real", true],
+    ]);
+  });
+  it.each([
+    [{ "node_modules/../../etc": { version: "1.0.0", integrity } }, /is not a node_modules path tsexec can place/],
+    [{ "node_modules/x": { name: "../../x", version: "1.0.0", integrity } }, /is not a valid npm package name/],
+    [{ "node_modules/x": { version: "1.0.0" } }, /has no integrity/],
+    [{ "node_modules/x": { version: "1.0.0", integrity, resolved: "git+ssh://git@host/x.git" } }, /tsexec installs registry packages only/],
+    [{ "node_modules/x": { version: "1.0.0", integrity, link: true, resolved: "packages/x" } }, /npm workspaces/],
+  ])("refuses %o", async (packages, message) => {
+    const { planFromPackageLock } = await import("../../src/builtins/packages/project.js");
+    expect(() => planFromPackageLock(lockWith(packages), new Set(), (url) => url)).toThrow(message);
+  });
+  it("a lockfileVersion 1 lock says how to upgrade it", async () => {
+    const { planFromPackageLock } = await import("../../src/builtins/packages/project.js");
+    const dir = writeTree({ "package-lock.json": JSON.stringify({ lockfileVersion: 1, dependencies: {} }) });
+    expect(() => planFromPackageLock(join(dir, "package-lock.json"), new Set(), (u) => u)).toThrow(/lockfileVersion 1\): tsexec reads lockfileVersion 2 and 3/);
+  });
+});
