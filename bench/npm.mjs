@@ -70,6 +70,7 @@ function diskUsage(dir) {
 
 export async function run(report) {
   const out = output(report);
+  const quick = out.quick || process.argv.includes("--quick");
   const base = mkdtempSync(join(tmpdir(), "tsexec-bench-npm-"));
   let counter = 0;
   const fresh = (prefix) => mkdtempSync(join(base, `${prefix}-${counter++}-`));
@@ -78,7 +79,7 @@ export async function run(report) {
     const warmNpmCache = fresh("npm-cache");
     npmCiThenNode(copyProject(base, fixtureA, "fill"), warmNpmCache);
 
-    const rounds = out.quick ? 2 : 5;
+    const rounds = quick ? 2 : 5;
     const coldTsexec = [];
     const coldNpm = [];
     for (let i = 0; i < rounds; i++) {
@@ -88,7 +89,7 @@ export async function run(report) {
       else (b(), a());
     }
 
-    const emptyRounds = out.quick ? 1 : 3;
+    const emptyRounds = quick ? 1 : 3;
     const emptyTsexec = [];
     const emptyNpm = [];
     for (let i = 0; i < emptyRounds; i++) {
@@ -108,7 +109,7 @@ export async function run(report) {
       tsexec(viaStore, warmCache, warmNpmCache);
       tsexec(viaLocal, warmCache, warmNpmCache);
     }
-    const warmRounds = out.quick ? 10 : 30;
+    const warmRounds = quick ? 10 : 30;
     const warmStore = [];
     const warmLocal = [];
     for (let i = 0; i < warmRounds; i++) {
