@@ -215,3 +215,15 @@ describe("a lock that nests a package under one without dependencies", () => {
     expect(readdirSync(join(cacheDir, "npm", "packages", stored)).sort()).toEqual(["index.js", "package.json"]);
   });
 });
+
+describe("a cache directory that cannot hold the store", () => {
+  it("is one error naming the path, not a raw Node error", async () => {
+    const dir = project();
+    const cacheDir = tempDir("cache-");
+    writeFileSync(join(cacheDir, "npm"), "a file where the store's directory goes\n");
+    const out = await runTsexec([join(dir, "bin/tool.ts")], { env: npmEnv(registry.url), cacheDir });
+    expect(out.code).toBe(1);
+    expect(out.stderr).toMatch(/^error: cannot install npm packages into .*\/npm\/trees\/\w+ \((ENOTDIR|EEXIST)\): make the cache directory writable, or choose another with --cache-dir/);
+    expect(out.stderr.split("\n").filter(Boolean)).toHaveLength(1);
+  });
+});

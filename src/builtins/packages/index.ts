@@ -40,7 +40,15 @@ function allowScripts(ctx: PrimitiveContext, projectDir?: string): Set<string> {
 }
 
 function install(plan: TreePlan, config: NpmConfig, ctx: PrimitiveContext): Promise<string> {
-  return ensureTree(plan, { cacheDir: ctx.cacheDir, config, offline: ctx.options.offline === true, log: (line) => ctx.log(line) }).finally(closeConnections);
+  return ensureTree(plan, { cacheDir: ctx.cacheDir, config, offline: ctx.options.offline === true, log: (line) => ctx.log(line) })
+    .catch((error: unknown) => {
+      // A file-system failure in the store (a cache directory that cannot be written, a full disk) is the user's to fix.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (error instanceof TsexecError || typeof code !== "string") throw error;
+      const path = (error as NodeJS.ErrnoException).path ?? join(ctx.cacheDir, "npm");
+      throw new TsexecError(`cannot install npm packages into ${path} (${code}): make the cache directory writable, or choose another with --cache-dir or $TSEXEC_CACHE_DIR`);
+    })
+    .finally(closeConnections);
 }
 
 // ---- npm: specifiers ----
