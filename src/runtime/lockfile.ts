@@ -23,6 +23,7 @@ export interface NpmLockPackage {
   readonly optionalDependencies?: Readonly<Record<string, string>>;
   readonly os?: readonly string[];
   readonly cpu?: readonly string[];
+  readonly libc?: readonly string[];
   readonly hasInstallScript?: true;
 }
 
@@ -203,12 +204,13 @@ class LockValidator {
       const path = ["npm", "packages", key];
       if (!packageKey.test(key)) this.fail(path, "is not a name@version key");
       const pkg = this.object(entry, path);
-      this.only(pkg, path, ["integrity", "dependencies", "optionalDependencies", "os", "cpu", "hasInstallScript"]);
+      this.only(pkg, path, ["integrity", "dependencies", "optionalDependencies", "os", "cpu", "libc", "hasInstallScript"]);
       this.string(pkg.integrity, [...path, "integrity"], sriAny);
       this.stringMap(pkg.dependencies ?? {}, [...path, "dependencies"], packageKey);
       if (pkg.optionalDependencies !== undefined) this.stringMap(pkg.optionalDependencies, [...path, "optionalDependencies"], packageKey);
       if (pkg.os !== undefined) this.strings(pkg.os, [...path, "os"]);
       if (pkg.cpu !== undefined) this.strings(pkg.cpu, [...path, "cpu"]);
+      if (pkg.libc !== undefined) this.strings(pkg.libc, [...path, "libc"]);
       if (pkg.hasInstallScript !== undefined && pkg.hasInstallScript !== true) this.fail([...path, "hasInstallScript"], "must be true when present");
     }
   }

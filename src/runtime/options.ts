@@ -25,9 +25,10 @@ export const optionSpecs: readonly OptionSpec[] = [
   { name: "show-trace", describe: "On error, show where the failing IO steps were built" },
   { name: "cache-dir", takesValue: "DIR", describe: "Cache directory (default $TSEXEC_CACHE_DIR, $XDG_CACHE_HOME/tsexec or ~/.cache/tsexec)" },
   { name: "offline", env: "TSEXEC_OFFLINE", describe: "Answer fetches from the cache only; never touch the network" },
-  { name: "pinned-only", env: "TSEXEC_PINNED_ONLY", describe: "Refuse git references that are not pinned to a full commit hash" },
-  { name: "frozen", env: "TSEXEC_FROZEN", describe: "Refuse to run a script whose inputs are not all locked in tsexec.lock as declared" },
+  { name: "pinned-only", env: "TSEXEC_PINNED_ONLY", describe: "Refuse git references not pinned to a full commit hash, and package.json files without a lock" },
+  { name: "frozen", env: "TSEXEC_FROZEN", describe: "Refuse to run unless tsexec.lock pins every input and npm: specifier as declared (never write the lock)" },
   { name: "refresh", describe: "Re-resolve the branches and tags of git references now" },
+  { name: "allow-scripts", takesValue: "NAMES", describe: "Run the install scripts of these npm packages (comma-separated names)" },
   { name: "build-timeout", takesValue: "SECONDS", describe: "Kill any derivation build running longer than SECONDS with its process group (exit 101)" },
 ];
 

@@ -3,7 +3,7 @@
  * TypeScript goes through the transpile cache (see cache.ts); JavaScript is
  * imported as it is. `lib.import` loads fetched code with the same loader.
  */
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -11,7 +11,7 @@ import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
 import { versionString } from "../package.js";
 import { uniqueSuffix } from "../files.js";
-import { discardEntry, lookupManifest, writeManifest, type Manifest } from "./cache.js";
+import { discardEntry, lookupManifest, manifestFile, writeManifest, type Manifest } from "./cache.js";
 import type { InputsDeclaration } from "../inputs.js";
 import { directoryEntry } from "./resolve.js";
 import { mapStacksOf, mapStacksOfCommonJS } from "./source-maps.js";
@@ -58,13 +58,21 @@ export async function importScript(
   cacheDir: string,
   warn: (line: string) => void = (line) => process.stderr.write(`tsexec: warning: ${line}\n`),
 ): Promise<ImportedScript> {
-  if (javaScriptExtensions.has(extname(file))) {
-    const namespace = await importJavaScript(file);
-    if (!("inputs" in namespace)) return { namespace, inputs: undefined };
-    const { readInputsDeclaration } = await import("../inputs.js");
-    return { namespace, inputs: readInputsDeclaration(file, readFileSync(file, "utf8")) };
-  }
   const scriptsDir = join(cacheDir, "scripts");
+  if (javaScriptExtensions.has(extname(file))) {
+    // JavaScript runs as it is, unless its imports need tsexec's resolution (npm: specifiers, packages from a lock).
+    const commonJS = extname(file) === ".cjs";
+    if (commonJS || !(needsPackageResolution(file) || existsSync(manifestFile(scriptsDir, file)))) {
+      try {
+        const namespace = await importJavaScript(file);
+        if (!("inputs" in namespace)) return { namespace, inputs: undefined };
+        const { readInputsDeclaration } = await import("../inputs.js");
+        return { namespace, inputs: readInputsDeclaration(file, readFileSync(file, "utf8")) };
+      } catch (error) {
+        if (commonJS || !isMissingPackage(error)) throw error;
+      }
+    }
+  }
   // Stack traces of scripts point at their .ts lines through the outputs' inline source maps.
   mapStacksOf(scriptsDir);
   const version = versionString();
@@ -113,6 +121,20 @@ async function cacheFault(error: unknown, manifest: Manifest): Promise<{ file: s
   const { failsToParse } = await import("./transpile.js");
   const broken = outputs.find(failsToParse);
   return broken === undefined ? undefined : { file: broken, why: "it does not parse" };
+}
+
+/** A JavaScript module whose source names `npm:` specifiers (a cheap scan; a warm run then finds its manifest). */
+function needsPackageResolution(file: string): boolean {
+  try {
+    return /["']npm:/.test(readFileSync(file, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+/** Node could not find a bare package (linking fails before any module runs, so nothing ran twice). */
+function isMissingPackage(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND" && /Cannot find package/.test((error as Error).message);
 }
 
 async function importJavaScript(file: string): Promise<Record<string, unknown>> {

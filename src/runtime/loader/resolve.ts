@@ -4,10 +4,15 @@
  * resolved here, from the script's own directory, and rewritten to absolute
  * URLs. Bare specifiers follow Node's ESM rules (node_modules lookup, package
  * "exports" with the node/import/default conditions, then "main").
+ *
+ * `npm:` specifiers, and bare packages that no node_modules provides, are
+ * installed into the package store (src/builtins/packages, loaded only then)
+ * and resolve to files there; fp-ts and tsexec fall back to tsexec's own copy.
  */
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
-import { isBuiltin } from "node:module";
+import { createRequire, isBuiltin } from "node:module";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
+import { ambientContext } from "../context.js";
 import { TsexecError } from "../errors.js";
 import { packageRoot } from "../package.js";
 
@@ -131,14 +136,57 @@ export function resolveBare(specifier: string, importer: string): string {
   const { name, subpath } = splitBare(specifier);
   // Scripts may import tsexec itself wherever they live: it is the running copy.
   if (name === "tsexec") return resolvePackage(packageRoot, subpath, specifier, importer);
-  for (let dir = dirname(importer); ; dir = dirname(dir)) {
-    const pkgDir = join(dir, "node_modules", name);
-    if (existsSync(pkgDir)) return resolvePackage(pkgDir, subpath, specifier, importer);
-    if (dirname(dir) === dir) break;
-  }
+  const local = nodeModulesPackage(name, importer);
+  if (local !== undefined) return resolvePackage(local, subpath, specifier, importer);
   throw new TsexecError(
     `cannot find package '${name}' imported from ${importer}: install it next to the script (npm install ${name})`,
   );
+}
+
+/** `<dir>/node_modules/<name>` in the nearest directory above `importer` that has one. */
+function nodeModulesPackage(name: string, importer: string): string | undefined {
+  for (let dir = dirname(importer); ; dir = dirname(dir)) {
+    const pkgDir = join(dir, "node_modules", name);
+    if (existsSync(pkgDir)) return pkgDir;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/** Packages tsexec brings along: scripts that import them without installing them get tsexec's copy. */
+const ownPackages = new Set(["fp-ts"]);
+
+/**
+ * `resolveSpecifier`, plus what may need an install (the cold path only):
+ * `npm:` specifiers and bare packages from a project's lock.
+ * `dependsOn` is told the files (locks) the answer depends on.
+ */
+export async function resolveImport(specifier: string, importer: string, dependsOn: (file: string) => void): Promise<Resolution> {
+  const isBare = !/^(node:|file:|\.{1,2}(\/|$)|\/)/.test(specifier) && !isBuiltin(specifier);
+  if (!specifier.startsWith("npm:") && !isBare) return resolveSpecifier(specifier, importer);
+  const ctx = ambientContext();
+  const packages = await import("../../builtins/packages/index.js");
+  if (specifier.startsWith("npm:")) {
+    const found = await packages.locateNpmSpecifier(specifier.slice(4), importer, ctx);
+    found.dependsOn.forEach(dependsOn);
+    return { kind: "javascript", file: resolvePackage(found.packageDir!, found.subpath, specifier, importer) };
+  }
+  const { name, subpath } = splitBare(specifier);
+  if (name === "tsexec" || nodeModulesPackage(name, importer) !== undefined) return resolveSpecifier(specifier, importer);
+  const project = await packages.locateProjectPackage(name, importer, ctx);
+  if (project !== undefined) project.dependsOn.forEach(dependsOn);
+  if (project?.packageDir !== undefined) return { kind: "javascript", file: resolvePackage(project.packageDir, subpath, specifier, importer) };
+  if (ownPackages.has(name)) {
+    const own = dirname(createRequire(join(packageRoot, "package.json")).resolve(`${name}/package.json`));
+    return { kind: "javascript", file: resolvePackage(own, subpath, specifier, importer) };
+  }
+  const inCheckout = importer.startsWith(packages.realCacheDir(ctx.cacheDir) + "/");
+  const lockAdvice =
+    project?.lockFile !== undefined
+      ? `it is not in ${project.lockFile}: add it to ${project.projectDir}/package.json (npm install ${name}) and commit the lock`
+      : inCheckout
+        ? `the repository has no package.json with a package-lock.json that lists it; import it as "npm:${name}@<range>" in the script`
+        : `install it next to the script (npm install ${name}), or import it as "npm:${name}@<range>" (pinned in a tsexec.lock beside the script)`;
+  throw new TsexecError(`cannot find package '${name}' imported from ${importer}: ${lockAdvice}`);
 }
 
 function resolvePackage(pkgDir: string, subpath: string, specifier: string, importer: string): string {

@@ -17,7 +17,7 @@ import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
 import { printable } from "../printable.js";
 import { maxNesting, tooDeepAt } from "./nesting.js";
-import { resolveSpecifier } from "./resolve.js";
+import { resolveImport } from "./resolve.js";
 import { outputFile, sweepTemporaryFiles, writeCacheFile, type Manifest, type OutputStamp, type SourceStamp } from "./cache.js";
 import { readInputsDeclaration, type InputsDeclaration } from "../inputs.js";
 
@@ -71,6 +71,12 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     if (seen.has(file)) continue;
     seen.add(file);
     const out = outputOf(file);
+  // Files an import's resolution depends on (a package lock): stamped like sources.
+  const dependsOn = (path: string) => {
+    if (sources.some(([known]) => known === path)) return;
+    const stat = statSync(path);
+    sources.push([path, stat.mtimeMs, stat.size]);
+  };
     const source = readFileSync(file, "utf8");
     const stat = statSync(file);
     sources.push([file, stat.mtimeMs, stat.size]);
@@ -82,7 +88,7 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
       imported.push(dependency);
       return outputOf(dependency);
     };
-    const rewritten = esm ? rewriteImports(parse, file, code, dependencyOutput) : { code, usesImportMeta: false };
+    const rewritten = esm ? await rewriteImports(parse, file, code, dependencyOutput, dependsOn) : { code, usesImportMeta: false };
     const { code: output, sourceMap } = withMetaAndMap(file, out, rewritten.code, map, rewritten.usesImportMeta);
     // The map first: an output is only ever read once its map is in place.
     if (sourceMap !== undefined) writeCacheFile(`${out}.map`, sourceMap);
@@ -137,12 +143,13 @@ export function failsToParse(output: string): boolean {
 type Lexer = typeof import("es-module-lexer").parse;
 
 /** Rewrites each import specifier to an absolute URL; says whether the module reads `import.meta`. */
-function rewriteImports(
+async function rewriteImports(
   parse: Lexer,
   file: string,
   code: string,
   dependencyOutput: (file: string) => string,
-): { code: string; usesImportMeta: boolean } {
+  dependsOn: (file: string) => void,
+): Promise<{ code: string; usesImportMeta: boolean }> {
   let imports: ReturnType<Lexer>[0];
   try {
     [imports] = parse(code, file);
@@ -155,7 +162,7 @@ function rewriteImports(
   for (const imp of imports) {
     if (imp.d === -2) usesImportMeta = true;
     if (imp.n === undefined || imp.d === -2) continue; // import.meta, or a dynamic import of a computed name
-    const resolution = resolveSpecifier(imp.n, file);
+    const resolution = await resolveImport(imp.n, file, dependsOn);
     if (resolution.kind === "builtin") continue;
     const target = resolution.kind === "typescript" ? dependencyOutput(resolution.file) : resolution.file;
     const url = pathToFileURL(target).href;

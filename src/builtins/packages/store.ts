@@ -1,0 +1,387 @@
+/**
+ * The package store and the installed trees.
+ *
+ *     <cache>/npm/packages/<name>@<version>-<hash>/   one extracted tarball, read-only
+ *     <cache>/npm/trees/<hash>/node_modules/…          one installed tree, read-only
+ *
+ * A package is stored once, whatever lock it came from: a tree is made of
+ * hard links to the store's files (a copy only where install scripts run,
+ * or where the file system refuses links), laid out as the lock says, so
+ * Node's own resolution finds each package's dependencies. A package with no
+ * dependencies at all needs no place of its own: it is a symbolic link to the
+ * store's copy (Node resolves it there), which saves a tree its directories.
+ * A tree is named
+ * by a hash of what defines it (its packages, their integrities and places,
+ * the scripts allowed, the platform and Node's ABI).
+ *
+ * Entries are built in a `.tmp-<pid>-…` directory and renamed into place,
+ * under a lock file per tree, so of several processes installing the same
+ * tree one does the work and the others wait for it; what a killed process
+ * left (a temporary directory, a lock whose owner is dead) is removed by the
+ * next install.
+ */
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  copyFileSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { hostname } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { TsexecError } from "../../runtime/errors.js";
+import { makeReadOnly, removeTree, uniqueSuffix } from "../../runtime/files.js";
+import { isAlive, processStart } from "../../runtime/processes.js";
+import { tarballUrl, type NpmConfig } from "./config.js";
+import { fromNpmCache, get, parseIntegrity, shortHash, verifyIntegrity } from "./fetch.js";
+import { platformKey } from "./platform.js";
+import { extractTarball, printable } from "./tar.js";
+
+export interface PackageSpec {
+  readonly name: string;
+  readonly version: string;
+  /** SRI of the tarball. */
+  readonly integrity: string;
+  /** The tarball URL, when the lock records one. */
+  readonly resolved?: string | undefined;
+  readonly hasInstallScript?: boolean | undefined;
+  /** No dependencies of any kind (nor peers): its place in a tree can be a link to the store's copy. */
+  readonly leaf?: boolean | undefined;
+}
+
+export interface TreePlan {
+  /** Where each package goes, relative to the tree (`node_modules/a/node_modules/b`). */
+  readonly placements: readonly { readonly path: string; readonly pkg: PackageSpec }[];
+  /** Symbolic links inside the tree: `path` → `target` (both relative to the tree). */
+  readonly links: readonly { readonly path: string; readonly target: string }[];
+  /** Names of packages whose install scripts may run. */
+  readonly allowScripts: ReadonlySet<string>;
+}
+
+export interface InstallOptions {
+  readonly cacheDir: string;
+  readonly config: NpmConfig;
+  readonly offline: boolean;
+  readonly log: (line: string) => void;
+}
+
+const namePattern = /^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/i;
+const versionPattern = /^[0-9A-Za-z.+-]+$/;
+
+export function checkPackageName(name: string, where: string): void {
+  if (!namePattern.test(name) || name.length > 214) throw new TsexecError(`${where}: '${printable(name)}' is not a valid npm package name`);
+}
+
+export const describePackage = (pkg: PackageSpec) => `${pkg.name}@${pkg.version}`;
+
+function storeName(pkg: PackageSpec): string {
+  const integrity = parseIntegrity(pkg.integrity);
+  if (!integrity) throw new TsexecError(`${describePackage(pkg)}: the lock's integrity '${printable(pkg.integrity)}' is not an SRI hash (sha512-…)`);
+  checkPackageName(pkg.name, describePackage(pkg));
+  if (!versionPattern.test(pkg.version)) throw new TsexecError(`${pkg.name}: '${printable(pkg.version)}' is not a version`);
+  return `${pkg.name.replace("/", "+")}@${pkg.version}-${shortHash(integrity)}`;
+}
+
+/** The hash naming a tree. */
+export function treeKey(plan: TreePlan): string {
+  const hash = createHash("sha256");
+  hash.update(`tsexec-tree-1\0${platformKey()}\0`);
+  for (const { path, pkg } of [...plan.placements].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+    const scripts = pkg.hasInstallScript && plan.allowScripts.has(pkg.name) ? "scripts" : "";
+    hash.update(`${path}\0${pkg.name}\0${pkg.version}\0${pkg.integrity}\0${scripts}\0${pkg.leaf ? "leaf" : ""}\n`);
+  }
+  for (const link of [...plan.links].sort((a, b) => (a.path < b.path ? -1 : 1))) hash.update(`link\0${link.path}\0${link.target}\n`);
+  return hash.digest("hex").slice(0, 32);
+}
+
+export function treeDirectory(cacheDir: string, plan: TreePlan): string {
+  return join(cacheDir, "npm", "trees", treeKey(plan));
+}
+
+const exists = (path: string) => statSync(path, { throwIfNoEntry: false }) !== undefined;
+
+/** The tree for `plan`, installed now if it is not yet. Resolves to its directory. */
+export async function ensureTree(plan: TreePlan, options: InstallOptions): Promise<string> {
+  const treesDir = join(options.cacheDir, "npm", "trees");
+  const treeDir = join(treesDir, treeKey(plan));
+  if (exists(treeDir)) return treeDir;
+  mkdirSync(treesDir, { recursive: true });
+  const lock = `${treeDir}.lock`;
+  if (!(await acquire(lock, () => exists(treeDir)))) return treeDir;
+  try {
+    if (exists(treeDir)) return treeDir;
+    removeLeftovers(treesDir);
+    removeLeftovers(join(options.cacheDir, "npm", "packages"));
+    const stored = await storePackages(plan.placements.map((p) => p.pkg), options);
+    const temp = join(treesDir, `.tmp-${uniqueSuffix()}`);
+    try {
+      const skipped = assemble(temp, plan, stored);
+      makeReadOnly(temp);
+      renameSync(temp, treeDir);
+      if (skipped.length) {
+        const names = [...new Set(skipped.map((p) => p.name))];
+        options.log(
+          `install scripts not run for ${skipped.map(describePackage).join(", ")} (allow them with --allow-scripts=${names.join(",")}, or "tsexec": { "allowScripts": [...] } in package.json)`,
+        );
+      }
+    } catch (error) {
+      removeTree(temp);
+      throw error;
+    }
+    return treeDir;
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
+// ---- the package store ----
+
+/** Stores every package (each once); resolves to store directory by store name. */
+async function storePackages(packages: readonly PackageSpec[], options: InstallOptions): Promise<Map<PackageSpec, string>> {
+  const packagesDir = join(options.cacheDir, "npm", "packages");
+  mkdirSync(packagesDir, { recursive: true });
+  const byName = new Map<string, PackageSpec>();
+  for (const pkg of packages) byName.set(storeName(pkg), pkg);
+  const pending = [...byName].filter(([name]) => !exists(join(packagesDir, name)));
+  const queue = pending.values();
+  const worker = async () => {
+    for (let next = queue.next(); !next.done; next = queue.next()) {
+      const [name, pkg] = next.value;
+      await storePackage(pkg, join(packagesDir, name), packagesDir, options);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(16, pending.length) }, worker));
+  const out = new Map<PackageSpec, string>();
+  for (const pkg of packages) out.set(pkg, join(packagesDir, storeName(pkg)));
+  return out;
+}
+
+async function storePackage(pkg: PackageSpec, dir: string, packagesDir: string, options: InstallOptions): Promise<void> {
+  const what = describePackage(pkg);
+  const integrity = parseIntegrity(pkg.integrity)!;
+  let data = fromNpmCache(options.config.cacache, integrity);
+  let from = "npm's cache";
+  if (data === undefined) {
+    const url = pkg.resolved ?? tarballUrl(options.config, pkg.name, pkg.version);
+    if (options.offline) {
+      throw new TsexecError(`${what} is neither in tsexec's store nor in npm's cache, and --offline forbids fetching it from ${url}: run once online, or npm cache add ${what}`);
+    }
+    data = await get(url, options.config, what, options.config.registryFor(pkg.name));
+    from = url;
+  }
+  verifyIntegrity(data, integrity, what, from);
+  const temp = join(packagesDir, `.tmp-${uniqueSuffix()}`);
+  try {
+    mkdirSync(temp);
+    try {
+      extractTarball(data, temp, what);
+    } catch (error) {
+      if (error instanceof TsexecError) throw error;
+      throw new TsexecError(`${what}: the tarball cannot be extracted (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); the package was not stored`);
+    }
+    makeReadOnly(temp);
+    try {
+      renameSync(temp, dir);
+    } catch (error) {
+      // Stored meanwhile by another install (of another tree): the same bytes, verified.
+      if (!exists(dir)) throw error;
+      removeTree(temp);
+    }
+  } catch (error) {
+    removeTree(temp);
+    throw error;
+  }
+}
+
+// ---- trees ----
+
+/** Lays the tree out in `temp`; returns the packages whose install scripts were skipped. */
+function assemble(temp: string, plan: TreePlan, stored: Map<PackageSpec, string>): PackageSpec[] {
+  mkdirSync(temp);
+  const skipped: PackageSpec[] = [];
+  const scripted: { dir: string; pkg: PackageSpec }[] = [];
+  // Nothing may be placed through a link into the store: a package with anything beneath it gets a directory.
+  const occupied = [...plan.placements.map((p) => p.path), ...plan.links.map((l) => l.path)];
+  const hasNested = (path: string) => occupied.some((other) => other.startsWith(`${path}/`));
+  for (const { path, pkg } of [...plan.placements].sort((a, b) => a.path.length - b.path.length)) {
+    const dir = join(temp, path);
+    const runsScripts = pkg.hasInstallScript && plan.allowScripts.has(pkg.name);
+    if (pkg.leaf && !runsScripts && !hasNested(path)) {
+      mkdirSync(dirname(dir), { recursive: true });
+      symlinkSync(relative(dirname(dir), stored.get(pkg)!), dir);
+      if (pkg.hasInstallScript) skipped.push(pkg);
+      continue;
+    }
+    mkdirSync(dir, { recursive: true });
+    if (runsScripts) {
+      // Scripts may write into their package: give it its own copy, not links into the store.
+      copyTree(stored.get(pkg)!, dir);
+      scripted.push({ dir, pkg });
+    } else {
+      linkTree(stored.get(pkg)!, dir);
+      if (pkg.hasInstallScript) skipped.push(pkg);
+    }
+  }
+  for (const link of plan.links) {
+    const path = join(temp, link.path);
+    mkdirSync(dirname(path), { recursive: true });
+    symlinkSync(link.target, path);
+  }
+  // Dependencies first: the deepest packages' scripts run before their dependents'.
+  for (const { dir, pkg } of scripted.sort((a, b) => b.dir.length - a.dir.length)) runInstallScripts(dir, pkg, temp);
+  return skipped;
+}
+
+/** Hard links of every file of `from` under `to` (copies where links are refused); existing files stay. */
+function linkTree(from: string, to: string): void {
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (entry.isDirectory()) {
+      mkdirSync(target, { recursive: true });
+      linkTree(source, target);
+    } else if (entry.isFile()) {
+      try {
+        linkSync(source, target);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === "EEXIST") continue; // a bundled copy and a placement of the same file: the first stays
+        if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw error;
+        copyFileSync(source, target);
+      }
+    }
+  }
+}
+
+function copyTree(from: string, to: string): void {
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const source = join(from, entry.name);
+    const target = join(to, entry.name);
+    if (entry.isDirectory()) {
+      mkdirSync(target, { recursive: true });
+      copyTree(source, target);
+    } else if (entry.isFile()) {
+      copyFileSync(source, target);
+      chmodSync(target, lstatSync(source).mode & 0o111 ? 0o755 : 0o644);
+    }
+  }
+}
+
+function runInstallScripts(dir: string, pkg: PackageSpec, treeRoot: string): void {
+  let scripts: Record<string, unknown> = {};
+  try {
+    scripts = (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { scripts?: Record<string, unknown> }).scripts ?? {};
+  } catch {
+    // No readable package.json: nothing to run.
+  }
+  for (const event of ["preinstall", "install", "postinstall"]) {
+    const script = scripts[event];
+    if (typeof script !== "string") continue;
+    const result = spawnSync("sh", ["-c", script], {
+      cwd: dir,
+      stdio: ["ignore", 2, 2],
+      env: {
+        ...process.env,
+        PATH: `${join(treeRoot, "node_modules", ".bin")}:${dirname(process.execPath)}:${process.env.PATH ?? ""}`,
+        npm_lifecycle_event: event,
+        npm_package_name: pkg.name,
+        npm_package_version: pkg.version,
+        npm_node_execpath: process.execPath,
+      },
+    });
+    if (result.status !== 0) {
+      const how = result.signal ? `was killed by ${result.signal}` : `exited with ${result.status}`;
+      throw new TsexecError(`the ${event} script of ${describePackage(pkg)} ${how}; nothing was installed`);
+    }
+  }
+}
+
+// ---- the install lock ----
+
+interface Owner {
+  readonly pid: number;
+  readonly start?: string;
+  readonly host: string;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Takes the lock file (true), waiting while a live process holds it; false once `done()` (another finished). */
+async function acquire(lock: string, done: () => boolean): Promise<boolean> {
+  const me: Owner = { pid: process.pid, start: processStart(process.pid), host: hostname() };
+  for (;;) {
+    try {
+      writeFileSync(lock, JSON.stringify(me), { flag: "wx" });
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    }
+    if (done()) return false;
+    if (!breakIfStale(lock)) await sleep(40);
+  }
+}
+
+function breakIfStale(lock: string): boolean {
+  let text: string;
+  let mtimeMs: number;
+  try {
+    text = readFileSync(lock, "utf8");
+    mtimeMs = statSync(lock).mtimeMs;
+  } catch {
+    return true; // released meanwhile
+  }
+  let owner: Owner | undefined;
+  try {
+    owner = JSON.parse(text) as Owner;
+  } catch {
+    owner = undefined;
+  }
+  // A lock without an owner yet is being written; one that stays so was left by a process killed at that instant.
+  const stale =
+    owner === undefined
+      ? Date.now() - mtimeMs > 5000
+      : owner.host === hostname() && (!isAlive(owner.pid) || (owner.start !== undefined && processStart(owner.pid) !== owner.start));
+  if (!stale) return false;
+  const moved = `${lock}.stale-${uniqueSuffix()}`;
+  try {
+    renameSync(lock, moved);
+  } catch {
+    return true;
+  }
+  // Moved a lock taken meanwhile by a live process? Put it back.
+  if (readFileSync(moved, "utf8") !== text) {
+    try {
+      renameSync(moved, lock);
+    } catch {
+      rmSync(moved, { force: true });
+    }
+    return false;
+  }
+  rmSync(moved, { force: true });
+  return true;
+}
+
+/** Removes temporary entries (`.tmp-<pid>-…`) of processes that are gone. */
+function removeLeftovers(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^\.tmp-(\d+)-/.exec(name) ?? /\.lock\.stale-(\d+)-/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid !== process.pid && !isAlive(pid)) removeTree(join(dir, name));
+  }
+}
