@@ -19,6 +19,7 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { ambientContext } from "../context.js";
 import { TsexecError } from "../errors.js";
 import { writeCacheFile } from "../loader/cache.js";
 import { locateScript } from "../loader/index.js";
@@ -61,7 +62,7 @@ export async function checkScripts(
   const checker = pickChecker();
   const diagnostics: Diagnostic[] = [];
   for (const group of groupByConfig(paths)) {
-    diagnostics.push(...(await checker(writeCheckConfig(group, cacheDir), process.cwd())));
+    diagnostics.push(...(await checker(await writeCheckConfig(group, cacheDir), process.cwd())));
   }
   for (const diagnostic of diagnostics) write(formatDiagnostic(diagnostic));
   if (summary && diagnostics.length > 0) {
@@ -158,7 +159,7 @@ export function loaderCompilerOptions(): Record<string, unknown> {
  * hash of its text, so concurrent checks never write different contents to
  * one file.
  */
-function writeCheckConfig(group: CheckGroup, cacheDir: string): string {
+async function writeCheckConfig(group: CheckGroup, cacheDir: string): Promise<string> {
   const user = group.userConfig === undefined ? "" : readFileSync(group.userConfig, "utf8");
   // The generated config lives in the cache, so Node's types and `tsexec` are named
   // where tsexec finds them, unless the user's tsconfig names them itself.
@@ -166,7 +167,7 @@ function writeCheckConfig(group: CheckGroup, cacheDir: string): string {
     ...(group.userConfig === undefined ? loaderCompilerOptions() : {}),
     noEmit: true,
     ...(/"typeRoots"\s*:/.test(user) ? {} : { typeRoots: typeRoots(group.userConfig) }),
-    ...(/"paths"\s*:/.test(user) ? {} : { paths: typePaths(group.files ?? []) }),
+    ...(/"paths"\s*:/.test(user) ? {} : { paths: await typePaths(group.files ?? []) }),
   };
   const config = {
     ...(group.userConfig === undefined ? {} : { extends: group.userConfig }),
@@ -199,19 +200,32 @@ function nodeTypeRoot(): string {
 }
 
 /**
- * Specifier → type files for modules the loader resolves in its own way.
- * `tsexec` is the running copy, wherever the script lives.
- *
- * HOOK for other issues: `npm:` specifiers (issue 8: map each `npm:name@range`
- * a script imports to the store install's types) and the names of a script's
- * inputs (issue 9) belong here, as exact keys, given the scripts in `files`.
+ * Specifier → type files for modules the loader resolves in its own way:
+ * `tsexec` is the running copy, wherever the script lives; each `npm:`
+ * specifier a checked script imports is the package the store installs for it
+ * (through the script's tsexec.lock, as a run would: a cold check installs).
+ * Inputs need no entry: `defineScript(inputs, fn)` types their names.
  */
-function typePaths(files: readonly string[]): Record<string, string[]> {
-  void files;
-  return {
+async function typePaths(files: readonly string[]): Promise<Record<string, string[]>> {
+  const paths: Record<string, string[]> = {
     tsexec: [join(packageRoot, "dist", "index.d.ts")],
     "tsexec/unsafe-lib": [join(packageRoot, "dist", "unsafe-lib.d.ts")],
   };
+  for (const file of files) {
+    const specifiers = npmSpecifiersIn(readFileSync(file, "utf8"));
+    if (specifiers.length === 0) continue;
+    const packages = await import("../../builtins/packages/index.js");
+    for (const text of specifiers) {
+      const found = await packages.locateNpmSpecifier(text, file, ambientContext());
+      if (found.packageDir !== undefined) paths[`npm:${text}`] = [found.subpath === "." ? found.packageDir : join(found.packageDir, found.subpath)];
+    }
+  }
+  return paths;
+}
+
+/** The `npm:` specifiers a module names in string literals (imports, exports, dynamic imports). */
+function npmSpecifiersIn(source: string): string[] {
+  return [...new Set([...source.matchAll(/(["'])npm:([^"'\s]+)\1/g)].map((m) => m[2]!))];
 }
 
 // ---- the checkers ----
