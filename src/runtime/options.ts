@@ -26,6 +26,11 @@ export const optionSpecs: readonly OptionSpec[] = [
   { name: "offline", env: "TSEXEC_OFFLINE", describe: "Answer fetches from the cache only; never touch the network" },
   { name: "pinned-only", env: "TSEXEC_PINNED_ONLY", describe: "Refuse git references that are not pinned to a full commit hash" },
   { name: "refresh", describe: "Re-resolve the branches and tags of git references now" },
+  {
+    name: "kill-grace",
+    takesValue: "SECONDS",
+    describe: "When interrupted, how long children have between SIGTERM and SIGKILL (default 3, or $TSEXEC_KILL_GRACE)",
+  },
 ];
 
 /** Flags by option name (`show-trace`), and values for options that take one. */
