@@ -27,7 +27,7 @@ export const enum Tag {
   Pure = 0,
   /** `_a` is a thunk `() => A`. */
   Sync = 1,
-  /** `_a` is a thunk `() => PromiseLike<A>`; `_b` names the step. */
+  /** `_a` is a thunk `() => PromiseLike<A>` (a `lib.task`, named after the function). */
   Async = 2,
   /** `_a` is the inner IO, `_b` is `a => b`. */
   Map = 3,
@@ -137,7 +137,8 @@ export function io<A>(f: () => A): IO<A> {
 /** An asynchronous effect: `f` is called each time the IO runs, and its promise awaited. */
 export function task<A>(f: () => PromiseLike<A>): IO<A> {
   expectFunction("lib.task", f, "(task(() => promise))");
-  return traced(new Node(Tag.Async, f, `lib.task(${functionName(f)})`), "awaiting", f) as unknown as IO<A>;
+  // No label is built here (a program may hold 10^5 tasks): the interpreter names a task from `f` when it must.
+  return traced(new Node(Tag.Async, f, undefined), "awaiting", f) as unknown as IO<A>;
 }
 
 /**

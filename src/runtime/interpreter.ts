@@ -24,7 +24,7 @@
  * finalizers of the `Ensuring` frames it passes (each with interruption held
  * off by the `masked` count), in reverse order of acquisition.
  */
-import { Node, Tag, isIO, joinIdentity, type IO, type PrimitiveContext } from "../monad/io.js";
+import { Node, Tag, functionName, isIO, joinIdentity, type IO, type PrimitiveContext } from "../monad/io.js";
 import { describeValue } from "../monad/describe.js";
 import { formatTrace, isTracing, nodeTrace } from "../monad/trace.js";
 import { TsexecError } from "./errors.js";
@@ -537,9 +537,10 @@ function notIO(k: Node, value: unknown): TypeError {
 }
 
 /** `lib.task(fetchIt)`, with where it was built under --show-trace. */
-function describeStep(node: Node): string {
+export function describeStep(node: Node): string {
   const site = nodeTrace(node)?.site;
-  return `${node._b}${site ? ` (built at ${site})` : ""}`;
+  const name = node._tag === Tag.Async && node._b === undefined ? `lib.task(${functionName(node._a)})` : node._b;
+  return `${name}${site ? ` (built at ${site})` : ""}`;
 }
 
 function asyncInSync(node: Node): TsexecError {
