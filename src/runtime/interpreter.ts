@@ -123,17 +123,22 @@ export class Fiber {
   /** Runs the loop from `start` (or returns `value` to the top frame) until the fiber suspends or ends. */
   run(start: Node | undefined, value: unknown, failing: boolean, failure: unknown, running: Node | undefined): void {
     let outcome: unknown;
+    let threw = false;
+    // Counted until the observers told of the end have returned: they may resume other fibers.
     nesting++;
     try {
       outcome = loop(this, start, value, failing, failure, running);
     } catch (error) {
-      nesting--;
-      this.end(true, error);
-      return;
+      threw = true;
+      outcome = error;
     }
-    nesting--;
-    if (outcome !== suspended) this.end(false, outcome);
-    else if (this.interruption !== undefined && this.masked === 0) this.deliver();
+    try {
+      if (threw) this.end(true, outcome);
+      else if (outcome !== suspended) this.end(false, outcome);
+      else if (this.interruption !== undefined && this.masked === 0) this.deliver();
+    } finally {
+      nesting--;
+    }
   }
 
   /** Waits for `promise` (a `lib.task`). */
@@ -167,7 +172,10 @@ export class Fiber {
         this.early = failed ? 2 : 1;
         this.earlyValue = value;
       } else if (this.state === State.Suspended) {
-        this.resume(failed ? undefined : value, failed, value);
+        // Deep inside other fibers' loops (a child ending resumes its parent, which may end and
+        // resume its own ...): carry on from a fresh stack instead.
+        if (nesting >= maxNesting) queueMicrotask(() => this.resume(failed ? undefined : value, failed, value));
+        else this.resume(failed ? undefined : value, failed, value);
       }
     };
   }
