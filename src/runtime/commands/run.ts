@@ -85,9 +85,12 @@ function interruptOnSignals(fiber: Fiber, ctx: PrimitiveContext): { readonly rec
  * and never waited for) is stopped and waited for, so nothing outlives the run.
  */
 async function stopLeftovers(afterSignal: boolean): Promise<void> {
-  if (!anythingLeft(afterSignal)) return;
-  stopEverything(afterSignal);
-  while (anythingLeft(afterSignal)) await new Promise((resolve) => setTimeout(resolve, 10));
+  // /proc is read only when a child may be left (a signal, or a child process handle still open): a
+  // run that started nothing pays nothing.
+  const everyDescendant = afterSignal || process.getActiveResourcesInfo().includes("ProcessWrap");
+  if (!anythingLeft(everyDescendant)) return;
+  stopEverything(everyDescendant);
+  while (anythingLeft(everyDescendant)) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /**
