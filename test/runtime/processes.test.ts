@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { launcher, runTsexec, tempDir, writeTree } from "../helpers.js";
+import { launcher, root, runTsexec, tempDir, writeTree } from "../helpers.js";
 
 /** Processes (other than `except`) whose environment holds `TSEXEC_TEST_MARKER=<marker>`: everything a run started. */
 function marked(marker: string, except?: number): number[] {
@@ -293,5 +293,30 @@ describe("lib.exec and lib.$", () => {
     expect(verbose.stderr).not.toContain("\u001b");
     const traced = await runTsexec(["--show-trace", "v.ts"], { cwd: dir });
     expect(traced.stderr).toMatch(/while running sh -c \$'echo \\x1b\[31mred >&2; exit 2' at .*v\.ts:3:\d+/);
+  });
+});
+
+describe("the examples", () => {
+  it("examples/deploy.ts deploys in parallel, reports a host that runs out of time, and says so in its exit code", async () => {
+    const tmp = tempDir("deploy-");
+    const deploy = join(root, "examples", "deploy.ts");
+    const ok = await runTsexec([deploy, "alpha", "beta"], { env: { TMPDIR: tmp } });
+    expect(ok).toMatchObject({ code: 0, stdout: "alpha: deployed\nbeta: deployed\n", stderr: "" });
+    expect(readFileSync(join(tmp, "tsexec-deploy", "beta", "current", "app.txt"), "utf8")).toMatch(/^release /);
+    const slow = startTsexec([deploy, "--timeout=300", "alpha", "slow1"], root);
+    const outcome = await slow.exit;
+    expect(outcome.code).toBe(1);
+    expect(outcome.stdout).toBe("alpha: deployed\nslow1: FAILED: lib.timeout: sleep 600 did not finish within 300 ms; it was interrupted\n");
+    expect(marked(slow.marker)).toEqual([]);
+    const dry = await runTsexec([deploy, "--dry-run", "gamma"], { env: { TMPDIR: tmp } });
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^gamma: would run mkdir -p .*\ngamma: would run cp .*\ngamma: would run ln -sfn .*\ngamma: would run sh -c .*\ngamma: deployed\n$/);
+  });
+
+  it("examples/nixops-sketch.ts builds every host, then activates every host", async () => {
+    const tmp = tempDir("nixops-");
+    const r = await runTsexec([join(root, "examples", "nixops-sketch.ts"), "web1", "db"], { env: { TMPDIR: tmp } });
+    expect(r).toMatchObject({ code: 0, stderr: "", stdout: "web1 runs a web server (activated)\ndb runs a database (activated)\n" });
+    expect(readFileSync(join(tmp, "tsexec-nixops", "db", "etc", "motd"), "utf8")).toBe("db runs a database\n");
   });
 });

@@ -145,7 +145,7 @@ function spawnCommand(
   });
   child.on("close", (code: number | null, signal: NodeJS.Signals | null) => {
     if (timer !== undefined) clearTimeout(timer);
-    if (spawnError !== undefined) return done(true, cannotRun(file, command, spawnError));
+    if (spawnError !== undefined) return done(true, cannotRun(file, command, spawnError, options.cwd));
     const encoding = options.encoding ?? "utf8";
     const result: ExecResult = {
       stdout: Buffer.concat(stdout).toString(encoding),
@@ -163,11 +163,23 @@ function spawnCommand(
   return stop;
 }
 
-function cannotRun(file: string, command: string, error: Error): TsexecError {
+function cannotRun(file: string, command: string, error: Error, cwd: string | undefined): TsexecError {
   const code = (error as NodeJS.ErrnoException).code;
+  // Node says ENOENT for a missing working directory too: tell them apart.
+  if (code === "ENOENT" && cwd !== undefined && !isDirectory(cwd)) {
+    return new TsexecError(`cannot run ${command}: its working directory ${printable(cwd)} does not exist`);
+  }
   if (code === "ENOENT") return new TsexecError(`cannot run ${command}: ${printable(file)} was not found (is it installed and on $PATH?)`);
   if (code === "EACCES") return new TsexecError(`cannot run ${command}: ${printable(file)} is not executable`);
   return new TsexecError(`cannot run ${command}: ${printable(error.message)}`);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return process.getBuiltinModule("node:fs").statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 const tailLines = 10;
