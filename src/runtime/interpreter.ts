@@ -357,7 +357,16 @@ function loop(
               cur = inner;
               continue;
             }
-            case Tag.Map:
+            case Tag.Map: {
+              // A chain of maps (the left-nested shape): descend it in one tight loop.
+              let node: Node = cur;
+              do {
+                stack.push(node);
+                node = node._a;
+              } while (node._tag === Tag.Map);
+              cur = node;
+              continue;
+            }
             case Tag.Attempt:
             case Tag.Ensuring:
               stack.push(cur);
@@ -441,6 +450,17 @@ function loop(
         if (k._tag === Tag.Map) {
           value = f(value);
           cur = undefined;
+          // The frames of a map chain, applied in one tight loop.
+          let next: Node | undefined;
+          while ((next = stack.pop()) !== undefined) {
+            if (next._tag !== Tag.Map) {
+              stack.push(next);
+              break;
+            }
+            running = next;
+            const g = next._b;
+            value = g(value);
+          }
         } else if (k._tag === Tag.Chain) {
           cur = f(value);
           if (!isIO(cur)) throw notIO(k, cur);

@@ -58,8 +58,11 @@ const signalExitCodes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
  * gets SIGTERM and, after the grace period, SIGKILL; the program unwinds
  * through its finalizers. A second SIGINT sends SIGKILL at once.
  */
-function interruptOnSignals(fiber: Fiber, ctx: PrimitiveContext): { readonly received: () => boolean; dispose(): void } {
+function interruptOnSignals(ctx: PrimitiveContext): { readonly received: () => boolean; attach(fiber: Fiber): void; dispose(): void } {
   let received: NodeJS.Signals | undefined;
+  let program: Fiber | undefined;
+  const interrupt = (fiber: Fiber, signal: NodeJS.Signals): void =>
+    fiber.interrupt(new Interruption(`interrupted by ${signal}`, signalExitCodes[signal as keyof typeof signalExitCodes]));
   const onSignal = (signal: NodeJS.Signals): void => {
     if (received !== undefined) {
       if (signal === "SIGINT") signalEverything("SIGKILL", true);
@@ -68,12 +71,16 @@ function interruptOnSignals(fiber: Fiber, ctx: PrimitiveContext): { readonly rec
     received = signal;
     if (ctx.verbose) ctx.log(`${signal}: interrupting the program`);
     stopEverything(true);
-    fiber.interrupt(new Interruption(`interrupted by ${signal}`, signalExitCodes[signal as keyof typeof signalExitCodes]));
+    if (program !== undefined) interrupt(program, signal);
   };
   const signals = Object.keys(signalExitCodes) as NodeJS.Signals[];
   for (const signal of signals) process.on(signal, onSignal);
   return {
     received: () => received !== undefined,
+    attach: (fiber) => {
+      program = fiber;
+      if (received !== undefined) interrupt(fiber, received);
+    },
     dispose: () => {
       for (const signal of signals) process.off(signal, onSignal);
     },
@@ -112,9 +119,11 @@ async function runToTheEnd(program: IO<unknown>, ctx: PrimitiveContext): Promise
   const outcome = new Promise<unknown>((resolve, reject) => {
     ended = (fiber) => (fiber.failed ? reject(fiber.value) : resolve(fiber.value));
   });
+  // Listening before the program starts: a signal that comes as its first child starts is heard.
+  const signals = interruptOnSignals(ctx);
   const fiber = start(program, ctx, (f) => ended(f), (step) => (waitingOn = step));
   if (fiber.done) ended(fiber);
-  const signals = interruptOnSignals(fiber, ctx);
+  signals.attach(fiber);
   try {
     await Promise.race([outcome, new Promise<never>((_, reject) => (stuck = reject))]);
   } finally {
