@@ -8,7 +8,7 @@ import { isIO, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
 import { TsexecError } from "../errors.js";
 import { Interruption, start, type Fiber } from "../interpreter.js";
-import { anythingLeft, setKillGrace, signalEverything, stopEverything } from "../children.js";
+import { anythingLeft, killGrace, setKillGrace, signalEverything, stopEverything } from "../children.js";
 import { makeLib } from "../lib.js";
 import { defaultExport, importModule, locateScript } from "../loader/index.js";
 import { looksLikeReference } from "./index.js";
@@ -56,7 +56,7 @@ const signalExitCodes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
  * SIGINT, SIGTERM and SIGHUP interrupt the program: every child (registered
  * ones with their process groups, and any other descendant found in /proc)
  * gets SIGTERM and, after the grace period, SIGKILL; the program unwinds
- * through its finalizers. A second SIGINT sends SIGKILL at once.
+ * through its finalizers. A second signal sends SIGKILL at once.
  */
 function interruptOnSignals(ctx: PrimitiveContext): { readonly received: () => boolean; attach(fiber: Fiber): void; dispose(): void } {
   let received: NodeJS.Signals | undefined;
@@ -65,7 +65,11 @@ function interruptOnSignals(ctx: PrimitiveContext): { readonly received: () => b
     fiber.interrupt(new Interruption(`interrupted by ${signal}`, signalExitCodes[signal as keyof typeof signalExitCodes]));
   const onSignal = (signal: NodeJS.Signals): void => {
     if (received !== undefined) {
-      if (signal === "SIGINT") signalEverything("SIGKILL", true);
+      // Asked again: no more grace. SIGKILL now; and if something that is no child still holds
+      // the program (a promise that never settles), end the process shortly after.
+      signalEverything("SIGKILL", true);
+      const code = signalExitCodes[received as keyof typeof signalExitCodes];
+      setTimeout(() => process.exit(code), 1000).unref();
       return;
     }
     received = signal;
@@ -97,7 +101,9 @@ async function stopLeftovers(afterSignal: boolean): Promise<void> {
   const everyDescendant = afterSignal || process.getActiveResourcesInfo().includes("ProcessWrap");
   if (!anythingLeft(everyDescendant)) return;
   stopEverything(everyDescendant);
-  while (anythingLeft(everyDescendant)) await new Promise((resolve) => setTimeout(resolve, 10));
+  // Bounded: a process stuck in the kernel (state D) outlives even SIGKILL for a while.
+  const giveUp = Date.now() + killGrace() + 2000;
+  while (anythingLeft(everyDescendant) && Date.now() < giveUp) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /**
