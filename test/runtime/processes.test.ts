@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { randomUUID } from "node:crypto";
+import { createServer, type AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { launcher, root, runTsexec, tempDir, writeTree } from "../helpers.js";
@@ -47,6 +48,11 @@ function descendantsOf(root: number): number[] {
     }
   }
   return found;
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: "utf8" });
 }
 
 function cmdline(pid: number): string {
@@ -156,6 +162,34 @@ describe("signals interrupt the program and leave no process behind", () => {
     expect(builder.filter(isRunning)).toEqual([]);
     const builds = join(cacheDir, "builds");
     expect(existsSync(builds) ? readdirSync(builds) : []).toEqual([]);
+  });
+});
+
+describe("SIGINT mid-fetch", () => {
+  it("git (spawned by simple-git, found through /proc) is stopped, the fetch lock released", async () => {
+    // A server that accepts and never answers: git waits on it until it is killed.
+    const server = createServer(() => {});
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const dir = writeTree({
+        "g.ts": `export default ({ lib }: any) => lib.builtins.fetchgit({ url: "http://127.0.0.1:${port}/repo.git", rev: "${"a".repeat(40)}" });\n`,
+      });
+      const run = startTsexec(["g.ts"], dir);
+      let below: number[] = [];
+      await waitUntil(() => {
+        below = descendantsOf(run.child.pid!);
+        return below.some((pid) => cmdline(pid).includes("127.0.0.1"));
+      }, "git connects to the server");
+      const cacheDir = readFileSync(`/proc/${run.child.pid}/environ`, "latin1").split("\0").find((v) => v.startsWith("TSEXEC_CACHE_DIR="))!.slice(17);
+      run.child.kill("SIGINT");
+      expect((await run.exit).code).toBe(130);
+      expect(below.filter(isRunning)).toEqual([]);
+      // fetchgit's lock is a directory `git/<hash>/lock` (with owner.json) while it fetches.
+      expect(filesUnder(cacheDir).filter((f) => /(^|\/|\.)lock(\.|\/|$)/.test(f))).toEqual([]);
+    } finally {
+      server.close();
+    }
   });
 });
 
