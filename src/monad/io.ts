@@ -56,6 +56,8 @@ export const enum Tag {
   Mask = 10,
   /** Internal frame: the outcome (`_a`) put aside while a finalizer runs; `_b` is true when it is a failure. */
   Restore = 11,
+  /** Internal frame: the functions of a long chain of maps (`_a`, innermost first), applied in one loop. */
+  Maps = 12,
 }
 
 const brand: unique symbol = Symbol.for("tsexec.io");
