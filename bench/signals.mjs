@@ -63,6 +63,11 @@ export async function run(report) {
   report.table(
     "SIGINT to exit with 10 children that exit on SIGTERM (median)",
     ["checkout", "SIGINT to exit", "target"],
-    roots.map((root) => [root, formatMs(median(samples[root])), root === projectRoot ? report.target("signals: SIGINT to exit (ms)", median(samples[root]), { op: "<=", value: 100 }) : "-"]),
+    roots.map((root) => {
+      const ms = median(samples[root]);
+      // The summary records the figure as a ratio to nothing: the unit here is ms.
+      if (root === projectRoot) report.target("signals: SIGINT to exit (ms, not a ratio)", ms, { op: "<=", value: 100 });
+      return [root, formatMs(ms), root === projectRoot ? `<= 100 ms: ${ms <= 100 ? "ok" : "MISSED"}` : "-"];
+    }),
   );
 }

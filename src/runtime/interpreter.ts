@@ -337,17 +337,20 @@ function loop(
               // bind(unit(a), f) and bind(io(g), f), the steps of every recursive loop, need no
               // frame: call f at once (as popping the frame would). Halves the bind loop's time.
               const inner: Node = cur._a;
-              const innerTag = inner._tag;
-              if (innerTag === Tag.Pure || innerTag === Tag.Sync) {
-                let a: unknown;
-                if (innerTag === Tag.Pure) a = inner._a;
-                else {
-                  running = inner;
-                  const effect = inner._a;
-                  a = effect();
-                }
+              if (inner._tag === Tag.Pure) {
                 running = cur;
                 const f = cur._b; // called without a receiver: stack traces name the user's function
+                const next: unknown = f(inner._a);
+                if (!isIO(next)) throw notIO(cur, next);
+                cur = next as Node;
+                continue;
+              }
+              if (inner._tag === Tag.Sync) {
+                running = inner;
+                const effect = inner._a;
+                const a: unknown = effect();
+                running = cur;
+                const f = cur._b;
                 const next: unknown = f(a);
                 if (!isIO(next)) throw notIO(cur, next);
                 cur = next as Node;

@@ -214,6 +214,26 @@ describe("under unsafePerformIO", () => {
   });
 });
 
+describe("map chains", () => {
+  it("a long chain of maps applies its functions innermost first, and a throw in the middle fails it", () => {
+    let chain: IO<string> = unit("");
+    for (let i = 0; i < 100; i++) chain = map((s: string) => s + (i % 10), chain);
+    expect(runSync(chain, ctx)).toBe("0123456789".repeat(10));
+    let failing: IO<number> = unit(0);
+    const seen: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      failing = map((n: number) => {
+        seen.push(n);
+        if (n === 20) throw new Error("at 20");
+        return n + 1;
+      }, failing);
+    }
+    const outcome = runSync(map((e) => (e._tag === "Left" ? e.left.message : "no"), attempt(map((n: number) => n * 2, failing))), ctx);
+    expect(outcome).toBe("at 20");
+    expect(seen).toEqual(Array.from({ length: 21 }, (_, i) => i));
+  });
+});
+
 describe("the interpreter stays stack safe with fibers", () => {
   it("runs a long asynchronous loop and deep nesting of all", async () => {
     const loop = (n: number): IO<number> => (n === 0 ? unit(0) : bind(task(async () => n), () => loop(n - 1)));
