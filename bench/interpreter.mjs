@@ -1,7 +1,11 @@
-// Interpreter throughput: tsexec against Effect's runSync and fp-ts's IO on
-// the same two program shapes (see lib/interpreter-worker.mjs):
+// Interpreter throughput: tsexec against Effect's runSync (the pinned Effect 3
+// and the newest Effect, side by side) and fp-ts's IO on the same program
+// shapes (see lib/interpreter-worker.mjs):
 //   bind: right-nested, a recursive loop  loop(n) = n === 0 ? unit(0) : bind(unit(n), () => loop(n - 1))
+//   io:   the loop scripts write          go(i) = i === n ? unit(i) : bind(io(() => i + 1), go)
 //   map:  left-nested, a chain            io = map(inc, io), n times
+// TSEXEC_BENCH_ALSO=dir1,dir2 adds other built checkouts (e.g. the previous
+// commit) as engines in the same rounds, for an A/B of a change.
 // Each engine runs in a process of its own with Node's default stack; the
 // engines take turns over several rounds and every ratio is the median of the
 // per-round ratios. Then one run at 10^7 shows tsexec is stack safe and how
@@ -12,13 +16,19 @@ import { benchRoot, formatBytes, formatMs, formatRate, median } from "./lib/meas
 
 const worker = join(benchRoot, "lib", "interpreter-worker.mjs");
 const shapes = [
-  { name: "bind", label: "right-nested bind loop" },
+  { name: "bind", label: "right-nested bind loop (on lib.unit)" },
+  { name: "io", label: "bind loop over lib.io steps" },
   { name: "map", label: "left-nested map chain" },
 ];
+/** The engine the targets are measured against: the newest Effect. */
+const reference = "effect-latest";
+const others = (process.env.TSEXEC_BENCH_ALSO ?? "").split(",").filter(Boolean);
 const engines = [
   { name: "tsexec-sync", label: "tsexec unsafePerformIO" },
   { name: "tsexec-run", label: "tsexec run (Promise)" },
-  { name: "effect", label: "Effect.runSync" },
+  ...others.map((dir) => ({ name: `tsexec-sync@${dir}`, label: `tsexec unsafePerformIO (${dir})` })),
+  { name: "effect-latest", label: "newest Effect, Effect.runSync" },
+  { name: "effect", label: "Effect 3 (pinned), Effect.runSync" },
 ];
 
 /** Runs one worker; returns its JSON answer. */
@@ -68,10 +78,13 @@ function printThroughput(report, n, rounds, reps, results) {
   const ratios = [];
   for (const shape of shapes) {
     const byEngine = results[shape.name];
-    const effect = byEngine.effect;
+    const effect = byEngine[reference];
+    // The map chain is built before runSync sees it: the run alone is runSync's throughput
+    // (the target); the loops build each step as they run, so build and run are one.
+    const timed = shape.name === "map" ? "run" : "total";
     for (const engine of engines) {
       const r = byEngine[engine.name];
-      const vsEffect = median(r.total.map((ms, i) => effect.total[i] / ms));
+      const vsEffect = median(r[timed].map((ms, i) => effect[timed][i] / ms));
       rows.push([
         shape.label,
         engine.label,
@@ -83,21 +96,21 @@ function printThroughput(report, n, rounds, reps, results) {
       ]);
     }
     const tsexec = byEngine["tsexec-sync"];
-    const total = median(tsexec.total.map((ms, i) => effect.total[i] / ms));
-    if (shape.name === "bind") {
-      // The loop builds each step as it runs: build and run are one.
-      ratios.push([`${shape.label}: tsexec / Effect`, report.target("bind loop: tsexec / Effect", total, { op: ">=", value: 4 })]);
-    } else {
-      // The chain is built before runSync sees it: the run alone is runSync's throughput
-      // (the target); build + run is shown beside it.
-      const runOnly = median(tsexec.run.map((ms, i) => effect.run[i] / ms));
-      ratios.push([`${shape.label}: tsexec / Effect, runSync only`, report.target("map chain (run): tsexec / Effect", runOnly, { op: ">=", value: 4 })]);
-      ratios.push([`${shape.label}: tsexec / Effect, build + run (for information)`, `${total.toFixed(2)}x`]);
+    const ratio = (other) => median(tsexec[timed].map((ms, i) => other[timed][i] / ms));
+    const what = shape.name === "map" ? ", runSync only" : "";
+    ratios.push([`${shape.label}: tsexec / newest Effect${what}`, report.target(`${shape.name}: tsexec / newest Effect`, ratio(effect), { op: ">=", value: 4 })]);
+    ratios.push([`${shape.label}: tsexec / Effect 3${what}`, `${ratio(byEngine.effect).toFixed(2)}x`]);
+    if (shape.name === "map") {
+      const total = median(tsexec.total.map((ms, i) => effect.total[i] / ms));
+      ratios.push([`${shape.label}: tsexec / newest Effect, build + run (for information)`, `${total.toFixed(2)}x`]);
+    }
+    for (const dir of others) {
+      ratios.push([`${shape.label}: tsexec / ${dir} (above 1: this checkout is faster)`, `${ratio(byEngine[`tsexec-sync@${dir}`]).toFixed(2)}x`]);
     }
   }
   report.table(
     `interpreter throughput, n = ${n.toLocaleString("en")} steps, ${rounds} round(s) x ${reps} runs (median), one process per engine`,
-    ["shape", "engine", "build", "run", "steps/s", "steps/s (run only)", "vs Effect"],
+    ["shape", "engine", "build", "run", "steps/s", "steps/s (run only)", "vs newest Effect"],
     rows,
   );
   report.table("interpreter ratios (median of per-round ratios)", ["ratio", "measured"], ratios);

@@ -5,8 +5,11 @@
 //     node --expose-gc bench/lib/interpreter-worker.mjs ENGINE SHAPE N REPS
 //
 //   ENGINE  tsexec-sync (unsafePerformIO), tsexec-run (the Promise `run`),
-//           effect (Effect.runSync), fp-ts (fp-ts/IO, called directly)
+//           effect (Effect 3, pinned: Effect.runSync), effect-latest (the newest
+//           Effect, installed as the alias effect-latest), fp-ts (fp-ts/IO, called directly);
+//           tsexec-sync@DIR / tsexec-run@DIR: another built checkout (an A/B of a change)
 //   SHAPE   bind: right-nested, loop(n) = n === 0 ? unit(0) : bind(unit(n), () => loop(n - 1))
+//           io:   right-nested over synchronous steps, go(i) = i === n ? unit(i) : bind(io(() => i + 1), go)
 //           map:  left-nested,  io = map(inc, io), n times, on unit(0)
 //   REPS    timed repetitions after an untimed warm-up run at full size;
 //           0: a single run at full size, no full-size warm-up (for N = 1e7)
@@ -26,15 +29,20 @@ const reps = Number(repsText);
 const inc = (x) => x + 1;
 
 /** Each engine: `bind(n)` and `map(n)` build the program, `run(program)` runs it (maybe async). */
-async function loadEngine(name) {
+async function loadEngine(spec) {
+  const [name, root = projectRoot] = spec.split("@");
   switch (name) {
     case "tsexec-sync":
     case "tsexec-run": {
-      const tsexec = await import(pathToFileURL(join(projectRoot, "dist", "index.js")).href);
-      const { unit, bind, map, unsafePerformIO, run } = tsexec;
+      const tsexec = await import(pathToFileURL(join(root, "dist", "index.js")).href);
+      const { unit, bind, map, io, unsafePerformIO, run } = tsexec;
       const loop = (i) => (i === 0 ? unit(0) : bind(unit(i), () => loop(i - 1)));
       return {
         bind: (size) => loop(size),
+        io: (size) => {
+          const go = (i) => (i === size ? unit(i) : bind(io(() => i + 1), go));
+          return go(0);
+        },
         map: (size) => {
           let io = unit(0);
           for (let i = 0; i < size; i++) io = map(inc, io);
@@ -43,11 +51,16 @@ async function loadEngine(name) {
         run: name === "tsexec-sync" ? unsafePerformIO : run,
       };
     }
-    case "effect": {
-      const { Effect } = await import("effect");
+    case "effect":
+    case "effect-latest": {
+      const { Effect } = await import(name);
       const loop = (i) => (i === 0 ? Effect.succeed(0) : Effect.flatMap(Effect.succeed(i), () => loop(i - 1)));
       return {
         bind: (size) => loop(size),
+        io: (size) => {
+          const go = (i) => (i === size ? Effect.succeed(i) : Effect.flatMap(Effect.sync(() => i + 1), go));
+          return go(0);
+        },
         map: (size) => {
           let io = Effect.succeed(0);
           for (let i = 0; i < size; i++) io = Effect.map(io, inc);
@@ -61,6 +74,10 @@ async function loadEngine(name) {
       const loop = (i) => (i === 0 ? IO.of(0) : IO.chain(() => loop(i - 1))(IO.of(i)));
       return {
         bind: (size) => loop(size),
+        io: (size) => {
+          const go = (i) => (i === size ? IO.of(i) : IO.chain(go)(() => i + 1));
+          return go(0);
+        },
         map: (size) => {
           let io = IO.of(0);
           for (let i = 0; i < size; i++) io = IO.map(inc)(io);
@@ -70,7 +87,7 @@ async function loadEngine(name) {
       };
     }
     default:
-      throw new Error(`unknown engine '${name}' (tsexec-sync, tsexec-run, effect, fp-ts)`);
+      throw new Error(`unknown engine '${name}' (tsexec-sync, tsexec-run, effect, effect-latest, fp-ts)`);
   }
 }
 
@@ -99,7 +116,7 @@ async function once(engine, size) {
 }
 
 async function main() {
-  if (shape !== "bind" && shape !== "map") throw new Error(`unknown shape '${shape}' (bind, map)`);
+  if (!["bind", "io", "map"].includes(shape)) throw new Error(`unknown shape '${shape}' (bind, io, map)`);
   const engine = await loadEngine(engineName);
   const buildMs = [];
   const runMs = [];

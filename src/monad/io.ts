@@ -27,7 +27,7 @@ export const enum Tag {
   Pure = 0,
   /** `_a` is a thunk `() => A`. */
   Sync = 1,
-  /** `_a` is a thunk `() => PromiseLike<A>`; `_b` names the step. */
+  /** `_a` is a thunk `() => PromiseLike<A>` (a `lib.task`, named after the function). */
   Async = 2,
   /** `_a` is the inner IO, `_b` is `a => b`. */
   Map = 3,
@@ -35,8 +35,29 @@ export const enum Tag {
   Chain = 4,
   /** `_a` is `ctx => IO<A>`, `_b` is the label `--verbose` prints. */
   Primitive = 5,
-  /** `_a` is the inner IO; failures become `Left`, values `Right`. */
+  /** `_a` is the inner IO; failures become `Left`, values `Right` (interruption is never caught). */
   Attempt = 6,
+  /**
+   * A step that completes through a callback: `_a` is `(ctx, done) => cancel | undefined`,
+   * `_b` names the step. `done(failed, value)` is called once. When the fiber is interrupted
+   * while it waits, `cancel` (if any) is called and the fiber still waits for `done`, so the
+   * step can stop what it started (kill a child, release a lock) before the fiber unwinds.
+   * Refused by `unsafePerformIO` before it starts.
+   */
+  Suspend = 7,
+  /**
+   * The same shape as `Suspend`, for combinators over other IO values (all, race, timeout):
+   * allowed under `unsafePerformIO`, where it must call `done` before it returns.
+   */
+  Concurrent = 8,
+  /** `_a` is the inner IO, `_b` the finalizer IO: it runs once `_a` succeeds, fails or is interrupted. */
+  Ensuring = 9,
+  /** `_a` is the inner IO, `_b` is +1 (interruption held off while `_a` runs) or -1 (let through again). */
+  Mask = 10,
+  /** Internal frame: the outcome (`_a`) put aside while a finalizer runs; `_b` is true when it is a failure. */
+  Restore = 11,
+  /** Internal frame: the functions of a long chain of maps (`_a`, innermost first), applied in one loop. */
+  Maps = 12,
 }
 
 const brand: unique symbol = Symbol.for("tsexec.io");
@@ -119,7 +140,7 @@ export function io<A>(f: () => A): IO<A> {
 /** An asynchronous effect: `f` is called each time the IO runs, and its promise awaited. */
 export function task<A>(f: () => PromiseLike<A>): IO<A> {
   expectFunction("lib.task", f, "(task(() => promise))");
-  return traced(new Node(Tag.Async, f, new TaskStep(f, new Error())), "awaiting", f) as unknown as IO<A>;
+  return traced(new Node(Tag.Async, f, new TaskStep(f, callSite())), "awaiting", f) as unknown as IO<A>;
 }
 
 /**
@@ -146,11 +167,79 @@ export function taskSite(node: Node): string | undefined {
 }
 
 /**
+ * An Error whose stack holds the few frames above `task`: the script's line is
+ * among them. A shallow capture costs a fraction of a full one, and a program
+ * may build 10^5 tasks at once (lib.all).
+ */
+function callSite(): Error {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 4;
+  const site = new Error();
+  Error.stackTraceLimit = limit;
+  return site;
+}
+
+/**
  * A named asynchronous step, for primitives (fetchgit, builds). `label` is what
- * `unsafePerformIO` names when it refuses asynchronous work.
+ * `unsafePerformIO` names when it refuses asynchronous work. An interrupted
+ * fiber waits for the promise to settle (the runtime kills the children it
+ * waits on), so the primitive's `finally` blocks release its locks first.
  */
 export function asyncStep<A>(label: string, f: () => PromiseLike<A>): IO<A> {
-  return new Node(Tag.Async, f, label) as unknown as IO<A>;
+  return suspendStep(label, (_ctx, done) => {
+    Promise.resolve(f()).then(
+      (value) => done(false, value),
+      (error) => done(true, error),
+    );
+    return undefined;
+  });
+}
+
+/** Completes a `suspendStep`/`concurrentStep`: `done(false, value)` or `done(true, error)`, once. */
+export type Done<A> = (failed: boolean, value: A | unknown) => void;
+/** Starts a callback step; the function it returns (if any) asks it to stop early. */
+export type StartStep<A> = (ctx: PrimitiveContext, done: Done<A>) => (() => void) | undefined;
+
+/** A step that completes through `done` (a child process, a timer): see `Tag.Suspend`. */
+export function suspendStep<A>(label: string, start: StartStep<A>): IO<A> {
+  return traced(new Node(Tag.Suspend, start, label), "running", label) as unknown as IO<A>;
+}
+
+/** A combinator over other IO values that completes through `done`: see `Tag.Concurrent`. */
+export function concurrentStep<A>(label: string, start: StartStep<A>): IO<A> {
+  return traced(new Node(Tag.Concurrent, start, label), "running", label) as unknown as IO<A>;
+}
+
+/**
+ * `ensuring(io, finalizer)`: run `io`, then `finalizer` whether `io` succeeded,
+ * failed or was interrupted; yield (or raise) what `io` did. The finalizer runs
+ * once, with interruption held off; if it fails after `io` succeeded, its failure is raised.
+ */
+export function ensuring<A>(io: IO<A>, finalizer: IO<unknown>): IO<A> {
+  expectIO("lib.ensuring", io, "as its first argument (ensuring io finalizer)");
+  expectIO("lib.ensuring", finalizer, "as its second argument (ensuring io finalizer)");
+  return traced(new Node(Tag.Ensuring, io, finalizer), "ensuring", io) as unknown as IO<A>;
+}
+
+/**
+ * `bracket(acquire, use, release)`: acquire a resource, use it, release it. `acquire`
+ * runs with interruption held off, and `release` is in place before interruption is
+ * let through again, so an acquired resource is always released (exactly once, after
+ * success, failure or interruption; nested brackets release in reverse order).
+ */
+export function bracket<R, A>(acquire: IO<R>, use: (resource: R) => IO<A>, release: (resource: R) => IO<unknown>): IO<A> {
+  expectIO("lib.bracket", acquire, "as its first argument (bracket acquire use release)");
+  expectFunction("lib.bracket", use, "as its second argument (bracket acquire use release)");
+  expectFunction("lib.bracket", release, "as its third argument (bracket acquire use release)");
+  const withResource = (resource: R): IO<A> =>
+    ensuring(new Node(Tag.Mask, defer(() => use(resource)), -1) as unknown as IO<A>, defer(() => release(resource)));
+  return traced(new Node(Tag.Mask, bind(acquire, withResource), 1), "bracketing", acquire) as unknown as IO<A>;
+}
+
+/** `uninterruptible(io)`: run `io` with interruption held off until it ends. */
+export function uninterruptible<A>(io: IO<A>): IO<A> {
+  expectIO("lib.uninterruptible", io, "(uninterruptible io)");
+  return new Node(Tag.Mask, io, 1) as unknown as IO<A>;
 }
 
 /**

@@ -9,15 +9,63 @@
  * interruption signals what is registered.
  */
 import type { ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
 
 const live = new Set<ChildProcess>();
+/**
+ * The process groups of registered children whose leader has exited while other
+ * members (a command's background grandchildren) may still run: the end of the
+ * run signals them too.
+ */
+const orphanedGroups = new Set<number>();
 
 /** Registers `child` (spawned with `detached: true`) until it exits. */
 export function trackChild(child: ChildProcess): ChildProcess {
-  if (child.pid === undefined) return child; // never started: 'error' follows, nothing to track
+  const pid = child.pid;
+  if (pid === undefined) return child; // never started: 'error' follows, nothing to track
   live.add(child);
-  child.once("exit", () => live.delete(child));
+  child.once("exit", () => {
+    live.delete(child);
+    if (groupExists(pid)) orphanedGroups.add(pid);
+  });
   return child;
+}
+
+let graceMs = 3000;
+
+/** How long a child has between SIGTERM and SIGKILL (--kill-grace, $TSEXEC_KILL_GRACE). */
+export function setKillGrace(ms: number): void {
+  graceMs = ms;
+}
+
+export function killGrace(): number {
+  return graceMs;
+}
+
+/**
+ * Stops `child` and everything in its process group: SIGTERM now, SIGKILL to
+ * whatever of the group is left after the grace period.
+ */
+export function stopChild(child: ChildProcess): void {
+  const pid = child.pid;
+  if (pid === undefined) return;
+  signalPid(-pid, "SIGTERM") || signalGroup(child, "SIGTERM");
+  const timer = setTimeout(() => signalPid(-pid, "SIGKILL"), graceMs);
+  timer.unref();
+}
+
+/** Whether process group `pgid` still has a member. */
+function groupExists(pgid: number): boolean {
+  return signalPid(-pgid, 0);
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Sends `signal` to the process group of `child`; false if it is gone already. */
@@ -45,4 +93,94 @@ export function signalAllChildren(signal: NodeJS.Signals): number {
 /** How many registered children are still running. */
 export function liveChildCount(): number {
   return live.size;
+}
+
+/**
+ * Signals everything this process started that may still run: every registered
+ * child's process group (also those whose leader has exited), and every
+ * descendant found through /proc (children spawned by libraries that do not
+ * hand the child over, such as simple-git's git), with its own group when it
+ * leads one. Returns how many were signalled.
+ */
+export function signalEverything(signal: NodeJS.Signals, everyDescendant: boolean): number {
+  let count = signalAllChildren(signal);
+  for (const pgid of orphanedGroups) {
+    if (signalPid(-pgid, signal)) count++;
+    else orphanedGroups.delete(pgid);
+  }
+  if (everyDescendant) {
+    const ownGroup = processGroupOf(process.pid);
+    for (const { pid, pgid } of descendants()) {
+      // Never our own group: that would signal tsexec itself and whoever started it.
+      if (pgid !== ownGroup && pgid === pid) signalPid(-pgid, signal);
+      if (signalPid(pid, signal)) count++;
+    }
+  }
+  return count;
+}
+
+/** SIGTERM to everything (see signalEverything), SIGKILL after the grace period to whatever is left. */
+export function stopEverything(everyDescendant: boolean): void {
+  signalEverything("SIGTERM", everyDescendant);
+  const timer = setTimeout(() => signalEverything("SIGKILL", everyDescendant), graceMs);
+  timer.unref();
+}
+
+/** Whether anything this process started may still run (registered children, their groups, /proc descendants). */
+export function anythingLeft(everyDescendant: boolean): boolean {
+  if (live.size > 0) return true;
+  for (const pgid of orphanedGroups) {
+    if (groupExists(pgid)) return true;
+    orphanedGroups.delete(pgid);
+  }
+  return everyDescendant && descendants().length > 0;
+}
+
+interface ProcessIds {
+  readonly pid: number;
+  readonly pgid: number;
+}
+
+/** The processes below this one (children, grandchildren ...), from /proc; empty where there is no /proc. */
+export function descendants(root: number = process.pid): ProcessIds[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const byParent = new Map<number, ProcessIds[]>();
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (stat === undefined || stat.state === "Z") continue;
+    const siblings = byParent.get(stat.ppid);
+    if (siblings) siblings.push(stat);
+    else byParent.set(stat.ppid, [stat]);
+  }
+  const found: ProcessIds[] = [];
+  const queue = [root];
+  for (let pid = queue.pop(); pid !== undefined; pid = queue.pop()) {
+    for (const child of byParent.get(pid) ?? []) {
+      found.push(child);
+      queue.push(child.pid);
+    }
+  }
+  return found;
+}
+
+function processGroupOf(pid: number): number {
+  return readStat(pid)?.pgid ?? pid;
+}
+
+/** `/proc/<pid>/stat`: `pid (comm) state ppid pgrp ...`; comm may hold spaces and parentheses. */
+function readStat(pid: number): (ProcessIds & { ppid: number; state: string }) | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined; // gone meanwhile
+  }
+  const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return { pid, state: fields[0] ?? "", ppid: Number(fields[1]), pgid: Number(fields[2]) };
 }

@@ -6,7 +6,7 @@
 import type { PrimitiveContext } from "../monad/io.js";
 import { setTracing } from "../monad/trace.js";
 import { isTsexecError } from "./errors.js";
-import { errorTrace, failedTaskSite } from "./interpreter.js";
+import { errorTrace, failedTaskSite, isInterruption } from "./interpreter.js";
 import { makeContext, setAmbientContext } from "./context.js";
 import { findCommand } from "./commands/index.js";
 import { parseCommandLine, UsageError, type Flags, type ParsedCommandLine } from "./options.js";
@@ -65,6 +65,8 @@ function reportUsage(message: string): number {
 
 /** `error: <message>`, then where it happened: the script's stack (source-mapped) and, under --show-trace, the IO chain. */
 function reportError(error: unknown, showTrace: boolean): number {
+  // A signal or lib.exit: the program has already said what it had to.
+  if (isInterruption(error)) return error.exitCode;
   const lines: string[] = [];
   if (isTsexecError(error) || error instanceof UsageError) {
     lines.push(`error: ${error.message}`);

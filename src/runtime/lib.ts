@@ -3,7 +3,10 @@
  * src/monad, the primitives from src/builtins; nothing heavy is loaded until a
  * primitive runs.
  */
-import { attempt, bind, defer, io, join, map, mapM, task, unit, type IO } from "../monad/io.js";
+import { attempt, bind, bracket, defer, ensuring, io, join, map, mapM, task, uninterruptible, unit, type IO } from "../monad/io.js";
+import { all, allSettled, exit, mapPar, race, sleep, timeout } from "./concurrency.js";
+import { exec } from "../builtins/exec/index.js";
+import { makeDollar, type Dollar } from "../builtins/exec/template.js";
 import { unsafePerformIO } from "../builtins/unsafe-perform-io.js";
 import { makeFetchgit, type FetchgitArgs } from "../builtins/fetchgit/index.js";
 import { makeImport, type ImportBase } from "../builtins/import.js";
@@ -37,8 +40,33 @@ export interface Lib {
   readonly mapM: typeof mapM;
   readonly io: typeof io;
   readonly task: typeof task;
+  /** Run an IO; yield Right(value) or Left(error). Interruption and lib.exit are not caught. */
   readonly attempt: typeof attempt;
   readonly defer: typeof defer;
+  /** `bracket(acquire, use, release)`: release runs once, after success, failure or interruption. */
+  readonly bracket: typeof bracket;
+  /** `ensuring(io, finalizer)`: the finalizer runs once, after success, failure or interruption. */
+  readonly ensuring: typeof ensuring;
+  /** Run an IO with interruption held off until it ends. */
+  readonly uninterruptible: typeof uninterruptible;
+  /** `all(ios, { concurrency })`: in parallel, results in order; a failure interrupts the others. */
+  readonly all: typeof all;
+  /** `allSettled(ios)`: in parallel; yields every outcome as an Either. */
+  readonly allSettled: typeof allSettled;
+  /** `mapPar(f, list, { concurrency })`: `f` on each element, in parallel, results in order. */
+  readonly mapPar: typeof mapPar;
+  /** `race(ios)`: the first to finish wins; the others are interrupted. */
+  readonly race: typeof race;
+  /** `timeout(ms, io)`: fails naming the step and the limit if `io` takes longer (after interrupting it). */
+  readonly timeout: typeof timeout;
+  /** `sleep(ms)`. */
+  readonly sleep: typeof sleep;
+  /** `exit(code)`: end the program with `code` after the running finalizers have run. */
+  readonly exit: typeof exit;
+  /** `exec(file, args, options)`: run a program (no shell); yields { stdout, stderr, exitCode, signal }. */
+  readonly exec: typeof exec;
+  /** `` $`cmd ${arg}` ``: exec as a tagged template; each interpolation is one argument. */
+  readonly $: Dollar;
   /**
    * `dlopen(filename, symbol, args)`: calls native code. `filename` is a path (relative to the
    * script), a library name ("libm.so.6") or a derivation (built first). `symbol` is a C prototype
@@ -86,6 +114,18 @@ export function makeLib(base: LibBase): Lib {
     task,
     attempt,
     defer,
+    bracket,
+    ensuring,
+    uninterruptible,
+    all,
+    allSettled,
+    mapPar,
+    race,
+    timeout,
+    sleep,
+    exit,
+    exec,
+    $: makeDollar(),
     dlopen: makeDlopen(base.dir),
     toFile,
     runCommand,

@@ -30,6 +30,11 @@ export const optionSpecs: readonly OptionSpec[] = [
   { name: "refresh", describe: "Re-resolve the branches and tags of git references now" },
   { name: "allow-scripts", takesValue: "NAMES", describe: "Run the install scripts of these npm packages (comma-separated names)" },
   { name: "build-timeout", takesValue: "SECONDS", describe: "Kill any derivation build running longer than SECONDS with its process group (exit 101)" },
+  {
+    name: "kill-grace",
+    takesValue: "SECONDS",
+    describe: "When interrupted, how long children have between SIGTERM and SIGKILL (default 3, or $TSEXEC_KILL_GRACE)",
+  },
 ];
 
 /** Flags by option name (`show-trace`), and values for options that take one. */

@@ -8,7 +8,8 @@ import { dirname, join } from "node:path";
 import { isIO, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
 import { TsexecError } from "../errors.js";
-import { run } from "../interpreter.js";
+import { Interruption, start, type Fiber } from "../interpreter.js";
+import { anythingLeft, killGrace, setKillGrace, signalEverything, stopEverything } from "../children.js";
 import { makeLib } from "../lib.js";
 import { defaultExport, importScript, locateScript } from "../loader/index.js";
 import { appScript } from "../apps.js";
@@ -60,7 +61,76 @@ export async function runScript(script: string, scriptArgs: readonly string[], c
           : "";
     throw new TsexecError(`the function exported by ${script} returned ${describeValue(program)}, not an IO value${hint}`);
   }
+  setKillGrace(killGraceMs(ctx));
   await runToTheEnd(program, ctx);
+}
+
+/** --kill-grace SECONDS, else $TSEXEC_KILL_GRACE, else 3 s. */
+function killGraceMs(ctx: PrimitiveContext): number {
+  const given = ctx.options["kill-grace"] ?? process.env.TSEXEC_KILL_GRACE;
+  if (given === undefined || given === "") return 3000;
+  const seconds = Number(given);
+  if (typeof given !== "string" || !/^\d+(\.\d+)?$/.test(given.trim()) || !Number.isFinite(seconds)) {
+    throw new TsexecError(`--kill-grace (or $TSEXEC_KILL_GRACE) must be a number of seconds, such as 3 or 0.5; got '${String(given)}'`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** The exit codes of a program stopped by a signal: 128 + the signal's number, as shells report it. */
+const signalExitCodes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+
+/**
+ * SIGINT, SIGTERM and SIGHUP interrupt the program: every child (registered
+ * ones with their process groups, and any other descendant found in /proc)
+ * gets SIGTERM and, after the grace period, SIGKILL; the program unwinds
+ * through its finalizers. A second signal sends SIGKILL at once.
+ */
+function interruptOnSignals(ctx: PrimitiveContext): { readonly received: () => boolean; attach(fiber: Fiber): void; dispose(): void } {
+  let received: NodeJS.Signals | undefined;
+  let program: Fiber | undefined;
+  const interrupt = (fiber: Fiber, signal: NodeJS.Signals): void =>
+    fiber.interrupt(new Interruption(`interrupted by ${signal}`, signalExitCodes[signal as keyof typeof signalExitCodes]));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (received !== undefined) {
+      // Asked again: no more grace. SIGKILL now; and if something that is no child still holds
+      // the program (a promise that never settles), end the process shortly after.
+      signalEverything("SIGKILL", true);
+      const code = signalExitCodes[received as keyof typeof signalExitCodes];
+      setTimeout(() => process.exit(code), 1000).unref();
+      return;
+    }
+    received = signal;
+    if (ctx.verbose) ctx.log(`${signal}: interrupting the program`);
+    stopEverything(true);
+    if (program !== undefined) interrupt(program, signal);
+  };
+  const signals = Object.keys(signalExitCodes) as NodeJS.Signals[];
+  for (const signal of signals) process.on(signal, onSignal);
+  return {
+    received: () => received !== undefined,
+    attach: (fiber) => {
+      program = fiber;
+      if (received !== undefined) interrupt(fiber, received);
+    },
+    dispose: () => {
+      for (const signal of signals) process.off(signal, onSignal);
+    },
+  };
+}
+
+/**
+ * Whatever the program leaves running when it ends (a child a library started
+ * and never waited for) is stopped and waited for, so nothing outlives the run.
+ */
+async function stopLeftovers(afterSignal: boolean): Promise<void> {
+  // /proc is read only when a child may be left (a signal, or a child process handle still open): a
+  // run that started nothing pays nothing.
+  const everyDescendant = afterSignal || process.getActiveResourcesInfo().includes("ProcessWrap");
+  if (!anythingLeft(everyDescendant)) return;
+  stopEverything(everyDescendant);
+  // Bounded: a process stuck in the kernel (state D) outlives even SIGKILL for a while.
+  const giveUp = Date.now() + killGrace() + 2000;
+  while (anythingLeft(everyDescendant) && Date.now() < giveUp) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 /**
@@ -141,12 +211,20 @@ async function runToTheEnd(program: IO<unknown>, ctx: PrimitiveContext): Promise
       ),
     );
   process.once("beforeExit", onEmptyLoop);
+  let ended: (fiber: Fiber) => void = () => {};
+  const outcome = new Promise<unknown>((resolve, reject) => {
+    ended = (fiber) => (fiber.failed ? reject(fiber.value) : resolve(fiber.value));
+  });
+  // Listening before the program starts: a signal that comes as its first child starts is heard.
+  const signals = interruptOnSignals(ctx);
+  const fiber = start(program, ctx, (f) => ended(f), (step) => (waitingOn = step));
+  if (fiber.done) ended(fiber);
+  signals.attach(fiber);
   try {
-    await Promise.race([
-      run(program, ctx, (step) => (waitingOn = step)),
-      new Promise<never>((_, reject) => (stuck = reject)),
-    ]);
+    await Promise.race([outcome, new Promise<never>((_, reject) => (stuck = reject))]);
   } finally {
     process.off("beforeExit", onEmptyLoop);
+    await stopLeftovers(signals.received());
+    signals.dispose();
   }
 }

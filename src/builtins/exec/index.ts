@@ -1,0 +1,193 @@
+/**
+ * `lib.exec(file, args, options)`: runs a program without a shell and yields
+ * `{ stdout, stderr, exitCode, signal }`.
+ *
+ * Each child gets a process group of its own (`detached: true`) and is
+ * registered with the runtime (src/runtime/children.ts), so interrupting the
+ * step (a signal, a failed sibling in lib.all, a lost race, lib.timeout)
+ * stops the whole group: SIGTERM, then SIGKILL after the grace period. The
+ * step ends only once the child has exited, so nothing outlives it.
+ */
+import type { ChildProcess, SpawnOptions } from "node:child_process";
+import { suspendStep, type IO, type PrimitiveContext } from "../../monad/io.js";
+import { describeValue } from "../../monad/describe.js";
+import { TsexecError } from "../../runtime/errors.js";
+import { stopChild, trackChild } from "../../runtime/children.js";
+import { formatCommandLine, printable } from "./quote.js";
+
+export interface ExecOptions {
+  /** The working directory (default: tsexec's). */
+  readonly cwd?: string;
+  /** Variables added to the environment (`undefined` removes one). */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Start from an empty environment instead of tsexec's (then `env` is all the child sees). */
+  readonly clearEnv?: boolean;
+  /** Written to the child's stdin, which is then closed (default: stdin is /dev/null). */
+  readonly input?: string | Uint8Array;
+  /** Milliseconds before the child is stopped and the step fails. */
+  readonly timeout?: number;
+  /** "inherit": the child writes to tsexec's stdout and stderr (nothing is captured). */
+  readonly stdio?: "pipe" | "inherit";
+  /** How stdout and stderr are decoded (default "utf8"). */
+  readonly encoding?: BufferEncoding;
+  /** Yield the result of a non-zero exit or a signal instead of failing. */
+  readonly nothrow?: boolean;
+}
+
+export interface ExecResult {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The exit code, or null when a signal ended the child. */
+  readonly exitCode: number | null;
+  /** The signal that ended the child, or null. */
+  readonly signal: NodeJS.Signals | null;
+  /** The command line, quoted as a shell would need it (for messages). */
+  readonly command: string;
+}
+
+/** A failed command: the message names the command line, the exit code or signal and the end of stderr. */
+export class ExecError extends TsexecError {
+  constructor(
+    message: string,
+    readonly result: ExecResult,
+  ) {
+    super(message);
+  }
+}
+
+const optionNames = new Set(["cwd", "env", "clearEnv", "input", "timeout", "stdio", "encoding", "nothrow"]);
+
+/** `exec(file, args?, options?)`: see the file's comment. */
+export function exec(file: string, args: readonly (string | number)[] = [], options: ExecOptions = {}): IO<ExecResult> {
+  if (typeof file !== "string" || file === "") {
+    throw new TypeError(`lib.exec expects the program to run (a non-empty string) as its first argument, got ${describeValue(file)}`);
+  }
+  if (!Array.isArray(args)) {
+    throw new TypeError(`lib.exec expects an array of arguments as its second argument, got ${describeValue(args)}`);
+  }
+  const argv = args.map((arg, i) => {
+    if (typeof arg === "string") return arg;
+    if (typeof arg === "number") return String(arg);
+    throw new TypeError(`lib.exec: argument ${i} of ${file} is ${describeValue(arg)}, not a string`);
+  });
+  checkOptions(options);
+  const command = formatCommandLine([file, ...argv]);
+  return suspendStep<ExecResult>(command, (ctx, done) => spawnCommand(file, argv, options, command, ctx, done));
+}
+
+function checkOptions(options: ExecOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(`lib.exec expects an options object as its third argument, got ${describeValue(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!optionNames.has(key)) throw new TypeError(`lib.exec: unknown option '${key}' (known: ${[...optionNames].join(", ")})`);
+  }
+  const { timeout, stdio, input } = options;
+  if (timeout !== undefined && (typeof timeout !== "number" || !(timeout > 0))) {
+    throw new TypeError(`lib.exec: timeout must be a positive number of milliseconds, got ${describeValue(timeout)}`);
+  }
+  if (stdio !== undefined && stdio !== "pipe" && stdio !== "inherit") {
+    throw new TypeError(`lib.exec: stdio must be "pipe" or "inherit", got ${describeValue(stdio)}`);
+  }
+  if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) {
+    throw new TypeError(`lib.exec: input must be a string or a Buffer, got ${describeValue(input)}`);
+  }
+}
+
+function childEnvironment(options: ExecOptions): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = options.clearEnv ? {} : { ...process.env };
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = String(value);
+  }
+  return env;
+}
+
+function spawnCommand(
+  file: string,
+  args: string[],
+  options: ExecOptions,
+  command: string,
+  ctx: PrimitiveContext,
+  done: (failed: boolean, value: unknown) => void,
+): () => void {
+  if (ctx.verbose) ctx.log(`$ ${command}`);
+  const inherit = options.stdio === "inherit";
+  const spawnOptions: SpawnOptions = {
+    cwd: options.cwd,
+    env: options.env || options.clearEnv ? childEnvironment(options) : process.env,
+    stdio: [options.input === undefined ? (inherit ? "inherit" : "ignore") : "pipe", inherit ? "inherit" : "pipe", inherit ? "inherit" : "pipe"],
+    detached: true, // a process group of its own: stopping the step stops its grandchildren too
+  };
+  const child: ChildProcess = process.getBuiltinModule("node:child_process").spawn(file, args, spawnOptions);
+  trackChild(child);
+  const stdout: Buffer[] = [];
+  const stderr: Buffer[] = [];
+  child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
+  child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
+  if (options.input !== undefined && child.stdin) {
+    child.stdin.on("error", () => {}); // a child that does not read its input (EPIPE) is not an error of ours
+    child.stdin.end(options.input);
+  }
+  let spawnError: Error | undefined;
+  let timedOut = false;
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    stopChild(child);
+  };
+  const timer = options.timeout === undefined ? undefined : setTimeout(() => ((timedOut = true), stop()), options.timeout);
+  child.on("error", (error) => (spawnError = error));
+  // Once a stopped child has exited, whatever still holds its pipes (a grandchild outside its group) is not waited for.
+  child.on("exit", () => {
+    if (stopping) for (const stream of [child.stdout, child.stderr]) stream?.destroy();
+  });
+  child.on("close", (code: number | null, signal: NodeJS.Signals | null) => {
+    if (timer !== undefined) clearTimeout(timer);
+    if (spawnError !== undefined) return done(true, cannotRun(file, command, spawnError, options.cwd));
+    const encoding = options.encoding ?? "utf8";
+    const result: ExecResult = {
+      stdout: Buffer.concat(stdout).toString(encoding),
+      stderr: Buffer.concat(stderr).toString(encoding),
+      exitCode: code,
+      signal,
+      command,
+    };
+    const tail = inherit ? "" : stderrTail(result);
+    if (timedOut) return done(true, new ExecError(`${command} did not finish within ${options.timeout} ms (its timeout option); it was stopped${tail}`, result));
+    if ((code === 0 && signal === null) || options.nothrow) return done(false, result);
+    const how = signal !== null ? `was killed by signal ${signal}` : `failed with exit code ${code}`;
+    done(true, new ExecError(`${command} ${how}${tail}`, result));
+  });
+  return stop;
+}
+
+function cannotRun(file: string, command: string, error: Error, cwd: string | undefined): TsexecError {
+  const code = (error as NodeJS.ErrnoException).code;
+  // Node says ENOENT for a missing working directory too: tell them apart.
+  if (code === "ENOENT" && cwd !== undefined && !isDirectory(cwd)) {
+    return new TsexecError(`cannot run ${command}: its working directory ${printable(cwd)} does not exist`);
+  }
+  if (code === "ENOENT") return new TsexecError(`cannot run ${command}: ${printable(file)} was not found (is it installed and on $PATH?)`);
+  if (code === "EACCES") return new TsexecError(`cannot run ${command}: ${printable(file)} is not executable`);
+  return new TsexecError(`cannot run ${command}: ${printable(error.message)}`);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return process.getBuiltinModule("node:fs").statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+const tailLines = 10;
+
+/** `; the last lines of its stderr:\n  | ...`, control characters shown as escapes. */
+function stderrTail(result: ExecResult): string {
+  const text = result.stderr.replace(/\s+$/, "");
+  if (text === "") return " (its stderr was empty)";
+  const lines = text.split("\n").slice(-tailLines);
+  return `; the last lines of its stderr:\n${lines.map((line) => `  | ${printable(line)}`).join("\n")}`;
+}
