@@ -40,7 +40,9 @@ function ensureBenchDependencies() {
   );
   if (missing.length === 0) return;
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const args = existsSync(join(benchRoot, "package-lock.json")) ? ["ci"] : ["install"];
+  // `npm install` honours the lock as `npm ci` would, and copes with what npm 11 leaves out of it
+  // here (other platforms' optional packages of deno), which `npm ci` refuses as out of sync.
+  const args = ["install"];
   process.stderr.write(`bench: installing the benchmarks' own dependencies (${missing.join(", ")} missing): npm ${args[0]} --prefix bench\n`);
   const result = spawnSync(npm, [...args, "--prefix", benchRoot, "--no-audit", "--no-fund"], {
     cwd: projectRoot,
