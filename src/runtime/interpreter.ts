@@ -356,7 +356,7 @@ function loop(
                 running = inner;
                 const effect = inner._a;
                 const a: unknown = effect();
-                if (isThenable(a)) throw promiseFrom("lib.io", effect, a);
+                if (typeof a === "object" && isThenable(a)) throw promiseFrom("lib.io", effect, a);
                 running = cur;
                 const f = cur._b;
                 const next: unknown = f(a);
@@ -389,7 +389,7 @@ function loop(
               running = cur;
               const effect = cur._a;
               value = effect();
-              if (isThenable(value)) throw promiseFrom("lib.io", effect, value);
+              if (typeof value === "object" && isThenable(value)) throw promiseFrom("lib.io", effect, value);
               break;
             }
             case Tag.Primitive: {
@@ -463,7 +463,7 @@ function loop(
         const f = k._b;
         if (k._tag === Tag.Map) {
           value = f(value);
-          if (isThenable(value)) throw promiseFrom("lib.map", f, value);
+          if (typeof value === "object" && isThenable(value)) throw promiseFrom("lib.map", f, value);
           cur = undefined;
         } else if (k._tag === Tag.Chain) {
           cur = f(value);
@@ -550,7 +550,7 @@ function leaveFrame(fiber: Fiber, k: Node, value: unknown): unknown {
       for (let i = 0; i < functions.length; i++) {
         const f = functions[i]!; // called without a receiver: stack traces name the user's function
         value = f(value);
-        if (isThenable(value)) throw promiseFrom("lib.map", f, value);
+        if (typeof value === "object" && isThenable(value)) throw promiseFrom("lib.map", f, value);
       }
       return value;
     }
