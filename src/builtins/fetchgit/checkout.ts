@@ -9,7 +9,7 @@
  * submodules (each through the same cache), check the content hash, make the
  * tree read-only and rename it into place.
  */
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 import { makeReadOnly, removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
@@ -27,6 +27,7 @@ import {
 import { Git, classifyGitError, gitError } from "./git.js";
 import { contentHash } from "./hash.js";
 import { progressBar, type ProgressBar } from "./progress.js";
+import { ConfinedTree, UnsafeEntryError } from "./confined.js";
 import { extractTar } from "./tar.js";
 import { isFullHash, normalizeUrl, resolveSubmoduleUrl } from "./url.js";
 import { offlineError, verifyHash, type FetchRequest, type FetchResult } from "./request.js";
@@ -165,16 +166,18 @@ class Session {
   /** Archives `commit` into a temporary directory, adds submodules, checks the hash, renames it into place. */
   async assemble(commit: string): Promise<string> {
     const temp = makeTempCheckout(this.paths);
+    const tree = new ConfinedTree(temp);
     try {
       try {
         // `^{commit}`: a commit, never a bare tree (export-subst needs the commit).
-        extractTar(await this.git.runBinary(["archive", "--format=tar", `${commit}^{commit}`]), temp);
+        extractTar(await this.git.runBinary(["archive", "--format=tar", `${commit}^{commit}`]), tree);
       } catch (error) {
         if (error instanceof TsexecError) throw error;
+        if (error instanceof UnsafeEntryError) throw this.unsafeEntry(commit, error);
         throw new TsexecError(`fetchgit: could not archive commit ${commit} of ${this.request.url}: ${(error as Error).message.trim()}`);
       }
       // Submodules are declared in .gitmodules: without it (or with it export-ignored) there is nothing to add.
-      if (this.request.fetchSubmodules && existsSync(join(temp, ".gitmodules"))) await this.addSubmodules(commit, temp);
+      if (this.request.fetchSubmodules && existsSync(join(temp, ".gitmodules"))) await this.addSubmodules(commit, tree);
       if (this.request.hash !== undefined) {
         const actual = contentHash(temp);
         if (actual !== this.request.hash) {
@@ -194,10 +197,17 @@ class Session {
     }
   }
 
+  /** The one error for a tree that tries to write outside its checkout. */
+  private unsafeEntry(commit: string, error: UnsafeEntryError): TsexecError {
+    return new TsexecError(
+      `fetchgit: refusing commit ${commit} of ${this.request.url}: its ${error.message}, which could write outside the checkout (a crafted tree); nothing was written or cached, do not use this commit`,
+    );
+  }
+
   /** Fetches each submodule at the commit the tree records, through the same cache, and copies it in. */
-  private async addSubmodules(commit: string, target: string): Promise<void> {
-    const tree = await this.git.run(["ls-tree", "-r", "-z", commit]);
-    const gitlinks = tree
+  private async addSubmodules(commit: string, tree: ConfinedTree): Promise<void> {
+    const listing = await this.git.run(["ls-tree", "-r", "-z", commit]);
+    const gitlinks = listing
       .split("\0")
       .filter((entry) => entry.startsWith("160000 commit "))
       .map((entry) => {
@@ -214,15 +224,28 @@ class Session {
     // Imported lazily: index.ts is the module that imports this one.
     const { fetchgitPath } = await import("./index.js");
     for (const link of gitlinks) {
+      try {
+        ConfinedTree.components(link.path); // refused before anything is fetched for it
+      } catch (error) {
+        throw error instanceof UnsafeEntryError ? this.unsafeEntry(commit, error) : error;
+      }
       const declared = modules.get(link.path);
       if (declared === undefined) {
         throw new TsexecError(`fetchgit: submodule '${link.path}' of ${this.request.url} at ${commit} has no url in .gitmodules`);
       }
-      const url = normalizeUrl(resolveSubmoduleUrl(this.request.url, declared), "/");
+      let url: string;
+      try {
+        url = normalizeUrl(resolveSubmoduleUrl(this.request.url, declared), "/");
+      } catch (error) {
+        const why = (error as Error).message.replace(/^fetchgit: /, "");
+        throw new TsexecError(`fetchgit: submodule '${link.path}' of ${this.request.url} at ${commit}: ${why} (its url is set in that commit's .gitmodules)`);
+      }
       const sub = await fetchgitPath({ ...this.request, url, rev: link.commit, hash: undefined, fetchSubmodules: true });
-      const destination = join(target, link.path);
-      rmSync(destination, { recursive: true, force: true });
-      copyTree(sub.path, destination);
+      try {
+        tree.copyIn(link.path, sub.path);
+      } catch (error) {
+        throw error instanceof UnsafeEntryError ? this.unsafeEntry(commit, error) : error;
+      }
     }
   }
 }
@@ -265,17 +288,4 @@ export function parseGitmodules(text: string): Map<string, string> {
     if (section.url !== undefined) byPath.set(section.path ?? name, section.url);
   }
   return byPath;
-}
-
-/** Copies a (read-only) checkout into a writable tree, keeping execute bits and symbolic links. */
-function copyTree(source: string, destination: string): void {
-  const stat = lstatSync(source);
-  if (stat.isSymbolicLink()) symlinkSync(readlinkSync(source), destination);
-  else if (stat.isDirectory()) {
-    mkdirSync(destination, { recursive: true });
-    for (const name of readdirSync(source)) copyTree(join(source, name), join(destination, name));
-  } else {
-    copyFileSync(source, destination);
-    chmodSync(destination, stat.mode & 0o111 ? 0o755 : 0o644);
-  }
 }
