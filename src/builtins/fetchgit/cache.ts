@@ -16,7 +16,7 @@
  * locks of dead processes are removed by the next fetch of the repository.
  * `refs.json` is where the hourly re-resolution time of moving refs is kept.
  */
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
@@ -96,72 +96,111 @@ export function recordResolution(paths: RepositoryPaths, rev: string, commit: st
 
 // ---- locks ----
 
-interface LockOwner {
+/** Who holds a lock: enough to tell a live owner from a dead one, and to name it to a waiting user. */
+export interface LockOwner {
   /** The candidate directory's suffix: tells this owner's lock from a later one. */
   readonly id: string;
   readonly pid: number;
   /** The process's start time (Linux /proc), so a reused pid is not taken for the owner. */
   readonly start: string | undefined;
   readonly host: string;
+  /** /proc/sys/kernel/random/boot_id: an owner from an earlier boot of this host is gone. */
+  readonly bootId?: string | undefined;
+  /** readlink /proc/self/ns/pid: a pid means something only inside its own pid namespace. */
+  readonly pidNamespace?: string | undefined;
   readonly since: number;
 }
 
-/** Locks this process holds, with how many times (a submodule may be the same repository). */
-const held = new Map<string, { count: number; id: string }>();
+function readText(path: string, read: (path: string) => string): string | undefined {
+  try {
+    return read(path).trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+let self: Omit<LockOwner, "id" | "since"> | undefined;
+
+/** This process as a lock owner (computed once). */
+function thisProcess(): Omit<LockOwner, "id" | "since"> {
+  self ??= {
+    pid: process.pid,
+    start: processStart(process.pid),
+    host: hostname(),
+    bootId: readText("/proc/sys/kernel/random/boot_id", (p) => readFileSync(p, "utf8")),
+    pidNamespace: readText("/proc/self/ns/pid", readlinkSync),
+  };
+  return self;
+}
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How long an unreadable lock (no owner.json, empty, truncated) may exist before it is taken for a crash's leftover. */
+export const unreadableLockGraceMs = 2_000;
+/** A wait longer than this is reported, and again every `waitReportEveryMs`. */
+const waitReportAfterMs = 2_000;
+const waitReportEveryMs = 10_000;
+
 /**
- * Takes the lock of a repository: a directory with `owner.json`, created
- * beside `lock` and renamed onto it, so the lock never exists without its
- * owner. A lock whose owner process is gone (killed) is taken over.
+ * Takes the lock of a repository across processes: a directory with
+ * `owner.json`, created beside `lock` and renamed onto it, so the lock never
+ * exists without its owner. A lock whose owner is gone (killed, or from an
+ * earlier boot), or that has no readable owner after a grace period, is taken
+ * over. Waits longer than 2 s are reported through `report` (one line naming
+ * the owner, then how long, every 10 s). Callers in one process take turns
+ * before calling this (checkout.ts), so it is never taken twice by a process.
  */
 export async function acquireLock(
   paths: RepositoryPaths,
   what: string,
-  onWait: (line: string) => void = () => {},
-  timeoutMs = 600_000,
+  report: (line: string) => void = () => {},
+  timeoutMs = lockTimeoutMs(),
 ): Promise<() => void> {
-  const mine = held.get(paths.lock);
-  if (mine !== undefined) {
-    mine.count++;
-    return () => releaseLock(paths);
-  }
   mkdirSync(paths.root, { recursive: true });
   const started = Date.now();
+  let reported = 0;
   for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
     const id = uniqueSuffix();
     const candidate = `${paths.lock}.${id}`;
     mkdirSync(candidate);
-    const owner: LockOwner = { id, pid: process.pid, start: processStart(process.pid), host: hostname(), since: Date.now() };
+    const owner: LockOwner = { id, ...thisProcess(), since: Date.now() };
     writeFileSync(join(candidate, "owner.json"), JSON.stringify(owner));
     try {
       renameSync(candidate, paths.lock);
-      held.set(paths.lock, { count: 1, id });
-      return () => releaseLock(paths);
+      return () => releaseLock(paths, id);
     } catch (error) {
       rmSync(candidate, { recursive: true, force: true });
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
     }
     if (breakStaleLock(paths)) continue;
-    if (delay === 10) onWait(`waiting for another tsexec fetching ${what} (lock ${paths.lock})`);
-    if (Date.now() - started > timeoutMs) {
+    const waited = Date.now() - started;
+    if (waited > timeoutMs) {
       throw new TsexecError(
-        `fetchgit: timed out waiting for the lock on ${what} (${paths.lock}); if no tsexec is fetching it, remove that directory`,
+        `fetchgit: timed out after ${Math.round(waited / 1000)} s waiting for the lock on ${what}, held by ${describeOwner(paths.lock)}; if that process is not fetching it, remove ${paths.lock}`,
       );
+    }
+    if (reported === 0 ? waited >= waitReportAfterMs : waited - reported >= waitReportEveryMs) {
+      report(
+        reported === 0
+          ? `waiting for the lock on ${what}: held by ${describeOwner(paths.lock)} (${paths.lock})`
+          : `still waiting for the lock on ${what} (${Math.round(waited / 1000)} s so far), held by ${describeOwner(paths.lock)}`,
+      );
+      reported = waited;
     }
     await sleep(delay);
   }
 }
 
-function releaseLock(paths: RepositoryPaths): void {
-  const mine = held.get(paths.lock);
-  if (mine === undefined) return;
-  if (--mine.count > 0) return;
-  held.delete(paths.lock);
+/** TSEXEC_LOCK_TIMEOUT seconds, else ten minutes. */
+function lockTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const seconds = Number(env.TSEXEC_LOCK_TIMEOUT);
+  return (seconds > 0 ? seconds : 600) * 1000;
+}
+
+function releaseLock(paths: RepositoryPaths, id: string): void {
   // Only our own lock: renamed away first so nobody sees a half-removed lock.
-  if (readOwner(paths.lock)?.id !== mine.id) return;
+  if (readOwner(paths.lock)?.id !== id) return;
   const gone = `${paths.lock}.released-${uniqueSuffix()}`;
   try {
     renameSync(paths.lock, gone);
@@ -171,31 +210,67 @@ function releaseLock(paths: RepositoryPaths): void {
   }
 }
 
-function readOwner(lock: string): LockOwner | undefined {
+/** The owner record of a lock, if it is readable and has the right shape. */
+export function readOwner(lock: string): LockOwner | undefined {
+  let owner: unknown;
   try {
-    return JSON.parse(readFileSync(join(lock, "owner.json"), "utf8")) as LockOwner;
+    owner = JSON.parse(readFileSync(join(lock, "owner.json"), "utf8"));
   } catch {
     return undefined;
   }
+  const o = owner as Partial<LockOwner> | null;
+  const valid =
+    typeof o === "object" && o !== null && typeof o.id === "string" && Number.isSafeInteger(o.pid) && typeof o.host === "string" && typeof o.since === "number";
+  return valid ? (o as LockOwner) : undefined;
+}
+
+/** "pid 123 on host h since 12:00:01", for waiting messages (printable characters only: the file may be anyone's). */
+function describeOwner(lock: string): string {
+  const owner = readOwner(lock);
+  if (owner === undefined) return "an unknown process (its owner.json is missing or unreadable)";
+  const clean = (text: string) => text.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
+  const since = new Date(owner.since).toISOString().slice(11, 19);
+  return `pid ${owner.pid} on host ${clean(owner.host)} since ${since} UTC`;
+}
+
+/** Why a lock may be taken over, or undefined while its owner may still be working. */
+export function staleReason(lock: string, now = Date.now()): string | undefined {
+  const owner = readOwner(lock);
+  if (owner === undefined) {
+    let age: number;
+    try {
+      age = now - statSync(lock).mtimeMs;
+    } catch {
+      return undefined; // released meanwhile
+    }
+    return age > unreadableLockGraceMs ? "its owner.json is missing or unreadable" : undefined;
+  }
+  const me = thisProcess();
+  if (owner.host !== me.host) return undefined; // another machine (shared cache): its pids mean nothing here
+  if (owner.bootId !== undefined && me.bootId !== undefined && owner.bootId !== me.bootId) return "its owner ran before this machine restarted";
+  if (owner.pidNamespace !== undefined && me.pidNamespace !== undefined && owner.pidNamespace !== me.pidNamespace) return undefined;
+  if (!isAlive(owner.pid)) return `its owner, pid ${owner.pid}, is gone`;
+  const start = processStart(owner.pid);
+  if (owner.start !== undefined && start !== undefined && start !== owner.start) return `its owner's pid ${owner.pid} now belongs to another process`;
+  return undefined;
 }
 
 /**
- * Removes the lock if its owner is a dead process on this host; true if it did.
- * The stale lock is moved to a name made from its owner's id, so of several
- * waiters breaking it only one succeeds; one that moved a newer, live lock by
- * mistake (it read the old owner just before) puts it back.
+ * Removes the lock if it is stale; true if it did. The stale lock is moved to
+ * a name of its own, so of several waiters breaking it only one succeeds; one
+ * that moved a newer, live lock by mistake (taken just after it looked) puts
+ * it back.
  */
 function breakStaleLock(paths: RepositoryPaths): boolean {
-  const owner = readOwner(paths.lock);
-  if (owner === undefined) return false; // released meanwhile: try again
-  if (owner.host !== hostname() || ownerAlive(owner)) return false;
-  const stale = `${paths.lock}.stale-${owner.id}`;
+  const before = readOwner(paths.lock);
+  if (staleReason(paths.lock) === undefined) return false;
+  const stale = `${paths.lock}.stale-${uniqueSuffix()}`;
   try {
     renameSync(paths.lock, stale);
   } catch {
     return true; // another waiter broke it first
   }
-  if (readOwner(stale)?.id !== owner.id) {
+  if (readOwner(stale)?.id !== before?.id) {
     try {
       renameSync(stale, paths.lock);
     } catch {
@@ -205,12 +280,6 @@ function breakStaleLock(paths: RepositoryPaths): boolean {
   }
   removeTree(stale);
   return true;
-}
-
-function ownerAlive(owner: LockOwner): boolean {
-  if (!isAlive(owner.pid)) return false;
-  const start = processStart(owner.pid);
-  return owner.start === undefined || start === undefined || start === owner.start;
 }
 
 // ---- temporary directories ----

@@ -62,6 +62,7 @@ export function makeRequest(args: FetchgitArgs, dir: string, ctx: PrimitiveConte
     timeoutMs: gitTimeoutMs(),
     verbose: ctx.verbose,
     log: (line) => ctx.log(line),
+    askedAt: Date.now(),
   };
 }
 

@@ -24,6 +24,14 @@ export interface FetchRequest {
   readonly timeoutMs: number;
   readonly verbose: boolean;
   readonly log: (line: string) => void;
+  /**
+   * When the caller asked (ms since the epoch): a resolution of the rev
+   * recorded at or after it (by a process holding the lock meanwhile) is as
+   * fresh as fetching again.
+   */
+  readonly askedAt: number;
+  /** `<url> at <commit>` of each superproject being assembled around this (submodule) fetch, outermost first. */
+  readonly parents?: readonly string[];
 }
 
 export interface FetchResult {
