@@ -24,6 +24,7 @@ import { TsexecError } from "../../runtime/errors.js";
 import { removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
 import { isAlive, processStart } from "../../runtime/processes.js";
 import { sha256Hex } from "./sha256.js";
+import { isFullHash } from "./url.js";
 
 export interface RepositoryPaths {
   readonly root: string;
@@ -64,12 +65,46 @@ export interface CheckoutMetadata {
   readonly contentHash: string;
 }
 
-export function readMetadata(checkout: string): CheckoutMetadata | undefined {
+/** Says one line about a cache file that was invalid and has been removed. */
+export type Warn = (line: string) => void;
+
+/**
+ * Cache files are input like any other (a crash, a disk error or a person may
+ * have left anything there): each is checked for its shape when read, and
+ * one that fails is removed with a warning, to be rebuilt.
+ */
+function readCacheFile<T>(file: string, valid: (value: unknown) => value is T, what: string, warn: Warn): T | undefined {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(`${checkout}.json`, "utf8")) as CheckoutMetadata;
+    text = readFileSync(file, "utf8");
   } catch {
     return undefined;
   }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (valid(value)) return value;
+  rmSync(file, { force: true });
+  warn(`warning: fetchgit: removed ${file}: it was not a valid ${what}; it will be rebuilt`);
+  return undefined;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+function isMetadata(value: unknown): value is CheckoutMetadata {
+  return (
+    isRecord(value) &&
+    typeof value.contentHash === "string" &&
+    /^sha256-[A-Za-z0-9+/]{43}=$/.test(value.contentHash) &&
+    (value.commit === undefined || (typeof value.commit === "string" && isFullHash(value.commit)))
+  );
+}
+
+export function readMetadata(checkout: string, warn: Warn = () => {}): CheckoutMetadata | undefined {
+  return readCacheFile(`${checkout}.json`, isMetadata, "checkout record ({ commit, contentHash })", warn);
 }
 
 // ---- resolutions of moving refs (branches, tags, HEAD) ----
@@ -80,16 +115,21 @@ export interface Resolution {
   readonly resolvedAt: number;
 }
 
-export function readResolutions(paths: RepositoryPaths): Record<string, Resolution> {
-  try {
-    return JSON.parse(readFileSync(paths.refs, "utf8")) as Record<string, Resolution>;
-  } catch {
-    return {};
-  }
+function isResolutions(value: unknown): value is Record<string, Resolution> {
+  return (
+    isRecord(value) &&
+    Object.values(value).every((r) => isRecord(r) && typeof r.commit === "string" && isFullHash(r.commit) && typeof r.resolvedAt === "number" && Number.isFinite(r.resolvedAt))
+  );
 }
 
-export function recordResolution(paths: RepositoryPaths, rev: string, commit: string): void {
-  const all = readResolutions(paths);
+export function readResolutions(paths: RepositoryPaths, warn: Warn = () => {}): Record<string, Resolution> {
+  const all = readCacheFile(paths.refs, isResolutions, "record of resolved refs ({ <rev>: { commit, resolvedAt } })", warn);
+  // A null-prototype copy: a rev named `__proto__` or `constructor` is a key like any other.
+  return Object.assign(Object.create(null) as Record<string, Resolution>, all);
+}
+
+export function recordResolution(paths: RepositoryPaths, rev: string, commit: string, warn: Warn = () => {}): void {
+  const all = readResolutions(paths, warn);
   all[rev] = { commit, resolvedAt: Date.now() };
   writeFileAtomic(paths.refs, JSON.stringify(all, null, 1));
 }
@@ -293,13 +333,21 @@ export function makeTempCheckout(paths: RepositoryPaths): string {
   return dir;
 }
 
-/** Removes temporary checkouts and lock candidates left by processes that died (called under the lock). */
+/**
+ * Leftovers a killed process can leave, by directory: each pattern captures
+ * the pid that uniqueSuffix() put at the front of the name's unique part.
+ */
+function leftoverPatterns(paths: RepositoryPaths): [string, RegExp[]][] {
+  return [
+    [paths.checkouts, [/^\.tmp-(\d+)-/, /\.json\.(\d+)-[^/]*\.tmp$/]],
+    [paths.root, [/^lock\.(?:[a-z]+-)?(\d+)-/, /^repo\.git\.tmp-(\d+)-/, /^refs\.json\.(\d+)-[^/]*\.tmp$/]],
+    [join(paths.bare, "refs", "tsexec"), [/^(\d+)-/]],
+  ];
+}
+
+/** Removes temporary checkouts, files, refs and lock candidates left by processes that died (called under the lock). */
 export function removeStaleTemporaries(paths: RepositoryPaths): void {
-  for (const [dir, prefix] of [
-    [paths.checkouts, tempPrefix],
-    [paths.root, "lock."],
-    [paths.root, "repo.git.tmp-"],
-  ] as const) {
+  for (const [dir, patterns] of leftoverPatterns(paths)) {
     let names: string[];
     try {
       names = readdirSync(dir);
@@ -307,8 +355,7 @@ export function removeStaleTemporaries(paths: RepositoryPaths): void {
       continue;
     }
     for (const name of names) {
-      if (!name.startsWith(prefix)) continue;
-      const pid = Number(/^\D*(\d+)-/.exec(name.slice(prefix.length))?.[1]);
+      const pid = Number(patterns.map((pattern) => pattern.exec(name)?.[1]).find((match) => match !== undefined));
       if (pid && pid !== process.pid && !isAlive(pid)) removeTree(join(dir, name));
     }
   }

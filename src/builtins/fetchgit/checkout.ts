@@ -284,14 +284,14 @@ class Session {
       return request.rev;
     }
     if (request.offline) {
-      const commit = readResolutions(paths)[request.rev]?.commit ?? offlineError(request, paths);
+      const commit = readResolutions(paths, request.log)[request.rev]?.commit ?? offlineError(request, paths);
       if (!(await this.hasCommit(commit))) offlineError(request, paths);
       return commit;
     }
-    const known = readResolutions(paths)[request.rev];
+    const known = readResolutions(paths, request.log)[request.rev];
     if (known !== undefined && known.resolvedAt >= request.askedAt && (await this.hasCommit(known.commit))) return known.commit;
     const commit = await this.resolveMovingRev(request.rev);
-    recordResolution(paths, request.rev, commit);
+    recordResolution(paths, request.rev, commit, request.log);
     return commit;
   }
 

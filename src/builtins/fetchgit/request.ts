@@ -46,7 +46,7 @@ export interface FetchResult {
 /** Checks an existing checkout against the requested hash (from its metadata, else by hashing it once). */
 export function verifyHash(checkout: string, request: FetchRequest): string {
   if (request.hash === undefined) return checkout;
-  let actual = readMetadata(checkout)?.contentHash;
+  let actual = readMetadata(checkout, request.log)?.contentHash;
   if (actual === undefined) {
     actual = contentHash(checkout);
     writeFileAtomic(`${checkout}.json`, JSON.stringify({ contentHash: actual }));
