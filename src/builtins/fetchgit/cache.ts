@@ -18,7 +18,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 // uniqueSuffix() leads with the pid, so leftovers of dead processes are recognised.
 import { removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
@@ -45,6 +45,36 @@ export function repositoryPaths(cacheDir: string, url: string): RepositoryPaths 
   };
 }
 
+/**
+ * `mkdir -p` for cache directories, one level at a time: Node's recursive
+ * mkdir spins for ever under /proc (`--cache-dir /proc/self`). Throws one
+ * TsexecError naming the directory when it cannot be made.
+ */
+export function makeCacheDirectory(path: string): void {
+  const missing: string[] = [];
+  for (let at = path; ; at = dirname(at)) {
+    let stat;
+    try {
+      stat = statSync(at);
+    } catch {
+      missing.push(at);
+      if (dirname(at) === at) break;
+      continue;
+    }
+    if (!stat.isDirectory()) missing.push(at); // mkdir below says ENOTDIR or EEXIST, naming it
+    break;
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EEXIST" && statSync(dir, { throwIfNoEntry: false })?.isDirectory()) continue;
+      throw new TsexecError(`fetchgit: cannot create the cache directory ${dir} (${code ?? "error"}); use a writable --cache-dir or TSEXEC_CACHE_DIR`);
+    }
+  }
+}
+
 export function checkoutName(commit: string, fetchSubmodules: boolean): string {
   return fetchSubmodules ? commit : `${commit}-nosub`;
 }
@@ -57,6 +87,14 @@ export function findCheckout(paths: RepositoryPaths, commit: string, fetchSubmod
   } catch {
     return undefined;
   }
+}
+
+/** `<…>/git/<32 hex>/checkouts/<commit>[-nosub]`: where repositoryPaths() puts finished checkouts. */
+const checkoutPath = /^(.*\/git\/[0-9a-f]{32}\/checkouts\/(?:[0-9a-f]{40}|[0-9a-f]{64})(?:-nosub)?)(?:\/|$)/;
+
+/** The fetched checkout `path` lies in (by its name, whatever the cache directory), if any. */
+export function checkoutHolding(path: string): string | undefined {
+  return checkoutPath.exec(path)?.[1];
 }
 
 export interface CheckoutMetadata {
@@ -196,7 +234,7 @@ export async function acquireLock(
   report: (line: string) => void = () => {},
   timeoutMs = lockTimeoutMs(),
 ): Promise<() => void> {
-  mkdirSync(paths.root, { recursive: true });
+  makeCacheDirectory(paths.root);
   const started = Date.now();
   let reported = 0;
   for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
@@ -327,7 +365,7 @@ function breakStaleLock(paths: RepositoryPaths): boolean {
 const tempPrefix = ".tmp-";
 
 export function makeTempCheckout(paths: RepositoryPaths): string {
-  mkdirSync(paths.checkouts, { recursive: true });
+  makeCacheDirectory(paths.checkouts);
   const dir = join(paths.checkouts, `${tempPrefix}${uniqueSuffix()}`);
   mkdirSync(dir);
   return dir;

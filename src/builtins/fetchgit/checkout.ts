@@ -17,6 +17,7 @@ import {
   acquireLock,
   checkoutName,
   findCheckout,
+  makeCacheDirectory,
   makeTempCheckout,
   readResolutions,
   recordResolution,
@@ -168,7 +169,7 @@ interface Submodule {
 /** Creates the bare repository (in a temporary directory, renamed into place); true if it was just made. */
 function ensureBareRepository(paths: RepositoryPaths, request: FetchRequest): boolean {
   if (existsSync(join(paths.bare, "HEAD"))) return false;
-  mkdirSync(paths.root, { recursive: true });
+  makeCacheDirectory(paths.root);
   writeFileAtomic(join(paths.root, "url"), `${request.url}\n`);
   const temp = `${paths.bare}.tmp-${uniqueSuffix()}`;
   // The minimal layout `git init --bare` makes, written directly: one process less on a cold fetch.

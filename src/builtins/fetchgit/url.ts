@@ -31,7 +31,8 @@ export function normalizeUrl(url: unknown, dir: string): string {
   };
   if (url.startsWith("-")) refuse("it starts with '-' (git would read it as an option)");
   if (/[\u0000-\u001f\u007f]/.test(url)) refuse("it contains control characters");
-  if (url.includes("::")) refuse("git's '<transport>::<address>' helpers (ext::, fd:: ...) can run commands; use a https, ssh, git or file URL");
+  // git reads `<scheme characters>::` at the very start as a remote helper (transport.c); nowhere else.
+  if (/^[A-Za-z][A-Za-z0-9+.-]*::/.test(url)) refuse("git's '<transport>::<address>' helpers (ext::, fd:: ...) can run commands; use a https, ssh, git or file URL");
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url);
   if (scheme) {
     const protocol = `${scheme[1]!.toLowerCase()}:`;
@@ -40,11 +41,12 @@ export function normalizeUrl(url: unknown, dir: string): string {
     try {
       parsed = new URL(url);
     } catch {
-      return refuse("it is not a valid URL");
+      return refuse("it is not a valid URL (check the brackets of an IPv6 host, and percent-encode spaces)");
     }
     if (protocol !== "file:" && parsed.hostname === "") refuse("it has no host");
     if (parsed.hostname.startsWith("-")) refuse("its host starts with '-'");
-    return url;
+    // git looks schemes up case-sensitively (FILE:// would ask for a `git-remote-FILE` helper).
+    return `${protocol}${url.slice(scheme[1]!.length + 1)}`;
   }
   if (scpLike.test(url)) return url;
   if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url) && !url.startsWith("./")) {

@@ -39,7 +39,9 @@ export function manifestFile(scriptsDir: string, entry: string): string {
 }
 
 export function outputFile(scriptsDir: string, source: string, ext: string): string {
-  return join(scriptsDir, `${pathKey(source)}-${basename(source).replace(/\.[^.]*$/, "")}${ext}`);
+  // The name is only for people reading the cache (the key is unique): characters a file URL would escape ('\\', '%', '#', spaces) become '_'.
+  const name = basename(source).replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9._+-]/g, "_");
+  return join(scriptsDir, `${pathKey(source)}-${name}${ext}`);
 }
 
 /** The cached manifest for `entry` if every source is unchanged, else undefined. */
