@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { runTsexec, tempDir, writeTree } from "../helpers.js";
 import { toolFixture, type ToolFixture } from "./fixtures.js";
 import { session, until } from "./support.js";
-import { readOwner, repositoryPaths, staleReason, unreadableLockGraceMs, type LockOwner } from "../../src/builtins/fetchgit/cache.js";
+import { acquireLock, readOwner, repositoryPaths, staleReason, unreadableLockGraceMs, type LockOwner } from "../../src/builtins/fetchgit/cache.js";
 import { processStart } from "../../src/runtime/processes.js";
 
 let fixture: ToolFixture;
@@ -99,5 +99,34 @@ describe("fetching with a lock in the way", () => {
     expect(existsSync(paths.lock)).toBe(true);
     rmSync(paths.lock, { recursive: true });
     await fetching;
+  });
+});
+
+describe("reporting a long wait", () => {
+  test("one line naming the owner, then how long so far, at the intervals given", async () => {
+    const root = tempDir("lock-report-");
+    const paths = repositoryPaths(root, "file:///x");
+    mkdirSync(paths.lock, { recursive: true });
+    writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ id: "live", pid: process.pid, host: hostname(), since: 0 }));
+    const lines: string[] = [];
+    const taking = acquireLock(paths, "file:///x", { report: (line) => lines.push(line), reportAfterMs: 20, reportEveryMs: 60 });
+    await until(() => lines.length >= 3);
+    expect(lines[0]).toBe(`waiting for the lock on file:///x: held by pid ${process.pid} on host ${hostname()} since 00:00:00 UTC (${paths.lock})`);
+    expect(lines[1]).toMatch(new RegExp(`^still waiting for the lock on file:///x \\(\\d+ s so far\\), held by pid ${process.pid} on host `));
+    rmSync(paths.lock, { recursive: true });
+    const release = await taking;
+    expect(readOwner(paths.lock)?.pid).toBe(process.pid);
+    release();
+    expect(existsSync(paths.lock)).toBe(false);
+  });
+
+  test("a lock that is never released times out with one error naming the owner and the lock", async () => {
+    const root = tempDir("lock-timeout-");
+    const paths = repositoryPaths(root, "file:///x");
+    mkdirSync(paths.lock, { recursive: true });
+    writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ id: "live", pid: process.pid, host: hostname(), since: 0 }));
+    await expect(acquireLock(paths, "file:///x", { timeoutMs: 50 })).rejects.toThrow(
+      new RegExp(`^fetchgit: timed out after \\d+ s waiting for the lock on file:///x, held by pid ${process.pid} on host .*; if that process is not fetching it, remove ${paths.lock.replace(/[.]/g, "\\.")}$`),
+    );
   });
 });

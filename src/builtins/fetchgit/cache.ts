@@ -228,12 +228,16 @@ const waitReportEveryMs = 10_000;
  * the owner, then how long, every 10 s). Callers in one process take turns
  * before calling this (checkout.ts), so it is never taken twice by a process.
  */
-export async function acquireLock(
-  paths: RepositoryPaths,
-  what: string,
-  report: (line: string) => void = () => {},
-  timeoutMs = lockTimeoutMs(),
-): Promise<() => void> {
+export interface LockWait {
+  /** Where the waiting lines go (the run's log: printed without -v). */
+  readonly report?: (line: string) => void;
+  readonly timeoutMs?: number;
+  readonly reportAfterMs?: number;
+  readonly reportEveryMs?: number;
+}
+
+export async function acquireLock(paths: RepositoryPaths, what: string, wait: LockWait = {}): Promise<() => void> {
+  const { report = () => {}, timeoutMs = lockTimeoutMs(), reportAfterMs = waitReportAfterMs, reportEveryMs = waitReportEveryMs } = wait;
   makeCacheDirectory(paths.root);
   const started = Date.now();
   let reported = 0;
@@ -258,7 +262,7 @@ export async function acquireLock(
         `fetchgit: timed out after ${Math.round(waited / 1000)} s waiting for the lock on ${what}, held by ${describeOwner(paths.lock)}; if that process is not fetching it, remove ${paths.lock}`,
       );
     }
-    if (reported === 0 ? waited >= waitReportAfterMs : waited - reported >= waitReportEveryMs) {
+    if (reported === 0 ? waited >= reportAfterMs : waited - reported >= reportEveryMs) {
       report(
         reported === 0
           ? `waiting for the lock on ${what}: held by ${describeOwner(paths.lock)} (${paths.lock})`

@@ -148,7 +148,7 @@ async function withRepositoryLock<T>(paths: RepositoryPaths, request: FetchReque
   repositoryQueues.set(paths.lock, tail);
   await before;
   try {
-    const release = await acquireLock(paths, request.url, request.log);
+    const release = await acquireLock(paths, request.url, { report: request.log });
     try {
       return await body();
     } finally {
