@@ -3,8 +3,9 @@
  * fetched checkouts): nothing is ever left half-written, and read-only trees
  * can still be removed.
  */
-import { chmodSync, lstatSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { TsexecError } from "./errors.js";
 
 let counter = 0;
 
@@ -61,4 +62,33 @@ function makeDirectoriesWritable(path: string): void {
   if (!stat?.isDirectory()) return;
   chmodSync(path, 0o755);
   for (const name of readdirSync(path)) makeDirectoriesWritable(join(path, name));
+}
+
+/**
+ * `mkdir -p`, one level at a time: Node's recursive mkdir spins for ever
+ * under /proc (`--cache-dir /proc/self`). Throws a TsexecError with
+ * `message(dir, code)` for the first directory that cannot be made.
+ */
+export function makeDirectories(path: string, message: (dir: string, code: string) => string): void {
+  const missing: string[] = [];
+  for (let at = path; ; at = dirname(at)) {
+    let stat;
+    try {
+      stat = statSync(at);
+    } catch {
+      stat = undefined; // missing, or unreachable (ENOTDIR, EACCES): mkdir below says which
+    }
+    if (stat?.isDirectory()) break;
+    missing.push(at); // not a directory: mkdir below fails on it, naming it
+    if (stat !== undefined || dirname(at) === at) break;
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      mkdirSync(dir);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "error";
+      if (code === "EEXIST" && statSync(dir, { throwIfNoEntry: false })?.isDirectory()) continue;
+      throw new TsexecError(message(dir, code));
+    }
+  }
 }

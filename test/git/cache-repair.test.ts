@@ -129,3 +129,15 @@ describe("the hourly re-resolution of moving refs", () => {
     expect(refTtlMs).toBe(3_600_000);
   });
 });
+
+describe("making cache directories", () => {
+  test("makeDirectories makes every missing level, and names the one that cannot be made", async () => {
+    const { makeDirectories } = await import("../../src/runtime/files.js");
+    const base = tempDir("mkdirs-");
+    makeDirectories(join(base, "a", "b", "c"), () => "unused");
+    expect(existsSync(join(base, "a", "b", "c"))).toBe(true);
+    writeFileSync(join(base, "file"), "");
+    expect(() => makeDirectories(join(base, "file", "x", "y"), (dir, code) => `cannot make ${dir} (${code})`)).toThrow(`cannot make ${join(base, "file")} (EEXIST)`);
+    expect(() => makeDirectories("/proc/self/x/y", (dir, code) => `cannot make ${dir} (${code})`)).toThrow("cannot make /proc/self/x (ENOENT)");
+  });
+});

@@ -136,3 +136,38 @@ describe("extractTar", () => {
     }
   });
 });
+
+describe("ConfinedTree.copyIn (submodules)", () => {
+  function submoduleSource(): string {
+    const source = tempDir("sub-src-");
+    writeFileSync(join(source, "s.txt"), "sub");
+    mkdirSync(join(source, "d"));
+    writeFileSync(join(source, "d", "e.txt"), "deep");
+    return source;
+  }
+
+  test("copies a checkout into an empty submodule directory, or a missing one", () => {
+    const tree = new ConfinedTree(tempDir("copy-ok-"));
+    tree.directory("mod/");
+    tree.copyIn("mod", submoduleSource());
+    tree.copyIn("other/place", submoduleSource());
+    expect(readFileSync(join(tree.root, "mod", "d", "e.txt"), "utf8")).toBe("deep");
+    expect(readFileSync(join(tree.root, "other", "place", "s.txt"), "utf8")).toBe("sub");
+  });
+
+  test.each([
+    ["beneath a symbolic link", (t: ConfinedTree, outside: string) => t.symlink("s", outside), "s/target", "beneath the symbolic link 's'"],
+    ["at a symbolic link", (t: ConfinedTree, outside: string) => t.symlink("s", outside), "s", "as a symbolic link"],
+    ["beneath a file", (t: ConfinedTree) => t.file("f", Buffer.from("x"), false), "f/target", "beneath the file 'f'"],
+    ["over files of the tree", (t: ConfinedTree) => t.file("m/x", Buffer.from("x"), false), "m", "also fills with files"],
+    ["with '..'", () => {}, "../target", "'..'"],
+  ])("refused %s, the outside untouched", (_what, setup, path, reason) => {
+    const outside = tempDir("copy-outside-");
+    mkdirSync(join(outside, "target"));
+    writeFileSync(join(outside, "target", "keep.txt"), "keep");
+    const tree = new ConfinedTree(tempDir("copy-bad-"));
+    setup(tree, outside);
+    expect(() => tree.copyIn(path, submoduleSource())).toThrow(reason);
+    expect(snapshot(outside)).toEqual(["target/", "target/keep.txt: keep"]);
+  });
+});

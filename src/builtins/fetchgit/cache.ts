@@ -18,10 +18,10 @@
  */
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 // uniqueSuffix() leads with the pid, so leftovers of dead processes are recognised.
-import { removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
+import { makeDirectories, removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
 import { isAlive, processStart } from "../../runtime/processes.js";
 import { sha256Hex } from "./sha256.js";
 import { isFullHash } from "./url.js";
@@ -45,34 +45,9 @@ export function repositoryPaths(cacheDir: string, url: string): RepositoryPaths 
   };
 }
 
-/**
- * `mkdir -p` for cache directories, one level at a time: Node's recursive
- * mkdir spins for ever under /proc (`--cache-dir /proc/self`). Throws one
- * TsexecError naming the directory when it cannot be made.
- */
+/** `mkdir -p` of a cache directory, naming it when it cannot be made (see files.ts: never Node's recursive mkdir). */
 export function makeCacheDirectory(path: string): void {
-  const missing: string[] = [];
-  for (let at = path; ; at = dirname(at)) {
-    let stat;
-    try {
-      stat = statSync(at);
-    } catch {
-      missing.push(at);
-      if (dirname(at) === at) break;
-      continue;
-    }
-    if (!stat.isDirectory()) missing.push(at); // mkdir below says ENOTDIR or EEXIST, naming it
-    break;
-  }
-  for (const dir of missing.reverse()) {
-    try {
-      mkdirSync(dir);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === "EEXIST" && statSync(dir, { throwIfNoEntry: false })?.isDirectory()) continue;
-      throw new TsexecError(`fetchgit: cannot create the cache directory ${dir} (${code ?? "error"}); use a writable --cache-dir or TSEXEC_CACHE_DIR`);
-    }
-  }
+  makeDirectories(path, (dir, code) => `fetchgit: cannot create the cache directory ${dir} (${code}); use a writable --cache-dir or TSEXEC_CACHE_DIR`);
 }
 
 export function checkoutName(commit: string, fetchSubmodules: boolean): string {
