@@ -4,14 +4,17 @@
  * commit asked for; a resolution one process made is used by those that
  * waited for it; nothing deadlocks.
  */
-import { readFileSync, existsSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { runTsexec, tempDir, writeTree } from "../helpers.js";
+import { launcher, runTsexec, tempDir, writeTree } from "../helpers.js";
 import { toolFixture, WorkRepo, type ToolFixture } from "./fixtures.js";
 import { startGitHttpServer, type GitHttpServer } from "./http-server.js";
-import { session } from "./support.js";
+import { session, until } from "./support.js";
+import { repositoryPaths } from "../../src/builtins/fetchgit/cache.js";
 import { fetchCheckout } from "../../src/builtins/fetchgit/checkout.js";
 import { makeRequest } from "../../src/builtins/fetchgit/index.js";
 
@@ -66,15 +69,32 @@ describe("several processes", () => {
   describe("a resolution made while others waited is theirs too", () => {
     let server: GitHttpServer;
     beforeAll(async () => {
-      server = await startGitHttpServer(fixture.root, { delayMs: 150 });
+      server = await startGitHttpServer(fixture.root);
     });
     afterAll(() => server.close());
 
     test("8 processes, one branch: one fetch", async () => {
       const cacheDir = tempDir("cache-");
       const url = `${server.url}/tool.git`;
-      const outs = await Promise.all(Array.from({ length: 8 }, () => runTsexec([join(scripts, "path.ts"), url, "dev"], { cacheDir })));
-      for (const out of outs) {
+      // The test holds the lock until all 8 have asked and are waiting (each says so after 2 s), then lets go.
+      const paths = repositoryPaths(cacheDir, url);
+      mkdirSync(paths.lock, { recursive: true });
+      writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ id: "test", pid: process.pid, host: hostname(), since: Date.now() }));
+      const children = Array.from({ length: 8 }, () => {
+        const child = spawn(process.execPath, [launcher, join(scripts, "path.ts"), url, "dev"], {
+          env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir },
+          stdio: ["ignore", "pipe", "pipe"],
+        });
+        const out = { stdout: "", stderr: "", code: null as number | null };
+        child.stdout.setEncoding("utf8").on("data", (d: string) => (out.stdout += d));
+        child.stderr.setEncoding("utf8").on("data", (d: string) => (out.stderr += d));
+        const closed = new Promise<void>((resolve) => child.on("close", (code) => ((out.code = code), resolve())));
+        return { out, closed };
+      });
+      await until(() => children.every((c) => c.out.stderr.includes("waiting for the lock")), 20_000, "all 8 to wait");
+      rmSync(paths.lock, { recursive: true });
+      await Promise.all(children.map((c) => c.closed));
+      for (const { out } of children) {
         expect(out.code).toBe(0);
         expect(out.stdout.trim().endsWith(fixture.commits.dev)).toBe(true);
       }

@@ -290,7 +290,10 @@ class Session {
       return commit;
     }
     const known = readResolutions(paths, request.log)[request.rev];
-    if (known !== undefined && known.resolvedAt >= request.askedAt && (await this.hasCommit(known.commit))) return known.commit;
+    if (known !== undefined && known.resolvedAt >= request.askedAt) {
+      // Resolved by the process that held the lock while this one waited: as fresh as asking again.
+      if (findCheckout(paths, known.commit, request.fetchSubmodules) !== undefined || (await this.hasCommit(known.commit))) return known.commit;
+    }
     const commit = await this.resolveMovingRev(request.rev);
     recordResolution(paths, request.rev, commit, request.log);
     return commit;
