@@ -119,23 +119,30 @@ describe("submodules that include each other", () => {
     x.addSubmodule("y", "../y.git", y1);
     const x2 = x.commitIndex("x2");
     x.push(xBare);
-    return { xUrl: pathToFileURL(xBare).href, yUrl: pathToFileURL(join(root, "y.git")).href, x1, x2, y1 };
+    return { root, xUrl: pathToFileURL(xBare).href, yUrl: pathToFileURL(join(root, "y.git")).href, x1, x2, y1 };
   }
 
   test("two processes fetching X@x2 and Y@y1 at once both finish (no lock held while fetching submodules)", async () => {
     const f = crossFixture();
-    for (let round = 0; round < 3; round++) {
-      const cacheDir = tempDir("cache-");
-      const [x, y] = await Promise.all([
-        runTsexec([join(scripts, "path.ts"), f.xUrl, f.x2], { cacheDir, timeoutMs: 20_000 }),
-        runTsexec([join(scripts, "path.ts"), f.yUrl, f.y1], { cacheDir, timeoutMs: 20_000 }),
-      ]);
-      expect([x.code, x.stderr]).toEqual([0, ""]);
-      expect([y.code, y.stderr]).toEqual([0, ""]);
-      expect(readFileSync(join(x.stdout.trim(), "y/x/x.txt"), "utf8")).toBe("x1\n");
-      expect(readFileSync(join(y.stdout.trim(), "x/x.txt"), "utf8")).toBe("x1\n");
+    // Slow answers make both processes hold their first repository while asking for the other:
+    // holding a lock across submodule fetches deadlocked here every time (until the 600 s lock timeout).
+    const slow = await startGitHttpServer(f.root, { delayMs: 200 });
+    try {
+      for (let round = 0; round < 2; round++) {
+        const cacheDir = tempDir("cache-");
+        const [x, y] = await Promise.all([
+          runTsexec([join(scripts, "path.ts"), `${slow.url}/x.git`, f.x2], { cacheDir, timeoutMs: 15_000 }),
+          runTsexec([join(scripts, "path.ts"), `${slow.url}/y.git`, f.y1], { cacheDir, timeoutMs: 15_000 }),
+        ]);
+        expect([x.code, x.stderr]).toEqual([0, ""]);
+        expect([y.code, y.stderr]).toEqual([0, ""]);
+        expect(readFileSync(join(x.stdout.trim(), "y/x/x.txt"), "utf8")).toBe("x1\n");
+        expect(readFileSync(join(y.stdout.trim(), "x/x.txt"), "utf8")).toBe("x1\n");
+      }
+    } finally {
+      await slow.close();
     }
-  }, 30_000);
+  }, 40_000);
 
   test("a submodule chain that comes back to a commit being assembled is an error naming the cycle", async () => {
     const f = crossFixture();
