@@ -9,7 +9,7 @@
  * submodules (each through the same cache), check the content hash, make the
  * tree read-only and rename it into place.
  */
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 import { makeReadOnly, removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
@@ -216,6 +216,8 @@ class Session {
     const ref = `refs/tsexec/${uniqueSuffix()}`;
     try {
       await this.git.run(["fetch", "--depth", "1", "--no-tags", this.request.url, `+${rev}:${ref}`]);
+      // A commit fetched by its id: the ref file names it (no `git rev-parse` to spawn); tags need git to peel them.
+      if (isFullHash(rev) && readLooseRef(join(this.paths.bare, ref)) === rev) return rev;
       return await this.localCommit(ref);
     } finally {
       // git fetch writes the new ref as a loose file; removing it is `update-ref -d` without another process.
@@ -354,6 +356,15 @@ class Session {
         throw new TsexecError(`fetchgit: submodule '${link.path}' of ${this.request.url} at ${commit}: ${why} (its url is set in that commit's .gitmodules)`);
       }
     });
+  }
+}
+
+/** The object id a loose ref file holds, if it is one. */
+function readLooseRef(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8").trim();
+  } catch {
+    return undefined;
   }
 }
 
