@@ -17,7 +17,7 @@ import { realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, normalize, relative, sep } from "node:path";
 import type { PrimitiveContext } from "../monad/io.js";
 import { fetchgitPath, makeRequest } from "../builtins/fetchgit/index.js";
-import { isFullHash } from "../builtins/fetchgit/url.js";
+import { isFullHash, printable } from "../builtins/fetchgit/url.js";
 import { TsexecError } from "./errors.js";
 import { directoryEntry } from "./loader/resolve.js";
 
@@ -200,10 +200,6 @@ function realInside(checkout: string, base: string, relativePath: string, refere
   return real;
 }
 
-/** A path from a repository, safe to print: control characters escaped. */
-function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
-}
 
 /** Resolves a reference typed on the command line to the script file to run. */
 export async function resolveReferenceScript(typed: string, ctx: PrimitiveContext): Promise<string> {

@@ -87,6 +87,23 @@ function duplicateThroughLink(c: Crafter, outside: string): string {
   );
 }
 
+/** A tree entry named `..` holding pwned.txt (git archive itself refuses to write it). */
+function dotDot(c: Crafter): string {
+  const inner = c.tree([{ mode: "100644", name: "pwned.txt", id: c.blob("pwned\n") }]);
+  return c.commit(c.tree([{ mode: "40000", name: "..", id: inner }]));
+}
+
+/** A link with an ESC sequence in its name, then an entry beneath it: the error must not print the ESC. */
+function escapeName(c: Crafter, outside: string): string {
+  const inner = c.tree([{ mode: "100644", name: "pwned.txt", id: c.blob("pwned\n") }]);
+  return c.commit(
+    c.tree([
+      { mode: "120000", name: "\u001b[2Jl", id: c.blob(outside) },
+      { mode: "40000", name: "\u001b[2Jl", id: inner },
+    ]),
+  );
+}
+
 let cases: { name: string; repo: Hostile; entry: string }[];
 
 beforeAll(() => {
@@ -98,10 +115,12 @@ beforeAll(() => {
     { name: "entry beneath a symbolic link", repo: hostileRepo(symlinkParent, root), entry: "lnk/" },
     { name: "submodule beneath a symbolic link", repo: hostileRepo((c, o) => submoduleUnderLink(c, o, subUrl, subCommit), root), entry: "s/" },
     { name: "a file written over a link of the same name", repo: hostileRepo(duplicateThroughLink, root), entry: "keep.txt" },
+    { name: "a control sequence in the name", repo: hostileRepo(escapeName, root), entry: "\\x1b[2Jl/" },
   ];
 });
 
 function expectRefused(message: string, repo: Hostile, entry: string): void {
+  expect(message).not.toMatch(/[\u0000-\u001f]/);
   expect(message).toContain(repo.url);
   expect(message).toContain(repo.commit);
   expect(message).toContain(`'${entry}`);
@@ -148,4 +167,16 @@ describe("the real binary refuses them too: running the reference and show", () 
       }
     }
   }, 30_000);
+});
+
+test("a '..' entry: refused (git archive will not write it), one error naming URL and commit, outside untouched", async () => {
+  const repo = hostileRepo((c) => dotDot(c));
+  const s = session();
+  const error = await s.fetch({ url: repo.url, rev: repo.commit }).then(() => undefined, (e: Error) => e);
+  expect(error?.name).toBe("TsexecError");
+  expect(error!.message).toContain(repo.url);
+  expect(error!.message).toContain(repo.commit);
+  expect(error!.message).toContain("its entry '../pwned.txt' is a path git itself refuses to write");
+  expect(error!.message.split("\n")).toHaveLength(1);
+  expect(snapshot(repo.outside)).toEqual(repo.before);
 });

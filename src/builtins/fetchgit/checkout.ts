@@ -30,7 +30,7 @@ import { contentHash } from "./hash.js";
 import { progressBar } from "./progress.js";
 import { ConfinedTree, UnsafeEntryError } from "./confined.js";
 import { extractTar } from "./tar.js";
-import { isFullHash, normalizeUrl, resolveSubmoduleUrl } from "./url.js";
+import { isFullHash, normalizeUrl, printable, resolveSubmoduleUrl } from "./url.js";
 import { offlineError, verifyHash, type FetchRequest, type FetchResult } from "./request.js";
 
 /** Fetches of this process still running, by everything that decides their result: concurrent callers share one. */
@@ -311,6 +311,8 @@ class Session {
       } catch (error) {
         if (error instanceof TsexecError) throw error;
         if (error instanceof UnsafeEntryError) throw unsafeEntry(this.request, commit, error);
+        const invalid = /invalid path '([^']*)'/.exec((error as Error).message);
+        if (invalid) throw unsafeEntry(this.request, commit, new UnsafeEntryError(invalid[1]!, "is a path git itself refuses to write ('..', '.git' or similar)"));
         throw new TsexecError(`fetchgit: could not archive commit ${commit} of ${this.request.url}: ${(error as Error).message.trim()}`);
       }
       // Submodules are declared in .gitmodules: without it (or with it export-ignored) there is nothing to add.
@@ -347,13 +349,13 @@ class Session {
       }
       const declared = modules.get(link.path);
       if (declared === undefined) {
-        throw new TsexecError(`fetchgit: submodule '${link.path}' of ${this.request.url} at ${commit} has no url in .gitmodules`);
+        throw new TsexecError(`fetchgit: submodule '${printable(link.path)}' of ${this.request.url} at ${commit} has no url in .gitmodules`);
       }
       try {
         return { path: link.path, commit: link.commit, url: normalizeUrl(resolveSubmoduleUrl(this.request.url, declared), "/") };
       } catch (error) {
         const why = (error as Error).message.replace(/^fetchgit: /, "");
-        throw new TsexecError(`fetchgit: submodule '${link.path}' of ${this.request.url} at ${commit}: ${why} (its url is set in that commit's .gitmodules)`);
+        throw new TsexecError(`fetchgit: submodule '${printable(link.path)}' of ${this.request.url} at ${commit}: ${why} (its url is set in that commit's .gitmodules)`);
       }
     });
   }

@@ -13,6 +13,7 @@
  */
 import { chmodSync, copyFileSync, constants, lstatSync, mkdirSync, readdirSync, readlinkSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { printable } from "./url.js";
 
 /** A refused entry: `entry` is the path as the content named it, `reason` says why. */
 export class UnsafeEntryError extends Error {
@@ -20,7 +21,7 @@ export class UnsafeEntryError extends Error {
     readonly entry: string,
     readonly reason: string,
   ) {
-    super(`entry '${entry}' ${reason}`);
+    super(`entry '${printable(entry)}' ${reason}`);
     this.name = "UnsafeEntryError";
   }
 }
@@ -49,8 +50,8 @@ export class ConfinedTree {
     for (const part of parts.slice(0, -1)) {
       relative = relative ? `${relative}/${part}` : part;
       const kind = this.made.get(relative);
-      if (kind === "link") throw new UnsafeEntryError(name, `lies beneath the symbolic link '${relative}'`);
-      if (kind === "file") throw new UnsafeEntryError(name, `lies beneath the file '${relative}'`);
+      if (kind === "link") throw new UnsafeEntryError(name, `lies beneath the symbolic link '${printable(relative)}'`);
+      if (kind === "file") throw new UnsafeEntryError(name, `lies beneath the file '${printable(relative)}'`);
       if (kind === undefined) this.makeDirectory(name, relative);
     }
   }
@@ -59,7 +60,7 @@ export class ConfinedTree {
     try {
       mkdirSync(join(this.root, relative), 0o755);
     } catch (error) {
-      throw new UnsafeEntryError(name, `cannot be created: '${relative}' ${(error as NodeJS.ErrnoException).code === "EEXIST" ? "already exists" : "is not writable"}`);
+      throw new UnsafeEntryError(name, `cannot be created: '${printable(relative)}' ${(error as NodeJS.ErrnoException).code === "EEXIST" ? "already exists" : "is not writable"}`);
     }
     this.made.set(relative, "dir");
   }

@@ -12,6 +12,15 @@ const allowedSchemes = new Set(["https:", "http:", "ssh:", "git:", "file:"]);
 /** `user@host:path`, git's scp-like syntax (the user part is required so `c:/x` stays a path). */
 const scpLike = /^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:(?!\/\/)[^\s]*$/;
 
+/**
+ * Text from a repository or a user, safe to print in a message: control
+ * characters (ESC, BEL, newlines...) written as \xNN, so a crafted name
+ * cannot drive the terminal or fake a second line.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
 /** A full commit id: SHA-1 (40 hex digits) or SHA-256 (64). */
 export function isFullHash(rev: string): boolean {
   return /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(rev);
@@ -27,7 +36,7 @@ export function normalizeUrl(url: unknown, dir: string): string {
     throw new TsexecError(`fetchgit: 'url' must be a non-empty string (a https, http, ssh, git or file URL, user@host:path, or a local path)`);
   }
   const refuse = (why: string): never => {
-    throw new TsexecError(`fetchgit: refusing URL '${url}': ${why}`);
+    throw new TsexecError(`fetchgit: refusing URL '${printable(url)}': ${why}`);
   };
   if (url.startsWith("-")) refuse("it starts with '-' (git would read it as an option)");
   if (/[\u0000-\u001f\u007f]/.test(url)) refuse("it contains control characters");
@@ -61,7 +70,7 @@ export function validateRev(rev: unknown, url: string): string {
     throw new TsexecError(`fetchgit: 'rev' for ${url} must be a non-empty string (a commit hash, tag or branch name)`);
   }
   const refuse = (why: string): never => {
-    throw new TsexecError(`fetchgit: refusing rev '${rev}' for ${url}: ${why}`);
+    throw new TsexecError(`fetchgit: refusing rev '${printable(rev)}' for ${url}: ${why}`);
   };
   if (rev.startsWith("-")) refuse("it starts with '-' (git would read it as an option)");
   if (rev.length > 255) refuse("it is longer than 255 characters");
