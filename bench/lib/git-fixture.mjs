@@ -57,6 +57,7 @@ export function output(report) {
       quick: report.quick === true,
       table: (title, columns, rows) => report.table(title, columns, rows),
       target: (label, ratio, target) => report.target(label, ratio, target),
+      note: (text) => report.note(text),
     };
   }
   return {
@@ -64,6 +65,7 @@ export function output(report) {
     table: (title, columns, rows) => printTable(title, [columns, ...rows]),
     target: (_label, ratio, { op, value }) =>
       `${ratio.toFixed(2)}x (${op} ${value}: ${(op === "<=" ? ratio <= value : ratio >= value) ? "ok" : "MISSED"})`,
+    note: (text) => console.log(text),
   };
 }
 
@@ -92,3 +94,12 @@ export function removeAll(dirs) {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The environment policy of the git benchmarks, as in startup.mjs: measured
+ * commands run without NODE_EXTRA_CA_CERTS (a constant CA-bundle load in
+ * every node start, which would hide tsexec's own cost); when it is set,
+ * `withCa` variants run with the environment as it is, for information.
+ */
+export const strippedEnv = { NODE_EXTRA_CA_CERTS: undefined };
+export const caCerts = process.env.NODE_EXTRA_CA_CERTS;

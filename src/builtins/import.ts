@@ -15,6 +15,28 @@ import { asyncStep, primitive, type IO } from "../monad/io.js";
 import { describeValue } from "../monad/describe.js";
 import { TsexecError } from "../runtime/errors.js";
 import { defaultExport, importModule, locateScript } from "../runtime/loader/index.js";
+import { checkoutHolding } from "./fetchgit/cache.js";
+
+function realOrUndefined(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined; // missing: locateScript says so
+  }
+}
+
+/**
+ * A path inside a fetched checkout must lead to a file inside it once its
+ * symbolic links are followed: the repository chose those links.
+ */
+function refuseEscapeFromCheckout(path: string, absolute: string, file: string): void {
+  const checkout = checkoutHolding(absolute);
+  if (checkout === undefined) return;
+  const real = realpathSync(checkout);
+  if (file !== real && !file.startsWith(`${real}${sep}`)) {
+    throw new TsexecError(`lib.import: '${path}' leads out of the fetched checkout ${checkout} (a symbolic link to ${file}); refusing to load it`);
+  }
+}
 
 /** A directory to import from: a path, or anything with one (an input). */
 export type ImportBase = string | { readonly path: string };
@@ -35,11 +57,17 @@ function locate(path: string, dir: string): string {
   if (typeof path !== "string" || path === "") {
     throw new TsexecError(`lib.import expects a path (a non-empty string) or an input, got ${describeValue(path)}`);
   }
+  const absolute = resolve(dir, path);
+  const real = realOrUndefined(absolute);
+  if (real !== undefined) refuseEscapeFromCheckout(path, absolute, real); // before a directory outside is even looked into
+  let file: string;
   try {
-    return locateScript(path, dir);
+    file = locateScript(path, dir);
   } catch (error) {
     throw new TsexecError(`lib.import: ${(error as Error).message} (relative paths resolve against ${dir})`);
   }
+  refuseEscapeFromCheckout(path, absolute, file);
+  return file;
 }
 
 /** `inside` (default: the directory's default.ts/index.ts) within `base`, which it may not leave. */

@@ -5,6 +5,7 @@
  */
 import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { TsexecError } from "./errors.js";
 
 let counter = 0;
 
@@ -21,17 +22,22 @@ export function uniqueSuffix(): string {
 export function makeDirectory(dir: string): void {
   const missing: string[] = [];
   for (let at = resolve(dir); ; at = dirname(at)) {
-    const stat = statSync(at, { throwIfNoEntry: false });
+    let stat;
+    try {
+      stat = statSync(at);
+    } catch {
+      stat = undefined; // missing, or unreachable (ENOTDIR, EACCES): mkdir below says which
+    }
     if (stat?.isDirectory()) break;
-    if (stat) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: "ENOTDIR", path: at });
-    missing.push(at);
-    if (dirname(at) === at) break;
+    missing.push(at); // not a directory: mkdir below fails on it (EEXIST), naming it
+    if (stat !== undefined || dirname(at) === at) break;
   }
   for (const at of missing.reverse()) {
     try {
       mkdirSync(at);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      // Made meanwhile by another process: fine, if it is a directory.
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST" || !statSync(at, { throwIfNoEntry: false })?.isDirectory()) throw error;
     }
   }
 }
@@ -84,4 +90,14 @@ function makeDirectoriesWritable(path: string): void {
   if (!stat?.isDirectory()) return;
   chmodSync(path, 0o755);
   for (const name of readdirSync(path)) makeDirectoriesWritable(join(path, name));
+}
+
+/** makeDirectory, failing with a TsexecError worded by `message(dir, code)` for the directory it could not make. */
+export function makeDirectories(path: string, message: (dir: string, code: string) => string): void {
+  try {
+    makeDirectory(path);
+  } catch (error) {
+    const { code, path: at } = error as NodeJS.ErrnoException;
+    throw new TsexecError(message(at ?? path, code ?? "error"));
+  }
 }

@@ -14,10 +14,10 @@
  * `<cache>/git/<sha256(url)>/refs.json` (see src/builtins/fetchgit/cache.ts).
  */
 import { realpathSync, statSync } from "node:fs";
-import { isAbsolute, join, normalize, sep } from "node:path";
+import { isAbsolute, join, normalize, relative, sep } from "node:path";
 import type { PrimitiveContext } from "../monad/io.js";
 import { fetchgitPath, makeRequest } from "../builtins/fetchgit/index.js";
-import { isFullHash } from "../builtins/fetchgit/url.js";
+import { isFullHash, printable } from "../builtins/fetchgit/url.js";
 import { TsexecError } from "./errors.js";
 import { directoryEntry } from "./loader/resolve.js";
 import { appScript } from "./apps.js";
@@ -48,7 +48,7 @@ const forms = "use git+https://…, git+http://…, git+ssh://…, git+file:///�
 
 export function parseReference(typed: string): Reference {
   if (typed.startsWith("github:")) return parseGithub(typed);
-  const m = /^git\+(https|http|ssh|file):\/\//.exec(typed);
+  const m = /^git\+(https|http|ssh|file):\/\//i.exec(typed);
   if (!m) throw new TsexecError(`unknown reference form '${typed}': ${forms} (a local file with ':' in its name: ./${typed})`);
   let parsed: URL;
   try {
@@ -59,12 +59,12 @@ export function parseReference(typed: string): Reference {
   const userinfo = parsed.username ? `${parsed.username}${parsed.password ? `:${parsed.password}` : ""}@` : "";
   const url = `${parsed.protocol}//${userinfo}${parsed.host}${parsed.pathname}`;
   const params = queryParameters(typed, parsed.searchParams);
-  const path = fragment(parsed.hash);
+  const path = fragment(parsed.hash, typed);
   const rebuild = (commit: string) => {
     const query = new URLSearchParams();
     if (params.dir) query.set("dir", params.dir);
     query.set("rev", commit);
-    return `git+${url}?${query.toString()}${path === undefined ? "" : `#${path}`}`;
+    return `git+${url}?${query.toString()}${pathFragment(path)}`;
   };
   return { typed, url, rev: params.rev, ref: params.ref, dir: params.dir ?? "", path, pinnedTo: rebuild };
 }
@@ -72,7 +72,7 @@ export function parseReference(typed: string): Reference {
 function parseGithub(typed: string): Reference {
   const hashAt = typed.indexOf("#");
   const beforeFragment = hashAt < 0 ? typed : typed.slice(0, hashAt);
-  const path = hashAt < 0 ? undefined : fragment(typed.slice(hashAt));
+  const path = hashAt < 0 ? undefined : fragment(typed.slice(hashAt), typed);
   const queryAt = beforeFragment.indexOf("?");
   const address = (queryAt < 0 ? beforeFragment : beforeFragment.slice(0, queryAt)).slice("github:".length);
   const params = queryParameters(typed, new URLSearchParams(queryAt < 0 ? "" : beforeFragment.slice(queryAt + 1)));
@@ -86,7 +86,7 @@ function parseGithub(typed: string): Reference {
   const ref = params.ref ?? (third !== undefined && !isFullHash(third) ? third : undefined);
   const url = `https://github.com/${owner}/${repo}.git`;
   const pinnedTo = (commit: string) =>
-    `github:${owner}/${repo}/${commit}${params.dir ? `?dir=${encodeURIComponent(params.dir)}` : ""}${path === undefined ? "" : `#${path}`}`;
+    `github:${owner}/${repo}/${commit}${params.dir ? `?dir=${encodeURIComponent(params.dir)}` : ""}${pathFragment(path)}`;
   return { typed, url, rev, ref, dir: params.dir ?? "", path, pinnedTo };
 }
 
@@ -96,17 +96,34 @@ function queryParameters(typed: string, query: URLSearchParams): { rev?: string;
     if (key !== "rev" && key !== "ref" && key !== "dir") {
       throw new TsexecError(`unknown parameter '${key}' in reference '${typed}' (known: rev, ref, dir)`);
     }
+    if (out[key] !== undefined) {
+      throw new TsexecError(`reference '${typed}' gives '${key}' twice ('${out[key]}' and '${value}'): keep one`);
+    }
     out[key] = value;
   }
   if (out.rev !== undefined && !isFullHash(out.rev)) {
     throw new TsexecError(`'rev=${out.rev}' in reference '${typed}' is not a full commit hash; use ref=${out.rev} for a branch or tag`);
   }
+  if (out.rev !== undefined && out.ref !== undefined) {
+    throw new TsexecError(`reference '${typed}' gives both rev and ref: rev=<commit> pins it, ref=<branch or tag> follows a name; keep one`);
+  }
   return out;
 }
 
-function fragment(hash: string): string | undefined {
+/** The script path after '#', percent-decoded. */
+function fragment(hash: string, typed: string): string | undefined {
   const text = hash.startsWith("#") ? hash.slice(1) : hash;
-  return text === "" ? undefined : decodeURIComponent(text);
+  if (text === "") return undefined;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    throw new TsexecError(`the path '#${text}' in reference '${typed}' has a '%' that starts no valid escape: write a literal % as %25 (as in #100%25.ts)`);
+  }
+}
+
+/** `#<path>` as fragment() reads it back: '%', spaces and control characters escaped, the rest as typed. */
+function pathFragment(path: string | undefined): string {
+  return path === undefined ? "" : `#${path.replace(/[%\u0000-\u0020\u007f]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)}`;
 }
 
 export interface ResolvedReference {
@@ -136,25 +153,21 @@ export async function checkoutReference(reference: Reference, ctx: PrimitiveCont
     const via = reference.registry === undefined ? "" : ` (registry: ${reference.registry})`;
     ctx.log(`warning: '${reference.typed}'${via} is not pinned: it resolved to commit ${result.commit}; to run exactly this, use ${reference.pinnedTo(result.commit)}`);
   }
-  const root = reference.dir ? inside(result.path, reference.dir, reference, "dir") : result.path;
+  const checkout = realpathSync(result.path);
+  const root = reference.dir ? realInside(checkout, checkout, reference.dir, reference, "dir", result.commit) : checkout;
   return { reference, checkout: result.path, commit: result.commit, root };
 }
 
-/** The script file a reference names, inside its checkout (symlinks may not lead out of it). */
+/** The script file a reference names, inside its checkout (symlinks may not lead out of it, nor anything be read out there). */
 export function referenceScript(resolved: ResolvedReference): string {
-  const { reference, checkout, root, commit } = resolved;
+  const { reference, root, commit } = resolved;
   const where = `${reference.url} at ${commit}`;
+  const checkout = realpathSync(resolved.checkout);
   // A name (`#deploy`) or no fragment: the package.json `bin` may say which script (apps.ts).
-  const app = appScript(root, checkout, reference.path, `reference '${reference.typed}' (${where})`);
+  const app = appScript(root, checkout, reference.path, `reference '${printable(reference.typed)}' (${where})`);
   if (app !== undefined) return app;
-  let target = reference.path === undefined ? root : inside(root, reference.path, reference, "path");
-  let stat;
-  try {
-    stat = statSync(target);
-  } catch {
-    throw new TsexecError(`reference '${reference.typed}': no file '${join(reference.dir, reference.path ?? "")}' in ${where}`);
-  }
-  if (stat.isDirectory()) {
+  let target = reference.path === undefined ? root : realInside(checkout, root, reference.path, reference, "path", commit);
+  if (statSync(target).isDirectory()) {
     const entry = directoryEntry(target);
     if (entry === undefined) {
       const named = reference.path === undefined ? "names no script and" : `names a directory that`;
@@ -162,24 +175,38 @@ export function referenceScript(resolved: ResolvedReference): string {
         `reference '${reference.typed}' ${named} has neither default.ts nor index.ts in ${reference.dir || "the root of"} ${where}: add #<path/to/script.ts>`,
       );
     }
-    target = entry;
+    target = realInside(checkout, target, relative(target, entry), reference, "path", commit);
   }
-  const real = realpathSync(target);
-  const realCheckout = realpathSync(checkout);
-  if (!real.startsWith(realCheckout + sep)) {
-    throw new TsexecError(`reference '${reference.typed}': '${reference.path ?? "the default script"}' escapes the checkout (a symlink to ${real})`);
+  return target;
+}
+
+/**
+ * The real path of `base/relative`, which must exist and stay inside the
+ * checkout once every symbolic link is followed: refused before anything
+ * outside is listed, read or parsed. `checkout` and `base` (inside it) are real paths.
+ */
+function realInside(checkout: string, base: string, relativePath: string, reference: Reference, what: "dir" | "path", commit: string): string {
+  const normal = normalize(relativePath);
+  if (isAbsolute(relativePath) || normal === ".." || normal.startsWith(`..${sep}`)) {
+    throw new TsexecError(`reference '${reference.typed}': the ${what} '${relativePath}' escapes the checkout`);
+  }
+  let real: string;
+  try {
+    real = realpathSync(join(base, normal));
+  } catch {
+    throw new TsexecError(`reference '${printable(reference.typed)}': no ${what === "dir" ? "directory" : "file"} '${printable(relativePath)}' in ${printable(reference.url)} at ${commit}`);
+  }
+  if (real !== checkout && !real.startsWith(checkout + sep)) {
+    throw new TsexecError(
+      `reference '${printable(reference.typed)}': the ${what} '${printable(relativePath)}' leads out of the checkout of ${printable(reference.url)} at ${commit} (a symbolic link to ${printable(real)}); refusing to read it`,
+    );
+  }
+  if (what === "dir" && !statSync(real).isDirectory()) {
+    throw new TsexecError(`reference '${reference.typed}': ?dir=${relativePath} is not a directory in ${reference.url} at ${commit}`);
   }
   return real;
 }
 
-/** `base/relative`, refusing absolute paths and `..` that leave `base`. */
-function inside(base: string, relative: string, reference: Reference, what: "dir" | "path"): string {
-  const normal = normalize(relative);
-  if (isAbsolute(relative) || normal === ".." || normal.startsWith(`..${sep}`)) {
-    throw new TsexecError(`reference '${reference.typed}': the ${what} '${relative}' escapes the checkout`);
-  }
-  return join(base, normal);
-}
 
 /** Resolves a reference typed on the command line to the script file to run. */
 export async function resolveReferenceScript(typed: string, ctx: PrimitiveContext): Promise<string> {

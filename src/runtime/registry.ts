@@ -9,11 +9,11 @@
  * replaces the entry's), and inputs declared as `"tools"` or `"tools/v3"`
  * expand through it. Written atomically (temp then rename).
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { TsexecError } from "./errors.js";
-import { writeFileAtomic } from "./files.js";
+import { makeDirectory, writeFileAtomic } from "./files.js";
 import { printable } from "./printable.js";
 
 export const registryVersion = 1;
@@ -71,7 +71,7 @@ export function writeRegistry(registry: Registry, file: string = registryFile())
   const sorted: Record<string, string> = {};
   for (const name of Object.keys(registry.entries).sort()) sorted[name] = registry.entries[name]!;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirectory(dirname(file));
     writeFileAtomic(file, `${JSON.stringify({ entries: sorted, version: registryVersion }, null, 2)}\n`);
   } catch (error) {
     throw new TsexecError(`cannot write the registry ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}): make its directory writable, or set XDG_CONFIG_HOME`);

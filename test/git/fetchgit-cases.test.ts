@@ -1,10 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { toolFixture, submoduleFixture, WorkRepo, type ToolFixture } from "./fixtures.js";
 import { startGitHttpServer, type GitHttpServer } from "./http-server.js";
-import { session } from "./support.js";
+import { session, until } from "./support.js";
 import { tempDir } from "../helpers.js";
 import { contentHash } from "../../src/builtins/fetchgit/hash.js";
 import { normalizeUrl, resolveSubmoduleUrl, validateRev } from "../../src/builtins/fetchgit/url.js";
@@ -222,7 +222,7 @@ describe("transport behaviours", () => {
   test("--verbose prints the git commands", async () => {
     const s = session({ verbose: true });
     await s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first });
-    expect(s.logs.some((line) => line.startsWith(`git fetch --depth 1 --no-tags ${fixture.fileUrl} ${fixture.commits.first}`))).toBe(true);
+    expect(s.logs.some((line) => line.startsWith(`git fetch --depth 1 --no-tags ${fixture.fileUrl} +${fixture.commits.first}:refs/tsexec/`))).toBe(true);
     expect(s.logs.some((line) => line.startsWith("git archive --format=tar"))).toBe(true);
   });
 });
@@ -260,16 +260,17 @@ describe("leftovers of killed processes", () => {
     expect(existsSync(paths.lock)).toBe(false);
   });
 
-  test("a lock held by a live process is waited for", async () => {
-    const s = session({ verbose: true });
+  test("a lock held by a live process is waited for (polled, no fixed sleep)", async () => {
+    const s = session();
     const paths = repositoryPaths(s.cacheDir, fixture.fileUrl);
     mkdirSync(paths.lock, { recursive: true });
     writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ id: "live", pid: process.pid, host: hostname(), since: 0 }));
-    const fetching = s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first });
-    await new Promise((r) => setTimeout(r, 300));
+    let settled = false;
+    const fetching = s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first }).finally(() => (settled = true));
+    // Still waiting once the wait has been reported (after 2 s), naming the owner.
+    await until(() => s.logs.some((line) => line.startsWith(`waiting for the lock on ${fixture.fileUrl}: held by pid ${process.pid} on host ${hostname()}`)));
+    expect(settled).toBe(false);
     expect(readdirSync(paths.root).includes("checkouts")).toBe(false);
-    expect(s.logs).toContain(`waiting for another tsexec fetching ${fixture.fileUrl} (lock ${paths.lock})`);
-    const { rmSync } = await import("node:fs");
     rmSync(paths.lock, { recursive: true });
     expect(await fetching).toBe(join(paths.checkouts, fixture.commits.first));
   });

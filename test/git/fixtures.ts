@@ -153,3 +153,39 @@ export function submoduleFixture(root: string = tempDir("fixture-root-")): Submo
   const bare = appRepo.publish(root, "app");
   return { root, appUrl: pathToFileURL(bare).href, app, lib, leaf };
 }
+
+/** One entry of a tree written byte by byte: git's own checks (sorting, duplicates, `..`) do not apply. */
+export interface RawEntry {
+  readonly mode: "100644" | "100755" | "120000" | "40000" | "160000";
+  readonly name: string;
+  readonly id: string;
+}
+
+/** Objects written with `git hash-object --literally`, for crafted (hostile) trees git itself would never make. */
+export class Crafter {
+  constructor(readonly repo: WorkRepo) {}
+
+  blob(content: string): string {
+    return execFileSync("git", ["hash-object", "-w", "--stdin"], { cwd: this.repo.dir, input: content, encoding: "utf8" }).trim();
+  }
+
+  /** A tree object with exactly `entries`, in the order given. */
+  tree(entries: readonly RawEntry[]): string {
+    const bytes = Buffer.concat(entries.map((e) => Buffer.concat([Buffer.from(`${e.mode} ${e.name}\0`), Buffer.from(e.id, "hex")])));
+    return execFileSync("git", ["hash-object", "--literally", "-t", "tree", "-w", "--stdin"], { cwd: this.repo.dir, input: bytes, encoding: "utf8" }).trim();
+  }
+
+  /** A commit of `tree` on the current branch (moved to it). */
+  commit(tree: string, message = "crafted"): string {
+    const parent = (() => {
+      try {
+        return ["-p", git(this.repo.dir, "rev-parse", "--verify", "-q", "HEAD")];
+      } catch {
+        return [];
+      }
+    })();
+    const commit = git(this.repo.dir, "commit-tree", ...parent, "-m", message, tree);
+    git(this.repo.dir, "update-ref", "HEAD", commit);
+    return commit;
+  }
+}

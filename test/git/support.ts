@@ -24,3 +24,12 @@ export function session(options: Record<string, unknown> = {}, cacheDir: string 
   const lib = makeLib({ dir: tempDir("script-dir-") });
   return { cacheDir, logs, ctx, fetch: (args) => run(lib.builtins.fetchgit(args), ctx) };
 }
+
+/** Resolves once `condition()` holds, polling (tests wait for states, never for fixed times). */
+export async function until(condition: () => boolean, timeoutMs = 8_000, what = "the condition"): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

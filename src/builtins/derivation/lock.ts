@@ -19,10 +19,11 @@
  *   how long it has waited every `noticeEveryMs`, without --verbose: a wait is
  *   never silent.
  */
-import { linkSync, lstatSync, mkdirSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, lstatSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname } from "node:path";
 import { isAlive, processStart } from "../../runtime/processes.js";
+import { makeDirectory } from "../../runtime/files.js";
 
 const pollMs = 20;
 export const unreadableGraceMs = 3_000;
@@ -60,7 +61,7 @@ export function ownOwner(): LockOwner {
 
 /** Takes `lock` if it is free or stale; false if someone else holds it. */
 export function tryLock(lock: string): boolean {
-  mkdirSync(dirname(lock), { recursive: true });
+  makeDirectory(dirname(lock));
   if (linkExclusive(lock, { ...ownOwner(), since: Date.now() })) return true;
   const state = lockState(lock);
   if (state.kind !== "stale") return false;

@@ -18,11 +18,11 @@
  * - A failed build exits tsexec with code 100 (nix's code) and prints the
  *   builder's output tail; a build out of time exits with 101.
  */
-import { lstatSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { lstatSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../../runtime/errors.js";
-import { makeReadOnly, removeTree, writeFileAtomic } from "../../runtime/files.js";
+import { makeDirectory, makeReadOnly, removeTree, writeFileAtomic } from "../../runtime/files.js";
 import {
   builderCommand,
   checkBuilder,
@@ -179,11 +179,11 @@ function buildPaths(drv: Derivation, cacheDir: string): BuildPaths {
  * the empty build directory, write a file output.
  */
 function prepareBuild(paths: BuildPaths, drv: Derivation, ctx: PrimitiveContext): void {
-  mkdirSync(join(paths.store, validDir), { recursive: true });
+  makeDirectory(join(paths.store, validDir));
   sweepOnce(paths.cacheDir, ctx);
   removeTree(paths.out);
   removeBuildDirectories(paths.builds, drv.storeName);
-  mkdirSync(paths.work, { recursive: true });
+  makeDirectory(paths.work);
   storeStats.builds++;
   if (ctx.verbose) ctx.log(`building ${drv.storeName}`);
   if (drv.recipe.kind === "file") writeFileSync(paths.out, renderForStore(drv.recipe.text, paths.store));

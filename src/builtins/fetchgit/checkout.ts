@@ -9,7 +9,7 @@
  * submodules (each through the same cache), check the content hash, make the
  * tree read-only and rename it into place.
  */
-import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 import { makeReadOnly, removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
@@ -17,6 +17,7 @@ import {
   acquireLock,
   checkoutName,
   findCheckout,
+  makeCacheDirectory,
   makeTempCheckout,
   readResolutions,
   recordResolution,
@@ -26,54 +27,149 @@ import {
 } from "./cache.js";
 import { Git, classifyGitError, gitError } from "./git.js";
 import { contentHash } from "./hash.js";
-import { progressBar, type ProgressBar } from "./progress.js";
+import { progressBar } from "./progress.js";
+import { ConfinedTree, UnsafeEntryError } from "./confined.js";
 import { extractTar } from "./tar.js";
-import { isFullHash, normalizeUrl, resolveSubmoduleUrl } from "./url.js";
+import { isFullHash, normalizeUrl, printable, resolveSubmoduleUrl } from "./url.js";
 import { offlineError, verifyHash, type FetchRequest, type FetchResult } from "./request.js";
 
+/** Fetches of this process still running, by everything that decides their result: concurrent callers share one. */
+const inFlight = new Map<string, Promise<FetchResult>>();
+
 export async function fetchCheckout(request: FetchRequest): Promise<FetchResult> {
+  const chain = request.parents ?? [];
+  const self = `${request.url} at ${request.rev}`;
+  if (chain.includes(self)) {
+    const cycle = [...chain.slice(chain.indexOf(self)), self].join(" -> ");
+    throw new TsexecError(`fetchgit: submodules form a cycle: ${cycle}; a commit cannot contain itself, fix the .gitmodules of one of them`);
+  }
+  // A submodule fetch never joins another caller's fetch: that caller may be waiting for this one's parent (a cycle across fibers).
+  if (chain.length > 0) return fetchOnce(request);
+  const key = JSON.stringify([request.cacheDir, request.url, request.rev, request.fetchSubmodules, request.hash, request.offline, request.maxRefAge]);
+  const running = inFlight.get(key);
+  if (running) return running;
+  const fetching = fetchOnce(request).finally(() => inFlight.delete(key));
+  inFlight.set(key, fetching);
+  return fetching;
+}
+
+/**
+ * One fetch. Git runs only under the repository's lock (in this process and
+ * across processes); submodules are fetched after it is released, each under
+ * its own lock, so no process ever holds one repository's lock while waiting
+ * for another's (no deadlock, whatever includes whatever). The final rename
+ * (or finding the checkout already there) makes concurrent assemblies of one
+ * commit agree.
+ */
+async function fetchOnce(request: FetchRequest): Promise<FetchResult> {
   const paths = repositoryPaths(request.cacheDir, request.url);
   const pinned = isFullHash(request.rev);
-  const release = await acquireLock(paths, request.url, request.verbose ? request.log : undefined);
-  let bar: ProgressBar | undefined;
-  try {
-    removeStaleTemporaries(paths);
-    bar = progressBar(`${request.url} ${request.rev}`);
-    const fresh = ensureBareRepository(paths, request);
-    const git = new Git(paths.bare, {
-      timeoutMs: request.timeoutMs,
-      verbose: request.verbose,
-      log: request.log,
-      onProgress: bar ? (event) => bar!.update(event) : undefined,
-    });
-    const session = new Session(git, paths, request, fresh);
-    let commit: string;
-    if (pinned) {
-      commit = request.rev;
+  const extracted = await withRepositoryLock(paths, request, async () => {
+    const bar = progressBar(`${request.url} ${request.rev}`);
+    try {
+      removeStaleTemporaries(paths);
+      const fresh = ensureBareRepository(paths, request);
+      const git = new Git(paths.bare, {
+        timeoutMs: request.timeoutMs,
+        verbose: request.verbose,
+        log: request.log,
+        onProgress: bar ? (event) => bar.update(event) : undefined,
+      });
+      const session = new Session(git, paths, request, fresh);
+      const commit = await session.resolve();
       const done = findCheckout(paths, commit, request.fetchSubmodules);
-      if (done) return { path: verifyHash(done, request), commit, pinned };
-      await session.ensureCommit(commit);
-    } else if (request.offline) {
-      commit = readResolutions(paths)[request.rev]?.commit ?? offlineError(request, paths);
-      if (!(await session.hasCommit(commit))) offlineError(request, paths);
-    } else {
-      commit = await session.resolveMovingRev(request.rev);
-      recordResolution(paths, request.rev, commit);
-      const done = findCheckout(paths, commit, request.fetchSubmodules);
-      if (done) return { path: verifyHash(done, request), commit, pinned };
+      if (done) return { commit, done } as const;
+      return { commit, done: undefined, ...(await session.extract(commit)) } as const;
+    } finally {
+      bar?.done();
     }
-    const path = await session.assemble(commit);
-    return { path, commit, pinned };
-  } finally {
-    bar?.done();
-    release();
+  });
+  if (extracted.done !== undefined) return { path: verifyHash(extracted.done, request), commit: extracted.commit, pinned };
+  const path = await finish(paths, request, extracted.commit, extracted.tree, extracted.submodules);
+  return { path: verifyHash(path, request), commit: extracted.commit, pinned };
+}
+
+/** Adds submodules (each fetched under its own lock), checks the hash, makes the tree read-only and renames it into place. */
+async function finish(paths: RepositoryPaths, request: FetchRequest, commit: string, tree: ConfinedTree, submodules: readonly Submodule[]): Promise<string> {
+  const temp = tree.root;
+  try {
+    if (submodules.length > 0) {
+      // Imported lazily: index.ts is the module that imports this one.
+      const { fetchgitPath } = await import("./index.js");
+      const parents = [...(request.parents ?? []), `${request.url} at ${commit}`];
+      for (const sub of submodules) {
+        const fetched = await fetchgitPath({ ...request, url: sub.url, rev: sub.commit, hash: undefined, fetchSubmodules: true, parents });
+        try {
+          tree.copyIn(sub.path, fetched.path);
+        } catch (error) {
+          throw error instanceof UnsafeEntryError ? unsafeEntry(request, commit, error) : error;
+        }
+      }
+    }
+    if (request.hash !== undefined) {
+      const actual = contentHash(temp);
+      if (actual !== request.hash) {
+        throw new TsexecError(`fetchgit: hash mismatch for ${request.url} at ${commit}: expected ${request.hash}, got ${actual}; nothing was cached`);
+      }
+    }
+    const final = join(paths.checkouts, checkoutName(commit, request.fetchSubmodules));
+    if (request.hash !== undefined) writeFileAtomic(`${final}.json`, JSON.stringify({ commit, contentHash: request.hash }));
+    makeReadOnly(temp);
+    try {
+      renameSync(temp, final);
+    } catch (error) {
+      // Another process (or fiber) finished the same commit first: theirs is the same content.
+      if (findCheckout(paths, commit, request.fetchSubmodules) === undefined) throw error;
+      removeTree(temp);
+    }
+    return final;
+  } catch (error) {
+    removeTree(temp);
+    throw error;
   }
+}
+
+/** The one error for a tree that tries to write outside its checkout. */
+function unsafeEntry(request: FetchRequest, commit: string, error: UnsafeEntryError): TsexecError {
+  return new TsexecError(
+    `fetchgit: refusing commit ${commit} of ${request.url}: its ${error.message}, which could write outside the checkout (a crafted tree); nothing was written or cached, do not use this commit`,
+  );
+}
+
+/** Holders of each repository lock in this process, in order: a fiber waits for the one before it. */
+const repositoryQueues = new Map<string, Promise<void>>();
+
+/** Runs `body` holding the repository's lock: first among this process's fibers, then across processes (lock/). */
+async function withRepositoryLock<T>(paths: RepositoryPaths, request: FetchRequest, body: () => Promise<T>): Promise<T> {
+  const before = repositoryQueues.get(paths.lock) ?? Promise.resolve();
+  let leave!: () => void;
+  const turn = new Promise<void>((resolve) => (leave = resolve));
+  const tail = before.then(() => turn);
+  repositoryQueues.set(paths.lock, tail);
+  await before;
+  try {
+    const release = await acquireLock(paths, request.url, { report: request.log });
+    try {
+      return await body();
+    } finally {
+      release();
+    }
+  } finally {
+    leave();
+    if (repositoryQueues.get(paths.lock) === tail) repositoryQueues.delete(paths.lock);
+  }
+}
+
+interface Submodule {
+  readonly path: string;
+  readonly url: string;
+  readonly commit: string;
 }
 
 /** Creates the bare repository (in a temporary directory, renamed into place); true if it was just made. */
 function ensureBareRepository(paths: RepositoryPaths, request: FetchRequest): boolean {
   if (existsSync(join(paths.bare, "HEAD"))) return false;
-  mkdirSync(paths.root, { recursive: true });
+  makeCacheDirectory(paths.root);
   writeFileAtomic(join(paths.root, "url"), `${request.url}\n`);
   const temp = `${paths.bare}.tmp-${uniqueSuffix()}`;
   // The minimal layout `git init --bare` makes, written directly: one process less on a cold fetch.
@@ -110,14 +206,32 @@ class Session {
     return !this.fresh && (await this.localCommit(commit)) === commit;
   }
 
+  /**
+   * Fetches `rev` from the remote into a ref of its own and returns the
+   * commit it names (tags peeled), or undefined if it names no commit. Never
+   * FETCH_HEAD: that file is shared by every fetch into the repository, so a
+   * concurrent fetch could swap what this one reads.
+   */
+  private async fetchRev(rev: string): Promise<string | undefined> {
+    const ref = `refs/tsexec/${uniqueSuffix()}`;
+    try {
+      await this.git.run(["fetch", "--depth", "1", "--no-tags", this.request.url, `+${rev}:${ref}`]);
+      // A commit fetched by its id: the ref file names it (no `git rev-parse` to spawn); tags need git to peel them.
+      if (isFullHash(rev) && readLooseRef(join(this.paths.bare, ref)) === rev) return rev;
+      return await this.localCommit(ref);
+    } finally {
+      // git fetch writes the new ref as a loose file; removing it is `update-ref -d` without another process.
+      rmSync(join(this.paths.bare, ref), { force: true });
+    }
+  }
+
   /** Makes `commit` present locally: by hash, shallowly; if the server refuses, through all refs. Then verifies it. */
   async ensureCommit(commit: string): Promise<void> {
     if (await this.hasCommit(commit)) return;
     if (this.request.offline) offlineError(this.request, this.paths);
     try {
-      await this.git.run(["fetch", "--depth", "1", "--no-tags", this.request.url, commit]);
-      // git checked the objects it received against their ids; FETCH_HEAD names the commit it fetched.
-      if (fetchedCommit(this.paths) === commit) return;
+      // git checked the objects it received against their ids.
+      if ((await this.fetchRev(commit)) === commit) return;
     } catch (error) {
       if (classifyGitError(error) !== "unknown-rev") this.fail(error);
       // Servers without uploadpack.allowReachableSHA1InWant refuse a hash that no ref points at.
@@ -132,14 +246,14 @@ class Session {
 
   /** Resolves a branch, tag (annotated ones peeled), HEAD or abbreviated hash to a full commit, fetching it. */
   async resolveMovingRev(rev: string): Promise<string> {
+    let commit: string | undefined;
     try {
-      await this.git.run(["fetch", "--depth", "1", "--no-tags", this.request.url, rev]);
-      const commit = await this.localCommit("FETCH_HEAD");
-      if (commit) return commit;
-      throw new TsexecError(`fetchgit: '${rev}' in ${this.request.url} does not name a commit`);
+      commit = await this.fetchRev(rev);
     } catch (error) {
-      if (error instanceof TsexecError || classifyGitError(error) !== "unknown-rev" || !/^[0-9a-f]{4,63}$/.test(rev)) this.fail(error);
+      if (classifyGitError(error) !== "unknown-rev" || !/^[0-9a-f]{4,63}$/.test(rev)) this.fail(error);
     }
+    if (commit !== undefined) return commit;
+    if (!/^[0-9a-f]{4,63}$/.test(rev)) throw new TsexecError(`fetchgit: '${rev}' in ${this.request.url} does not name a commit (a tag of a tree or blob?); use a branch, a tag of a commit or a commit hash`);
     // Not a ref name: an abbreviated commit hash, which only the whole history can resolve.
     await this.fetchAllRefs();
     try {
@@ -162,75 +276,95 @@ class Session {
     }
   }
 
-  /** Archives `commit` into a temporary directory, adds submodules, checks the hash, renames it into place. */
-  async assemble(commit: string): Promise<string> {
-    const temp = makeTempCheckout(this.paths);
+  /**
+   * The commit the request names, fetched. A moving rev another process
+   * resolved while this one waited for the lock is taken as it left it.
+   */
+  async resolve(): Promise<string> {
+    const { request, paths } = this;
+    if (isFullHash(request.rev)) {
+      if (findCheckout(paths, request.rev, request.fetchSubmodules) === undefined) await this.ensureCommit(request.rev);
+      return request.rev;
+    }
+    if (request.offline) {
+      const commit = readResolutions(paths, request.log)[request.rev]?.commit ?? offlineError(request, paths);
+      if (!(await this.hasCommit(commit))) offlineError(request, paths);
+      return commit;
+    }
+    const known = readResolutions(paths, request.log)[request.rev];
+    if (known !== undefined && known.resolvedAt >= request.askedAt) {
+      // Resolved by the process that held the lock while this one waited: as fresh as asking again.
+      if (findCheckout(paths, known.commit, request.fetchSubmodules) !== undefined || (await this.hasCommit(known.commit))) return known.commit;
+    }
+    const commit = await this.resolveMovingRev(request.rev);
+    recordResolution(paths, request.rev, commit, request.log);
+    return commit;
+  }
+
+  /** Archives `commit` into a temporary directory and lists its submodules (all the git work, done under the lock). */
+  async extract(commit: string): Promise<{ tree: ConfinedTree; submodules: Submodule[] }> {
+    const tree = new ConfinedTree(makeTempCheckout(this.paths));
     try {
       try {
         // `^{commit}`: a commit, never a bare tree (export-subst needs the commit).
-        extractTar(await this.git.runBinary(["archive", "--format=tar", `${commit}^{commit}`]), temp);
+        extractTar(await this.git.runBinary(["archive", "--format=tar", `${commit}^{commit}`]), tree);
       } catch (error) {
         if (error instanceof TsexecError) throw error;
+        if (error instanceof UnsafeEntryError) throw unsafeEntry(this.request, commit, error);
+        const invalid = /invalid path '([^']*)'/.exec((error as Error).message);
+        if (invalid) throw unsafeEntry(this.request, commit, new UnsafeEntryError(invalid[1]!, "is a path git itself refuses to write ('..', '.git' or similar)"));
         throw new TsexecError(`fetchgit: could not archive commit ${commit} of ${this.request.url}: ${(error as Error).message.trim()}`);
       }
       // Submodules are declared in .gitmodules: without it (or with it export-ignored) there is nothing to add.
-      if (this.request.fetchSubmodules && existsSync(join(temp, ".gitmodules"))) await this.addSubmodules(commit, temp);
-      if (this.request.hash !== undefined) {
-        const actual = contentHash(temp);
-        if (actual !== this.request.hash) {
-          throw new TsexecError(
-            `fetchgit: hash mismatch for ${this.request.url} at ${commit}: expected ${this.request.hash}, got ${actual}; nothing was cached`,
-          );
-        }
-      }
-      const final = join(this.paths.checkouts, checkoutName(commit, this.request.fetchSubmodules));
-      if (this.request.hash !== undefined) writeFileAtomic(`${final}.json`, JSON.stringify({ commit, contentHash: this.request.hash }));
-      makeReadOnly(temp);
-      renameSync(temp, final);
-      return final;
+      const submodules = this.request.fetchSubmodules && existsSync(join(tree.root, ".gitmodules")) ? await this.submodules(commit) : [];
+      return { tree, submodules };
     } catch (error) {
-      removeTree(temp);
+      removeTree(tree.root);
       throw error;
     }
   }
 
-  /** Fetches each submodule at the commit the tree records, through the same cache, and copies it in. */
-  private async addSubmodules(commit: string, target: string): Promise<void> {
-    const tree = await this.git.run(["ls-tree", "-r", "-z", commit]);
-    const gitlinks = tree
+  /** Each submodule of `commit`: its path (checked), its URL (resolved and checked) and the commit the tree records. */
+  private async submodules(commit: string): Promise<Submodule[]> {
+    const listing = await this.git.run(["ls-tree", "-r", "-z", commit]);
+    const gitlinks = listing
       .split("\0")
       .filter((entry) => entry.startsWith("160000 commit "))
       .map((entry) => {
         const [meta, path] = entry.split("\t") as [string, string];
         return { path, commit: meta.split(" ")[2]! };
       });
-    if (gitlinks.length === 0) return;
+    if (gitlinks.length === 0) return [];
     let modules: Map<string, string>;
     try {
       modules = parseGitmodules(await this.git.run(["cat-file", "blob", `${commit}:.gitmodules`]));
     } catch {
       throw new TsexecError(`fetchgit: commit ${commit} of ${this.request.url} has submodules but no readable .gitmodules`);
     }
-    // Imported lazily: index.ts is the module that imports this one.
-    const { fetchgitPath } = await import("./index.js");
-    for (const link of gitlinks) {
+    return gitlinks.map((link) => {
+      try {
+        ConfinedTree.components(link.path); // refused before anything is fetched for it
+      } catch (error) {
+        throw error instanceof UnsafeEntryError ? unsafeEntry(this.request, commit, error) : error;
+      }
       const declared = modules.get(link.path);
       if (declared === undefined) {
-        throw new TsexecError(`fetchgit: submodule '${link.path}' of ${this.request.url} at ${commit} has no url in .gitmodules`);
+        throw new TsexecError(`fetchgit: submodule '${printable(link.path)}' of ${this.request.url} at ${commit} has no url in .gitmodules`);
       }
-      const url = normalizeUrl(resolveSubmoduleUrl(this.request.url, declared), "/");
-      const sub = await fetchgitPath({ ...this.request, url, rev: link.commit, hash: undefined, fetchSubmodules: true });
-      const destination = join(target, link.path);
-      rmSync(destination, { recursive: true, force: true });
-      copyTree(sub.path, destination);
-    }
+      try {
+        return { path: link.path, commit: link.commit, url: normalizeUrl(resolveSubmoduleUrl(this.request.url, declared), "/") };
+      } catch (error) {
+        const why = (error as Error).message.replace(/^fetchgit: /, "");
+        throw new TsexecError(`fetchgit: submodule '${printable(link.path)}' of ${this.request.url} at ${commit}: ${why} (its url is set in that commit's .gitmodules)`);
+      }
+    });
   }
 }
 
-/** The object id on FETCH_HEAD's first line (what the last fetch got). */
-function fetchedCommit(paths: RepositoryPaths): string | undefined {
+/** The object id a loose ref file holds, if it is one. */
+function readLooseRef(file: string): string | undefined {
   try {
-    return /^([0-9a-f]+)\t/.exec(readFileSync(join(paths.bare, "FETCH_HEAD"), "utf8"))?.[1];
+    return readFileSync(file, "utf8").trim();
   } catch {
     return undefined;
   }
@@ -265,17 +399,4 @@ export function parseGitmodules(text: string): Map<string, string> {
     if (section.url !== undefined) byPath.set(section.path ?? name, section.url);
   }
   return byPath;
-}
-
-/** Copies a (read-only) checkout into a writable tree, keeping execute bits and symbolic links. */
-function copyTree(source: string, destination: string): void {
-  const stat = lstatSync(source);
-  if (stat.isSymbolicLink()) symlinkSync(readlinkSync(source), destination);
-  else if (stat.isDirectory()) {
-    mkdirSync(destination, { recursive: true });
-    for (const name of readdirSync(source)) copyTree(join(source, name), join(destination, name));
-  } else {
-    copyFileSync(source, destination);
-    chmodSync(destination, stat.mode & 0o111 ? 0o755 : 0o644);
-  }
 }

@@ -62,6 +62,7 @@ export function makeRequest(args: FetchgitArgs, dir: string, ctx: PrimitiveConte
     timeoutMs: gitTimeoutMs(),
     verbose: ctx.verbose,
     log: (line) => ctx.log(line),
+    askedAt: Date.now(),
   };
 }
 
@@ -76,7 +77,7 @@ export function lookupCached(request: FetchRequest): FetchResult | undefined {
     return path === undefined ? undefined : { path: verifyHash(path, request), commit: request.rev, pinned: true };
   }
   if (request.maxRefAge <= 0 && !request.offline) return undefined;
-  const known = readResolutions(paths)[request.rev];
+  const known = readResolutions(paths, request.log)[request.rev];
   if (known === undefined || (!request.offline && Date.now() - known.resolvedAt >= request.maxRefAge)) return undefined;
   const path = findCheckout(paths, known.commit, request.fetchSubmodules);
   return path === undefined ? undefined : { path: verifyHash(path, request), commit: known.commit, pinned: false };

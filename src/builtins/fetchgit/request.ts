@@ -24,6 +24,14 @@ export interface FetchRequest {
   readonly timeoutMs: number;
   readonly verbose: boolean;
   readonly log: (line: string) => void;
+  /**
+   * When the caller asked (ms since the epoch): a resolution of the rev
+   * recorded at or after it (by a process holding the lock meanwhile) is as
+   * fresh as fetching again.
+   */
+  readonly askedAt: number;
+  /** `<url> at <commit>` of each superproject being assembled around this (submodule) fetch, outermost first. */
+  readonly parents?: readonly string[];
 }
 
 export interface FetchResult {
@@ -38,7 +46,7 @@ export interface FetchResult {
 /** Checks an existing checkout against the requested hash (from its metadata, else by hashing it once). */
 export function verifyHash(checkout: string, request: FetchRequest): string {
   if (request.hash === undefined) return checkout;
-  let actual = readMetadata(checkout)?.contentHash;
+  let actual = readMetadata(checkout, request.log)?.contentHash;
   if (actual === undefined) {
     actual = contentHash(checkout);
     writeFileAtomic(`${checkout}.json`, JSON.stringify({ contentHash: actual }));

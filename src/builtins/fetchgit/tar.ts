@@ -1,10 +1,10 @@
 /**
  * Unpacks the tar stream `git archive` writes (ustar with pax headers) into a
  * directory. Done here rather than by spawning tar: one process less per
- * fetch, and every entry's path is checked to stay inside the target.
+ * fetch, and every entry is written through a ConfinedTree, which nothing
+ * in the archive can lead outside the target.
  */
-import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { dirname, join, normalize } from "node:path";
+import { UnsafeEntryError, type ConfinedTree } from "./confined.js";
 
 const block = 512;
 
@@ -35,16 +35,22 @@ function paxRecords(data: Buffer): Map<string, string> {
   return records;
 }
 
-/** Extracts `archive` into `target` (which exists). Throws on a malformed archive or an escaping path. */
-export function extractTar(archive: Buffer, target: string): void {
+/**
+ * Extracts `archive` into the fresh directory `tree.root`. Throws
+ * UnsafeEntryError for an entry that would leave it (see confined.ts), and
+ * Error for a malformed archive or an entry type git never writes.
+ */
+export function extractTar(archive: Buffer, tree: ConfinedTree): void {
   let at = 0;
   let pax = new Map<string, string>();
   while (at + block <= archive.length) {
     const header = archive.subarray(at, at + block);
     if (header.every((byte) => byte === 0)) break;
     const size = octal(header, 124, 12);
+    if (!Number.isSafeInteger(size) || size < 0) throw new Error(`archive header at byte ${at} has an invalid size`);
     const type = String.fromCharCode(header[156] || 0x30);
     const data = archive.subarray(at + block, at + block + size);
+    if (data.length < size) throw new Error(`archive ends inside an entry`);
     at += block + Math.ceil(size / block) * block;
     if (type === "g") continue; // global header: git's commit id comment
     if (type === "x") {
@@ -56,22 +62,9 @@ export function extractTar(archive: Buffer, target: string): void {
     const linkName = pax.get("linkpath") ?? field(header, 157, 100);
     const mode = octal(header, 100, 8);
     pax = new Map();
-    const relative = normalize(name).replace(/\/+$/, "");
-    if (relative === "." || relative === "") continue;
-    if (relative.startsWith("/") || relative === ".." || relative.startsWith("../")) {
-      throw new Error(`archive entry '${name}' points outside the checkout`);
-    }
-    const path = join(target, relative);
-    if (type === "5") {
-      mkdirSync(path, { recursive: true });
-    } else if (type === "0" || type === "\0" || type === "7") {
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, data, { mode: mode & 0o111 ? 0o755 : 0o644 });
-    } else if (type === "2") {
-      mkdirSync(dirname(path), { recursive: true });
-      symlinkSync(linkName, path);
-    } else {
-      throw new Error(`archive entry '${name}' has unsupported type '${type}'`);
-    }
+    if (type === "5") tree.directory(name);
+    else if (type === "0" || type === "\0" || type === "7") tree.file(name, data, (mode & 0o111) !== 0);
+    else if (type === "2") tree.symlink(name, linkName);
+    else throw new UnsafeEntryError(name, `has unsupported archive entry type '${type}'`);
   }
 }

@@ -12,6 +12,10 @@ const allowedSchemes = new Set(["https:", "http:", "ssh:", "git:", "file:"]);
 /** `user@host:path`, git's scp-like syntax (the user part is required so `c:/x` stays a path). */
 const scpLike = /^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:(?!\/\/)[^\s]*$/;
 
+import { printable } from "../../runtime/printable.js";
+
+export { printable };
+
 /** A full commit id: SHA-1 (40 hex digits) or SHA-256 (64). */
 export function isFullHash(rev: string): boolean {
   return /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(rev);
@@ -27,11 +31,12 @@ export function normalizeUrl(url: unknown, dir: string): string {
     throw new TsexecError(`fetchgit: 'url' must be a non-empty string (a https, http, ssh, git or file URL, user@host:path, or a local path)`);
   }
   const refuse = (why: string): never => {
-    throw new TsexecError(`fetchgit: refusing URL '${url}': ${why}`);
+    throw new TsexecError(`fetchgit: refusing URL '${printable(url)}': ${why}`);
   };
   if (url.startsWith("-")) refuse("it starts with '-' (git would read it as an option)");
   if (/[\u0000-\u001f\u007f]/.test(url)) refuse("it contains control characters");
-  if (url.includes("::")) refuse("git's '<transport>::<address>' helpers (ext::, fd:: ...) can run commands; use a https, ssh, git or file URL");
+  // git reads `<scheme characters>::` at the very start as a remote helper (transport.c); nowhere else.
+  if (/^[A-Za-z][A-Za-z0-9+.-]*::/.test(url)) refuse("git's '<transport>::<address>' helpers (ext::, fd:: ...) can run commands; use a https, ssh, git or file URL");
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url);
   if (scheme) {
     const protocol = `${scheme[1]!.toLowerCase()}:`;
@@ -40,11 +45,12 @@ export function normalizeUrl(url: unknown, dir: string): string {
     try {
       parsed = new URL(url);
     } catch {
-      return refuse("it is not a valid URL");
+      return refuse("it is not a valid URL (check the brackets of an IPv6 host, and percent-encode spaces)");
     }
     if (protocol !== "file:" && parsed.hostname === "") refuse("it has no host");
     if (parsed.hostname.startsWith("-")) refuse("its host starts with '-'");
-    return url;
+    // git looks schemes up case-sensitively (FILE:// would ask for a `git-remote-FILE` helper).
+    return `${protocol}${url.slice(scheme[1]!.length + 1)}`;
   }
   if (scpLike.test(url)) return url;
   if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url) && !url.startsWith("./")) {
@@ -59,7 +65,7 @@ export function validateRev(rev: unknown, url: string): string {
     throw new TsexecError(`fetchgit: 'rev' for ${url} must be a non-empty string (a commit hash, tag or branch name)`);
   }
   const refuse = (why: string): never => {
-    throw new TsexecError(`fetchgit: refusing rev '${rev}' for ${url}: ${why}`);
+    throw new TsexecError(`fetchgit: refusing rev '${printable(rev)}' for ${url}: ${why}`);
   };
   if (rev.startsWith("-")) refuse("it starts with '-' (git would read it as an option)");
   if (rev.length > 255) refuse("it is longer than 255 characters");

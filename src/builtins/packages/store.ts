@@ -39,7 +39,7 @@ import {
 import { hostname } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
-import { makeReadOnly, removeTree, uniqueSuffix } from "../../runtime/files.js";
+import { makeDirectory, makeReadOnly, removeTree, uniqueSuffix } from "../../runtime/files.js";
 import { isAlive, processStart } from "../../runtime/processes.js";
 import { tarballUrl, type NpmConfig } from "./config.js";
 import { fromNpmCache, get, parseIntegrity, shortHash, verifyIntegrity } from "./fetch.js";
@@ -114,7 +114,7 @@ export async function ensureTree(plan: TreePlan, options: InstallOptions): Promi
   const treesDir = join(options.cacheDir, "npm", "trees");
   const treeDir = join(treesDir, treeKey(plan));
   if (exists(treeDir)) return treeDir;
-  mkdirSync(treesDir, { recursive: true });
+  makeDirectory(treesDir);
   const lock = `${treeDir}.lock`;
   if (!(await acquire(lock, () => exists(treeDir)))) return treeDir;
   try {
@@ -148,7 +148,7 @@ export async function ensureTree(plan: TreePlan, options: InstallOptions): Promi
 /** Stores every package (each once); resolves to store directory by store name. */
 async function storePackages(packages: readonly PackageSpec[], options: InstallOptions): Promise<Map<PackageSpec, string>> {
   const packagesDir = join(options.cacheDir, "npm", "packages");
-  mkdirSync(packagesDir, { recursive: true });
+  makeDirectory(packagesDir);
   const byName = new Map<string, PackageSpec>();
   for (const pkg of packages) byName.set(storeName(pkg), pkg);
   const pending = [...byName].filter(([name]) => !exists(join(packagesDir, name)));
