@@ -364,6 +364,27 @@ function loop(
                 cur = next as Node;
                 continue;
               }
+              if (inner._tag === Tag.Primitive) {
+                // bind(primitive, f), a dlopen or fetchgit step in a loop: a primitive that answers at
+                // once (unit) needs no frame either.
+                running = inner;
+                const ctx = fiber.ctx;
+                if (ctx.verbose) ctx.log(inner._b);
+                const begin = inner._a;
+                const produced: unknown = begin(ctx);
+                if (!isIO(produced)) throw new TypeError(`primitive ${inner._b} produced ${describeValue(produced)}, not an IO value`);
+                if ((produced as Node)._tag !== Tag.Pure) {
+                  stack.push(cur);
+                  cur = produced as Node;
+                  continue;
+                }
+                running = cur;
+                const f = cur._b;
+                const next: unknown = f((produced as Node)._a);
+                if (!isIO(next)) throw notIO(cur, next);
+                cur = next as Node;
+                continue;
+              }
               stack.push(cur);
               cur = inner;
               continue;
