@@ -7,7 +7,7 @@
  * A node is immutable and is never memoised: running it twice runs its
  * effects twice, as in nix-exec.
  */
-import { firstUserFrame, traced } from "./trace.js";
+import { traced } from "./trace.js";
 import { describeFunction, describeValue } from "./describe.js";
 
 /** The runtime context handed to primitives when they run (see runtime/context.ts). */
@@ -140,43 +140,9 @@ export function io<A>(f: () => A): IO<A> {
 /** An asynchronous effect: `f` is called each time the IO runs, and its promise awaited. */
 export function task<A>(f: () => PromiseLike<A>): IO<A> {
   expectFunction("lib.task", f, "(task(() => promise))");
-  return traced(new Node(Tag.Async, f, new TaskStep(f, callSite())), "awaiting", f) as unknown as IO<A>;
-}
-
-/**
- * The label of a `lib.task` node (`_b`), and where it was built: a rejected
- * task carries no stack of the script, so its error names this line instead.
- * The site is an Error made when the task is built (a task is I/O: the capture
- * is cheap beside it), its stack formatted only on failure; the label is made
- * only when printed.
- */
-class TaskStep {
-  constructor(
-    private readonly f: unknown,
-    readonly site: Error,
-  ) {}
-  toString(): string {
-    return `lib.task(${describeFunction(this.f)})`;
-  }
-}
-
-/** `file:line:col` of the script line that built the `lib.task` node `node`, if it is one. */
-export function taskSite(node: Node): string | undefined {
-  const step: unknown = node._b;
-  return step instanceof TaskStep ? firstUserFrame(step.site.stack ?? "") : undefined;
-}
-
-/**
- * An Error whose stack holds the few frames above `task`: the script's line is
- * among them. A shallow capture costs a fraction of a full one, and a program
- * may build 10^5 tasks at once (lib.all).
- */
-function callSite(): Error {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 4;
-  const site = new Error();
-  Error.stackTraceLimit = limit;
-  return site;
+  // No label and no call site here (a program may hold 10^5 tasks): the interpreter names a task
+  // from `f` when it must, and a rejected task's line is asked of V8 when the error is reported.
+  return traced(new Node(Tag.Async, f, undefined), "awaiting", f) as unknown as IO<A>;
 }
 
 /**

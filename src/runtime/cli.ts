@@ -6,7 +6,8 @@
 import type { PrimitiveContext } from "../monad/io.js";
 import { setTracing } from "../monad/trace.js";
 import { isTsexecError } from "./errors.js";
-import { errorTrace, failedTaskSite, isInterruption } from "./interpreter.js";
+import { errorTrace, failedTaskFunction, isInterruption } from "./interpreter.js";
+import { functionLocation } from "./function-location.js";
 import { makeContext, setAmbientContext } from "./context.js";
 import { findCommand } from "./commands/index.js";
 import { parseCommandLine, UsageError, type Flags, type ParsedCommandLine } from "./options.js";
@@ -76,8 +77,9 @@ function reportError(error: unknown, showTrace: boolean): number {
     lines.push(`error: ${String(error)}`);
   }
   // A rejected task's error has no stack in the script: name the line that built the task.
-  const taskSite = failedTaskSite(error);
-  if (taskSite !== undefined && !showTrace) lines.push(`    in the lib.task built at ${taskSite}`);
+  const task = failedTaskFunction(error);
+  const taskSite = task === undefined || showTrace ? undefined : functionLocation(task);
+  if (taskSite !== undefined) lines.push(`    in the lib.task built at ${taskSite}`);
   if (showTrace) {
     lines.push(...errorTrace(error).map((line) => `  ${line}`));
     for (let cause = (error as Error)?.cause; cause instanceof Error; cause = cause.cause) {

@@ -24,7 +24,7 @@
  * finalizers of the `Ensuring` frames it passes (each with interruption held
  * off by the `masked` count), in reverse order of acquisition.
  */
-import { Node, Tag, isIO, isThenable, joinIdentity, taskSite, type IO, type PrimitiveContext } from "../monad/io.js";
+import { Node, Tag, isIO, isThenable, joinIdentity, type IO, type PrimitiveContext } from "../monad/io.js";
 import { describeFunction, describeValue } from "../monad/describe.js";
 import { formatTrace, isTracing, nodeTrace } from "../monad/trace.js";
 import { TsexecError } from "./errors.js";
@@ -36,11 +36,11 @@ export function errorTrace(error: unknown): readonly string[] {
   return (typeof error === "object" && error !== null && (error as any)[traceKey]) || [];
 }
 
-/** Where the lib.task that failed was built (`file:line:col`), recorded even without --show-trace. */
-const taskSiteKey = Symbol.for("tsexec.taskSite");
+/** The function of the innermost lib.task that failed: the CLI names where it was written, even without --show-trace. */
+const failedTaskKey = Symbol.for("tsexec.failedTask");
 
-export function failedTaskSite(error: unknown): string | undefined {
-  return typeof error === "object" && error !== null ? (error as any)[taskSiteKey] : undefined;
+export function failedTaskFunction(error: unknown): unknown {
+  return typeof error === "object" && error !== null ? (error as any)[failedTaskKey] : undefined;
 }
 
 /**
@@ -638,13 +638,11 @@ function promiseFrom(where: string, f: unknown, promise: unknown): TsexecError {
   );
 }
 
-/** The innermost failed task's site, once: outer frames must not overwrite it. */
+/** The innermost failed task, once: outer frames must not overwrite it. Only a lib.task (no label) counts. */
 function noteTaskSite(error: unknown, node: Node): void {
-  if (typeof error !== "object" || error === null || taskSiteKey in error) return;
-  const site = taskSite(node);
-  if (site === undefined) return;
+  if (typeof error !== "object" || error === null || failedTaskKey in error || node._b !== undefined) return;
   try {
-    Object.defineProperty(error, taskSiteKey, { value: site, enumerable: false, configurable: true });
+    Object.defineProperty(error, failedTaskKey, { value: node._a, enumerable: false, configurable: true });
   } catch {
     // A frozen error carries no site.
   }

@@ -70,6 +70,16 @@ function mapFrame(frame: NodeJS.CallSite): string {
   return text.replace(`${url}:${line}:${column}`, `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`);
 }
 
+/** `file:line:col` (1-based) of a position in a loaded module, mapped to its `.ts` source when it is a transpiled one. */
+export function mapPosition(url: string, line: number, column: number): string {
+  const file = url.startsWith("file://") ? fileURLToPath(url) : url;
+  const mapFile = compiledUnderSourceName.get(file) ?? (outputDirs.some((dir) => file.startsWith(dir)) ? `${file}.map` : undefined);
+  const entry = mapFile === undefined ? undefined : mapFor(mapFile)?.findEntry(line - 1, column - 1);
+  if (!entry?.originalSource || entry.originalLine === undefined || entry.originalColumn === undefined) return `${file}:${line}:${column}`;
+  const source = entry.originalSource.startsWith("file://") ? fileURLToPath(entry.originalSource) : entry.originalSource;
+  return `${source}:${entry.originalLine + 1}:${entry.originalColumn + 1}`;
+}
+
 function mapFor(mapFile: string): SourceMapLike | null {
   let map = maps.get(mapFile);
   if (map === undefined) {
