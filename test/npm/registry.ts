@@ -62,6 +62,8 @@ export interface FakePackage {
   readonly optionalDependencies?: Record<string, string>;
   readonly peerDependencies?: Record<string, string>;
   readonly scripts?: Record<string, string>;
+  /** package.json's `bin` (a path, or names to paths). */
+  readonly bin?: string | Record<string, string>;
   readonly os?: string[];
   readonly cpu?: string[];
   /** Entries of the tarball instead of the generated ones. */
@@ -77,6 +79,7 @@ export function tarballOf(pkg: FakePackage): Buffer {
     dependencies: pkg.dependencies,
     optionalDependencies: pkg.optionalDependencies,
     scripts: pkg.scripts,
+    bin: pkg.bin,
     os: pkg.os,
     cpu: pkg.cpu,
   };
@@ -85,6 +88,17 @@ export function tarballOf(pkg: FakePackage): Buffer {
     { name: "package/package.json", body: JSON.stringify(manifest, null, 2) },
     ...Object.entries(files).map(([name, body]) => ({ name: `package/${name}`, body })),
   ]);
+}
+
+/**
+ * What the registry says of a package's scripts: its own install scripts, or,
+ * with a binding.gyp and no install/preinstall script, the `node-gyp rebuild`
+ * npm publishes for it (the tarball's package.json keeps no such script).
+ */
+export function hasInstallScript(pkg: FakePackage): boolean {
+  const scripts = pkg.scripts ?? {};
+  const own = Object.keys(scripts).some((s) => /^(pre|post)?install$/.test(s));
+  return own || (pkg.files?.["binding.gyp"] !== undefined && scripts.install === undefined && scripts.preinstall === undefined);
 }
 
 export interface Registry {
@@ -153,7 +167,7 @@ export async function startRegistry(packages: readonly FakePackage[], token?: st
             peerDependencies: p.peerDependencies,
             os: p.os,
             cpu: p.cpu,
-            hasInstallScript: p.scripts && Object.keys(p.scripts).some((s) => /^(pre|post)?install$/.test(s)) ? true : undefined,
+            hasInstallScript: hasInstallScript(p) ? true : undefined,
             dist: { tarball: `${url}/${name}/-/${base}-${p.version}.tgz`, integrity: sri(tarballs.get(`${name}@${p.version}`)!) },
           },
         ]),

@@ -18,6 +18,15 @@ export interface NpmConfig {
   authorizationFor(url: string): string | undefined;
   /** npm's content-addressed cache (`<cache>/_cacache`). */
   readonly cacache: string;
+  /** One setting (`nodedir`, `node-gyp`), as npm would see it. */
+  setting(key: string): string | undefined;
+  /**
+   * The settings npm hands to lifecycle scripts as `npm_config_*` variables
+   * (npm's set-envs: every key of the config files, except scopes, per-registry
+   * `//…` keys and `_private` ones, which hold credentials), so node-gyp sees
+   * `nodedir`, `python`, `dist-url`… as it does under npm.
+   */
+  scriptEnv(): Record<string, string>;
 }
 
 /** Parses npmrc (ini) text: `key = value` lines, `${VAR}` expanded, quoted values unquoted. */
@@ -85,7 +94,8 @@ export function loadNpmConfig(projectDir: string | undefined, env: NodeJS.Proces
     fromEnv.set(/^(_|\/\/|@)/.test(name) ? name : name.toLowerCase().replace(/_/g, "-"), value);
   }
   const userFile = fromEnv.get("userconfig") ?? join(home, ".npmrc");
-  const layers = [readNpmrc(userFile, env), projectDir === undefined ? new Map<string, string>() : readNpmrc(join(projectDir, ".npmrc"), env), fromEnv];
+  const files = [readNpmrc(userFile, env), projectDir === undefined ? new Map<string, string>() : readNpmrc(join(projectDir, ".npmrc"), env)];
+  const layers = [...files, fromEnv];
   const get = (key: string): string | undefined => {
     for (let i = layers.length - 1; i >= 0; i--) {
       const value = layers[i]!.get(key);
@@ -97,6 +107,15 @@ export function loadNpmConfig(projectDir: string | undefined, env: NodeJS.Proces
   const cache = get("cache") ?? join(home, ".npm");
   return {
     cacache: join(cache, "_cacache"),
+    setting: get,
+    scriptEnv(): Record<string, string> {
+      const out: Record<string, string> = {};
+      for (const key of new Set(files.flatMap((layer) => [...layer.keys()]))) {
+        if (/^[/@_]/.test(key)) continue;
+        out[`npm_config_${key.replace(/-/g, "_").toLowerCase()}`] = get(key)!;
+      }
+      return out;
+    },
     registryFor(name: string): string {
       if (name.startsWith("@")) {
         const scoped = get(`${name.slice(0, name.indexOf("/"))}:registry`);

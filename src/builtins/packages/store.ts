@@ -20,7 +20,6 @@
  * left (a temporary directory, a lock whose owner is dead) is removed by the
  * next install.
  */
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   chmodSync,
@@ -37,13 +36,15 @@ import {
   writeFileSync,
 } from "node:fs";
 import { hostname } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, posix, relative } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 import { makeDirectory, makeReadOnly, removeTree, uniqueSuffix } from "../../runtime/files.js";
 import { isAlive, processStart } from "../../runtime/processes.js";
+import { linkBins, makeBinsExecutable } from "./bins.js";
 import { tarballUrl, type NpmConfig } from "./config.js";
 import { fromNpmCache, get, parseIntegrity, shortHash, verifyIntegrity } from "./fetch.js";
 import { platformKey } from "./platform.js";
+import { buildsWithGyp, runInstallScripts, type ScriptedPackage } from "./scripts.js";
 import { extractTarball, printable } from "./tar.js";
 
 export interface PackageSpec {
@@ -96,7 +97,8 @@ export function treeKey(plan: TreePlan): string {
   const hash = createHash("sha256");
   hash.update(`tsexec-tree-1\0${platformKey()}\0`);
   for (const { path, pkg } of [...plan.placements].sort((a, b) => (a.path < b.path ? -1 : 1))) {
-    const scripts = pkg.hasInstallScript && plan.allowScripts.has(pkg.name) ? "scripts" : "";
+    // Allowed at all, not only flagged: npm's rule finds a binding.gyp in the package itself. (v2: node-gyp and .bin links.)
+    const scripts = plan.allowScripts.has(pkg.name) ? "scripts-v2" : "";
     hash.update(`${path}\0${pkg.name}\0${pkg.version}\0${pkg.integrity}\0${scripts}\0${pkg.leaf ? "leaf" : ""}\n`);
   }
   for (const link of [...plan.links].sort((a, b) => (a.path < b.path ? -1 : 1))) hash.update(`link\0${link.path}\0${link.target}\n`);
@@ -124,7 +126,7 @@ export async function ensureTree(plan: TreePlan, options: InstallOptions): Promi
     const stored = await storePackages(plan.placements.map((p) => p.pkg), options);
     const temp = join(treesDir, `.tmp-${uniqueSuffix()}`);
     try {
-      const skipped = assemble(temp, plan, stored);
+      const skipped = assemble(temp, plan, stored, options.config);
       makeReadOnly(temp);
       renameSync(temp, treeDir);
       if (skipped.length) {
@@ -205,30 +207,32 @@ async function storePackage(pkg: PackageSpec, dir: string, packagesDir: string, 
 // ---- trees ----
 
 /** Lays the tree out in `temp`; returns the packages whose install scripts were skipped. */
-function assemble(temp: string, plan: TreePlan, stored: Map<PackageSpec, string>): PackageSpec[] {
+function assemble(temp: string, plan: TreePlan, stored: Map<PackageSpec, string>, config: NpmConfig): PackageSpec[] {
   mkdirSync(temp);
   const skipped: PackageSpec[] = [];
-  const scripted: { dir: string; pkg: PackageSpec }[] = [];
+  const scripted: ScriptedPackage[] = [];
   // Nothing may be placed through a link into the store: a package with anything beneath it gets a directory.
   const occupied = [...plan.placements.map((p) => p.path), ...plan.links.map((l) => l.path)];
   const hasNested = (path: string) => occupied.some((other) => other.startsWith(`${path}/`));
   for (const { path, pkg } of [...plan.placements].sort((a, b) => a.path.length - b.path.length)) {
     const dir = join(temp, path);
-    const runsScripts = pkg.hasInstallScript && plan.allowScripts.has(pkg.name);
+    // npm decides from the package too: a binding.gyp it would build counts where the lock does not say so.
+    const hasScripts = pkg.hasInstallScript === true || buildsWithGyp(stored.get(pkg)!);
+    const runsScripts = hasScripts && plan.allowScripts.has(pkg.name);
     if (pkg.leaf && !runsScripts && !hasNested(path)) {
       mkdirSync(dirname(dir), { recursive: true });
       symlinkSync(relative(dirname(dir), stored.get(pkg)!), dir);
-      if (pkg.hasInstallScript) skipped.push(pkg);
+      if (hasScripts) skipped.push(pkg);
       continue;
     }
     mkdirSync(dir, { recursive: true });
     if (runsScripts) {
       // Scripts may write into their package: give it its own copy, not links into the store.
       copyTree(stored.get(pkg)!, dir);
-      scripted.push({ dir, pkg });
+      scripted.push({ dir, what: describePackage(pkg), name: pkg.name, version: pkg.version });
     } else {
       linkTree(stored.get(pkg)!, dir);
-      if (pkg.hasInstallScript) skipped.push(pkg);
+      if (hasScripts) skipped.push(pkg);
     }
   }
   for (const link of plan.links) {
@@ -236,9 +240,24 @@ function assemble(temp: string, plan: TreePlan, stored: Map<PackageSpec, string>
     mkdirSync(dirname(path), { recursive: true });
     symlinkSync(link.target, path);
   }
+  linkBins(temp, binEntries(plan));
   // Dependencies first: the deepest packages' scripts run before their dependents'.
-  for (const { dir, pkg } of scripted.sort((a, b) => b.dir.length - a.dir.length)) runInstallScripts(dir, pkg, temp);
+  scripted.sort((a, b) => b.dir.length - a.dir.length);
+  runInstallScripts(scripted, temp, config, join(dirname(temp), `.tmp-${uniqueSuffix()}`));
+  // A bin an install script made (a compiled tool) is made executable too.
+  for (const pkg of scripted) makeBinsExecutable(pkg.dir, pkg.name, pkg.what);
   return skipped;
+}
+
+/** Every place a package is reachable at as `…/node_modules/<name>`: its placements, and the links to them. */
+function binEntries(plan: TreePlan): { path: string; name: string; what: string }[] {
+  const byPath = new Map(plan.placements.map((p) => [p.path, p.pkg]));
+  const entries = plan.placements.map(({ path, pkg }) => ({ path, name: pkg.name, what: describePackage(pkg) }));
+  for (const link of plan.links) {
+    const pkg = byPath.get(posix.join(posix.dirname(link.path), link.target));
+    if (pkg) entries.push({ path: link.path, name: pkg.name, what: describePackage(pkg) });
+  }
+  return entries;
 }
 
 /** Hard links of every file of `from` under `to` (copies where links are refused); existing files stay. */
@@ -272,35 +291,6 @@ function copyTree(from: string, to: string): void {
     } else if (entry.isFile()) {
       copyFileSync(source, target);
       chmodSync(target, lstatSync(source).mode & 0o111 ? 0o755 : 0o644);
-    }
-  }
-}
-
-function runInstallScripts(dir: string, pkg: PackageSpec, treeRoot: string): void {
-  let scripts: Record<string, unknown> = {};
-  try {
-    scripts = (JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { scripts?: Record<string, unknown> }).scripts ?? {};
-  } catch {
-    // No readable package.json: nothing to run.
-  }
-  for (const event of ["preinstall", "install", "postinstall"]) {
-    const script = scripts[event];
-    if (typeof script !== "string") continue;
-    const result = spawnSync("sh", ["-c", script], {
-      cwd: dir,
-      stdio: ["ignore", 2, 2],
-      env: {
-        ...process.env,
-        PATH: `${join(treeRoot, "node_modules", ".bin")}:${dirname(process.execPath)}:${process.env.PATH ?? ""}`,
-        npm_lifecycle_event: event,
-        npm_package_name: pkg.name,
-        npm_package_version: pkg.version,
-        npm_node_execpath: process.execPath,
-      },
-    });
-    if (result.status !== 0) {
-      const how = result.signal ? `was killed by ${result.signal}` : `exited with ${result.status}`;
-      throw new TsexecError(`the ${event} script of ${describePackage(pkg)} ${how}; nothing was installed`);
     }
   }
 }
