@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join, relative } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
-import { removeTree, uniqueSuffix } from "../../runtime/files.js";
+import { removeTree } from "../../runtime/files.js";
 import { readManifest } from "./bins.js";
 import type { NpmConfig } from "./config.js";
 import { printable } from "./tar.js";
@@ -146,6 +146,3 @@ function run(pkg: ScriptedPackage, event: string, script: string, treeRoot: stri
     throw new TsexecError(`the ${event} script of ${pkg.what} (${printable(script)}) ${how}; nothing was installed`);
   }
 }
-
-/** A scratch directory name beside the tree being assembled (`.tmp-<pid>-…`, removed if we die). */
-export const scratchBeside = (temp: string) => join(dirname(temp), `.tmp-${uniqueSuffix()}`);
