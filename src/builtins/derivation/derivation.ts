@@ -90,12 +90,21 @@ export function isDerivation(value: unknown): value is Derivation {
   return typeof value === "object" && value !== null && (value as any)[derivationBrand] === true;
 }
 
+let lastStore: { readonly cacheDir: string; readonly store: string } | undefined;
+
+/**
+ * `<cacheDir>/store`, remembered for the last cache directory: a script asks
+ * for it with every derivation it makes and looks up, and `join` normalises
+ * character by character (~10 µs in a fresh process's interpreter).
+ */
 export function storeDir(cacheDir: string): string {
-  return join(cacheDir, "store");
+  if (lastStore?.cacheDir !== cacheDir) lastStore = { cacheDir, store: join(cacheDir, "store") };
+  return lastStore.store;
 }
 
 export function outputPath(drv: Derivation, cacheDir: string): string {
-  return join(storeDir(cacheDir), drv.storeName);
+  // What `join` would give: the store directory is normalised, and a store name is one plain segment.
+  return `${storeDir(cacheDir)}/${drv.storeName}`;
 }
 
 /** Replaces the store token with a real store directory. */
@@ -121,7 +130,8 @@ function checkName(where: string, name: unknown): string {
  */
 class RecipeWriter {
   readonly inputs = new Map<string, Derivation>();
-  private readonly pathPattern = storePathPattern(storeDir(ambientContext().cacheDir));
+  /** Matches output paths; made when a value first has a slash in it (most recipes have none). */
+  private pathPattern: RegExp | undefined;
 
   constructor(private readonly where: string) {}
 
@@ -135,6 +145,7 @@ class RecipeWriter {
     }
     if (value.includes("\u0000")) throw new TypeError(`${this.where}: ${what} contains a NUL character`);
     if (!value.includes("/")) return value; // no path in it, so no output path either
+    this.pathPattern ??= storePathPattern(storeDir(ambientContext().cacheDir));
     return value.replace(this.pathPattern, (whole, hash: string, name: string) => {
       const drv = known.get(hash);
       // A store path of a derivation this process did not make stays plain text.

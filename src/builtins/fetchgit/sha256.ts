@@ -1,10 +1,106 @@
 /**
- * SHA-256 (FIPS 180-4) of a short string, in plain JS. The cache key of a
+ * SHA-256 (FIPS 180-4) of a string, without node:crypto. The cache key of a
  * repository is the hash of its URL, needed on every run from a git
- * reference; loading node:crypto for it costs more (1–3 ms, OpenSSL's
- * initialisation) than hashing a URL here (microseconds). Checkout contents
- * are still hashed with node:crypto (hash.ts).
+ * reference, and a derivation's store path is the hash of its recipe, needed
+ * for every derivation a script makes; loading node:crypto costs more (1–17
+ * ms, OpenSSL's initialisation) than all of that. Checkout contents are
+ * still hashed with node:crypto (hash.ts).
+ *
+ * Two implementations of the one function, because a fresh process runs this
+ * code in V8's bytecode interpreter (measured on the 2-core CI-like machine):
+ * - plain JS: nothing to set up, ~25 µs per 64-byte block interpreted (a
+ *   derivation recipe is about 4 blocks);
+ * - WebAssembly (sha256-wasm.ts, made by scripts/sha256-wasm.mjs): machine
+ *   code at once, a few µs per recipe, but setting it up (compiling the
+ *   module, its first calls) costs ~1 ms once.
+ * A process starts with plain JS (a git URL, a script's first few
+ * derivations) and moves to WebAssembly once it has hashed about as much as
+ * the set-up costs (ski rental: never much more than twice the better
+ * choice). Node without WebAssembly (`--jitless`) stays with plain JS. Both
+ * give node:crypto's digest (tests compare them).
  */
+import { sha256WasmBase64, sha256WasmLayout as layout } from "./sha256-wasm.js";
+
+/** Blocks hashed in plain JS before WebAssembly is worth setting up (~0.8 ms of them, about its set-up). */
+const wasmAfterBlocks = 32;
+let blocksHashed = 0;
+let encoder: InstanceType<typeof TextEncoder> | undefined;
+/** The WebAssembly hasher: undefined until set up, null where WebAssembly is unavailable. */
+let wasmHasher: ((text: string) => string) | null | undefined;
+
+/** The SHA-256 of `text` (UTF-8, lone surrogates as U+FFFD as node:crypto does), as 64 hex digits. */
+export function sha256Hex(text: string): string {
+  if (wasmHasher === undefined) {
+    blocksHashed += (text.length + 72) >> 6; // about: a character is a byte in recipes and URLs
+    if (blocksHashed <= wasmAfterBlocks) return sha256HexJs(text);
+    wasmHasher = loadWasmHasher();
+  }
+  return wasmHasher === null ? sha256HexJs(text) : wasmHasher(text);
+}
+
+/** The WebAssembly implementation alone (tests; undefined where WebAssembly is unavailable). */
+export function sha256HexWasm(text: string): string | undefined {
+  wasmHasher ??= loadWasmHasher();
+  return wasmHasher === null ? undefined : wasmHasher(text);
+}
+
+/** The part of the WebAssembly API used here (the project's TypeScript libs do not declare it). */
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { readonly exports: object };
+};
+
+interface Sha256Exports {
+  readonly memory: { readonly buffer: ArrayBuffer };
+  /** The state becomes SHA-256's initial state. */
+  start(): void;
+  /** Folds `blocks` 64-byte blocks at `ptr` into the state. */
+  compress(ptr: number, blocks: number): void;
+  /** Pads and folds in the last `tail` (< 64) bytes at `ptr`; writes the digest's hex at layout.hex. */
+  finish(ptr: number, tail: number, bitsHigh: number, bitsLow: number): void;
+  /** start, compress, finish for the `length` bytes at layout.message: one call for a text that fits. */
+  digest(length: number, bitsHigh: number, bitsLow: number): void;
+}
+
+function loadWasmHasher(): ((text: string) => string) | null {
+  if (typeof WebAssembly !== "object") return null;
+  let wasm: Sha256Exports;
+  try {
+    wasm = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(sha256WasmBase64, "base64"))).exports as unknown as Sha256Exports;
+  } catch {
+    return null; // a runtime that refuses to compile it: plain JS gives the same digest
+  }
+  // The message area holds whole blocks and leaves room after it for the padding.
+  const area = new Uint8Array(wasm.memory.buffer, layout.message, layout.pageBytes - layout.message - 128);
+  const hexDigits = new Uint8Array(wasm.memory.buffer, layout.hex, 64);
+  return (text) => {
+    const { read, written } = (encoder ??= new TextEncoder()).encodeInto(text, area);
+    if (read === text.length) wasm.digest(written, bitsHigh(written), written * 8);
+    else hashLong(wasm, area, encoder.encode(text));
+    // Latin-1 digits to a string: fromCharCode costs no first-call set-up (Buffer#toString ~0.15 ms).
+    return String.fromCharCode.apply(null, hexDigits as unknown as number[]);
+  };
+}
+
+/** A text longer than the message area: encoded whole, fed to the module an area at a time. */
+function hashLong(wasm: Sha256Exports, area: Uint8Array, bytes: Uint8Array): void {
+  wasm.start();
+  let at = 0;
+  while (bytes.length - at >= 64) {
+    const chunk = Math.min(area.length, (bytes.length - at) & ~63);
+    area.set(bytes.subarray(at, at + chunk));
+    wasm.compress(layout.message, chunk >>> 6);
+    at += chunk;
+  }
+  area.set(bytes.subarray(at));
+  wasm.finish(layout.message, bytes.length - at, bitsHigh(bytes.length), bytes.length * 8);
+}
+
+/** The high word of a length in bits (the low word is `length * 8`, which wasm truncates to 32 bits). */
+function bitsHigh(length: number): number {
+  return Math.floor(length / 0x20000000);
+}
+
 const K = new Int32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01,
   0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc,
@@ -17,15 +113,13 @@ const K = new Int32Array([
 
 /** The message schedule, reused: one hash at a time (JS is single-threaded). */
 const w = new Int32Array(64);
-let encoder: { encode(text: string): Uint8Array } | undefined;
 
 /**
- * The SHA-256 of `text` (UTF-8), as 64 hex digits. Written for cold code as
- * much as for hot: plain int32 locals, no iterators or DataView, ASCII read
- * straight from the string (derivation recipes and URLs are), so a fresh
- * process that hashes a few recipes spends microseconds, not milliseconds.
+ * The plain-JS implementation. Written for cold code as much as for hot:
+ * plain int32 locals, no iterators or DataView, ASCII read straight from the
+ * string (derivation recipes and URLs are).
  */
-export function sha256Hex(text: string): string {
+export function sha256HexJs(text: string): string {
   let bytes: Uint8Array | undefined;
   for (let i = 0; i < text.length; i++) {
     if (text.charCodeAt(i) > 127) {
