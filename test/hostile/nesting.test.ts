@@ -110,6 +110,8 @@ describe("tooDeepAt on nesting without brackets", () => {
     // (1 + 2 per `else if`: the 29th one's `(x)` is the 60th level, on line 30.)
     expect(tooDeepAt(`if (x) a;\n${"else if (x) a;\n".repeat(30)}`, 59)).toBe(30);
     expect(tooDeepAt(`${"do ".repeat(30)}a;${" while (0);".repeat(30)}`, 29)).toBe(1);
+    expect(tooDeepAt(`${Array.from({ length: 30 }, (_, i) => `l${i}:\n`).join("")}a, ${arrows(30)}`, 59)).toBe(31);
+    expect(tooDeepAt(`x = { ${Array.from({ length: 300 }, (_, i) => `p${i}: a => a => 1`).join(", ")} };`, 10)).toBeUndefined();
     // The arguments of a type end at their `>`, not at a comma.
     expect(tooDeepAt(`type T = ${"A<x, ".repeat(60)}x${">".repeat(60)};`, 59)).toBe(1);
     expect(tooDeepAt(`type T = ${"Map<string, number>, ".repeat(300)}1;`, 400)).toBeUndefined();

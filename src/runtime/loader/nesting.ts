@@ -70,6 +70,8 @@ export function findTooDeep(source: string, limit: number = maxNesting, chainLim
   let line = 1;
   let afterValue = false; // the previous token ends an expression: a `/` here divides
   let afterHead = false; // the previous word was `if`, `for`, `while` or `with`: its `(` is a head
+  let atStart = true; // a statement may start here (so a word and `:` are a label)
+  let afterLabel = false; // the previous token was a word that started a statement: a `:` after it ends a label
   let pending: "" | ";" | "\n" = ""; // a `;` or a line break after a value: the statement may end at the next token
   let i = source.startsWith("#!") ? source.indexOf("\n") : 0;
   if (i < 0) return undefined;
@@ -90,6 +92,7 @@ export function findTooDeep(source: string, limit: number = maxNesting, chainLim
   });
   const reset = (): void => {
     level = { nesting: 0, statement: 0, angles: 0, balance: 0, chain: 0 };
+    atStart = true;
   };
   /** Counts a token that can nest what follows it; false if that passes the limit. */
   const nest = (): boolean => {
@@ -111,6 +114,7 @@ export function findTooDeep(source: string, limit: number = maxNesting, chainLim
     outerNesting += level.nesting + level.angles;
     outerChain += level.chain;
     level = { nesting: 0, statement: 0, angles: 0, balance: 0, chain: 0 };
+    atStart = true;
     return !deep();
   };
   const pop = (): string | undefined => {
@@ -190,6 +194,8 @@ export function findTooDeep(source: string, limit: number = maxNesting, chainLim
       // (`extends`, `keyof`, `infer` too: a line break after them ends nothing.)
       afterValue = !keyword || !(keywordsBeforeExpression.has(word) || nestingKeywords.has(word));
       afterHead = keyword && (word === "if" || word === "for" || word === "while" || word === "with");
+      afterLabel = atStart && !(keyword && keywordsBeforeExpression.has(word));
+      atStart = keyword && (word === "else" || word === "do");
       if (keyword && nestingKeywords.has(word)) {
         if (statementKeywords.has(word)) level.statement++;
         if (!nest()) return tooDeep();
@@ -197,7 +203,8 @@ export function findTooDeep(source: string, limit: number = maxNesting, chainLim
       continue;
     }
     const head = afterHead;
-    afterHead = false;
+    const label = afterLabel;
+    afterHead = afterLabel = atStart = false;
     switch (c) {
       case 0x28: // (
       case 0x5b: // [
@@ -214,6 +221,7 @@ export function findTooDeep(source: string, limit: number = maxNesting, chainLim
         const kind = pop();
         // After an `if (…)` a statement starts: a line break does not end anything, a `/` starts a regular expression.
         afterValue = kind !== "h";
+        atStart = kind === "h";
         if (!chain()) return tooLong();
         i++;
         continue;
@@ -287,7 +295,12 @@ export function findTooDeep(source: string, limit: number = maxNesting, chainLim
       else if (next === 0x2e && !isDigit(source.charCodeAt(i + 2))) length = 2; // ?.
       else nests = true;
     } else if (c === 0x3a /* : */) {
-      nests = true; // a label nests the statement after it
+      nests = true;
+      if (label) {
+        // A label nests the statement after it, which a comma does not end.
+        level.statement++;
+        atStart = true;
+      }
     } else if (c === 0x2a /* * */ && next === 0x2a) {
       nests = true; // ** is right-associative
       length = 2;
