@@ -45,6 +45,8 @@ describe("over-deep source is refused with the file and line, not a crash", () =
     ["if", `let x = 0; ${"if (x) ".repeat(100_000)}x++;`, true],
     ["else if", `let x = 0; if (x) x++; ${"else if (x) x++; ".repeat(100_000)}`, true],
     ["type arguments", `type A<T> = T; export const v: ${"A<".repeat(10_000)}number${">".repeat(10_000)} = 1;`, false],
+    // Not a crash but V8's stack overflow naming no file: a comma ends the arrows before it, not the labels.
+    ["labels, a comma, then arrows", `${Array.from({ length: 990 }, (_, i) => `l${i}: `).join("")}0, ${"a => ".repeat(990)}0;`, true],
   ];
   for (const [what, nest, asJavaScript] of nestingWithoutBrackets) {
     for (const ext of asJavaScript ? ["ts", "mjs"] : ["ts"]) {
