@@ -13,8 +13,9 @@
  * - Nesting: open brackets, template literals and `${ }`, plus, in each open
  *   bracket, the tokens that can nest what follows them (`=>`, `?`, `:`,
  *   assignments, `**`, prefix `! ~ + -`, `typeof void delete await new yield
- *   extends keyof infer`, `if else for while do with`, `<`) since the last
- *   point where the nesting provably ends: a `,` outside `< >`, a `;` (not
+ *   extends keyof infer`, `if else for while do with`, labels, `<`) since the last
+ *   point where the nesting provably ends: a `,` outside `< >` (which ends
+ *   expressions, not statements), a `;` (not
  *   before `else`/`while`) or a line break that ends a statement.
  * - Length: every other token (operands, `.`, binary operators, calls) since
  *   that point, since oxc nests left-associative chains too.
@@ -48,7 +49,7 @@ export function tooDeepAt(source: string, limit: number = maxNesting, chainLimit
 /** One bracket level's counts since its nesting last provably ended. */
 interface Level {
   nesting: number; // tokens that can nest what follows them
-  statement: number; // of which `if else for while do with`: a `,` does not end them
+  statement: number; // of which `if else for while do with` and labels: a `,` does not end them
   angles: number; // `<` not closed by a JSX `</…>` or `/>`
   balance: number; // `<` minus `>`: a `,` inside `< >` (type arguments) ends nothing
   chain: number; // other tokens
@@ -57,7 +58,7 @@ interface Level {
 const statementKeywords = new Set(["if", "else", "for", "while", "do", "with"]);
 const nestingKeywords = new Set(["typeof", "void", "delete", "await", "new", "yield", "extends", "keyof", "infer", "if", "else", "for", "while", "do", "with"]);
 /** Words that continue an expression or statement onto the next line (no automatic semicolon before them). */
-const continuingWords = new Set(["else", "in", "instanceof", "of", "as", "satisfies", "extends", "implements", "while"]);
+const continuingWords = new Set(["else", "in", "instanceof", "of", "as", "satisfies", "extends", "implements", "is", "while"]);
 
 /** Where the nesting or one expression's length first exceeds its limit, or undefined if neither does. */
 export function findTooDeep(source: string, limit: number = maxNesting, chainLimit: number = maxChain): TooDeep | undefined {
