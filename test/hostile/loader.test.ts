@@ -10,6 +10,9 @@ import { runTsexec, tempDir, writeTree } from "../helpers.js";
 
 const printsOne = `export default ({ lib }: any) => lib.io(() => console.log(1));\n`;
 
+/** The `= [[[…` of a deep constant counts one level more than its brackets. */
+const nestedMessage = "nested deeper than 1000 levels of brackets, template literals and operators that nest (=> ? : = ! typeof if else and the like)";
+
 describe("over-deep source is refused with the file and line, not a crash", () => {
   for (const [what, depth, nest] of [
     ["brackets, 10,000 levels (oxc segfaulted)", 10_000, (n: number) => "[".repeat(n) + "]".repeat(n)],
@@ -22,7 +25,56 @@ describe("over-deep source is refused with the file and line, not a crash", () =
       expect(out.signal).toBe(null);
       expect(out.code).toBe(1);
       expect(out.stderr).toBe(
-        `error: ${join(dir, "dep.ts")}:3: source nested deeper than 1000 levels of brackets or template literals: tsexec does not transpile it; flatten the expression (build deep data at run time, or load it as JSON)\n`,
+        `error: ${join(dir, "dep.ts")}:3: source ${nestedMessage}: tsexec does not transpile it; flatten the expression (build deep data at run time, or load it as JSON)\n`,
+      );
+    });
+  }
+
+  // Each crashed oxc (SIGSEGV, exit 139) at 100,000 levels in a .ts or .js script (a .js one after V8's stack
+  // overflow, "Maximum call stack size exceeded", naming no file); most already overflowed V8 at 10,000 levels.
+  const nestingWithoutBrackets: readonly (readonly [string, string, boolean])[] = [
+    ["arrows", `export const f = ${"a => ".repeat(100_000)}0;`, true],
+    ["conditionals", `const x = 1; export const v = ${"x ? 1 : ".repeat(100_000)}0;`, true],
+    ["negations", `const x = 1; export const v = ${"!".repeat(100_000)}x;`, true],
+    ["unary minus", `export const v = ${"- ".repeat(100_000)}1;`, true],
+    ["typeof", `export const v = ${"typeof ".repeat(100_000)}1;`, true],
+    ["await", `export const v = ${"await ".repeat(100_000)}1;`, true],
+    ["assignments", `let a; export const v = ${"a = ".repeat(100_000)}1;`, true],
+    ["exponents", `export const v = ${"2 ** ".repeat(100_000)}1;`, true],
+    ["new", `class X {} export const v = () => ${"new ".repeat(100_000)}X;`, true],
+    ["if", `let x = 0; ${"if (x) ".repeat(100_000)}x++;`, true],
+    ["else if", `let x = 0; if (x) x++; ${"else if (x) x++; ".repeat(100_000)}`, true],
+    ["type arguments", `type A<T> = T; export const v: ${"A<".repeat(10_000)}number${">".repeat(10_000)} = 1;`, false],
+    // Not a crash but V8's stack overflow naming no file: a comma ends the arrows before it, not the labels.
+    ["labels, a comma, then arrows", `${Array.from({ length: 990 }, (_, i) => `l${i}: `).join("")}0, ${"a => ".repeat(990)}0;`, true],
+  ];
+  for (const [what, nest, asJavaScript] of nestingWithoutBrackets) {
+    for (const ext of asJavaScript ? ["ts", "mjs"] : ["ts"]) {
+      test(`${what}, without brackets (.${ext})`, async () => {
+        const dir = writeTree({ [`deep.${ext}`]: `// line 1\n\n${nest}\nexport default ({ lib }) => lib.io(() => console.log(1));\n` });
+        const out = await runTsexec([join(dir, `deep.${ext}`)]);
+        expect(out.signal).toBe(null);
+        expect(out.code).toBe(1);
+        expect(out.stderr).toBe(
+          `error: ${join(dir, `deep.${ext}`)}:3: source ${nestedMessage}: tsexec does not transpile it; flatten the expression (build deep data at run time, or load it as JSON)\n`,
+        );
+      });
+    }
+  }
+
+  // Left-associative chains nest to the left: they crashed oxc (not V8) at 100,000 operators.
+  for (const [what, chain] of [
+    ["sums", `export const v = ${"1 + ".repeat(100_000)}1;`],
+    ["member accesses", `const a: any = {}; export const v = () => a${".b".repeat(100_000)};`],
+    ["calls", `const f: any = () => f; export const v = () => f${"()".repeat(100_000)};`],
+  ] as const) {
+    test(`a chain of 100,000 ${what}`, async () => {
+      const dir = writeTree({ "long.ts": `// line 1\n\n${chain}\nexport default ({ lib }: any) => lib.io(() => console.log(1));\n` });
+      const out = await runTsexec([join(dir, "long.ts")]);
+      expect(out.signal).toBe(null);
+      expect(out.code).toBe(1);
+      expect(out.stderr).toBe(
+        `error: ${join(dir, "long.ts")}:3: source chains more than 20000 operands and operators in one expression: tsexec does not transpile it; flatten the expression (build deep data at run time, or load it as JSON)\n`,
       );
     });
   }

@@ -6,7 +6,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { tooDeepAt } from "../../src/runtime/loader/nesting.js";
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { createRequire } from "node:module";
+import { maxChain, maxNesting, tooDeepAt } from "../../src/runtime/loader/nesting.js";
 import { printable } from "../../src/runtime/printable.js";
 
 /** A piece of source, its nesting depth, and the line its deepest point first appears on (relative). */
@@ -22,7 +25,7 @@ const inert = fc.constantFrom(
   `"a\\"(("`,
   `// ((( [[[\n`,
   `/* {{{\n ((( */`,
-  ` = /[(]+\\/(/g`,
+  `; /[(]+\\/(/g`,
   ` return /\\[{/.source`,
   ` x / y / z`,
   ` a++ / 2`,
@@ -66,6 +69,94 @@ describe("tooDeepAt", () => {
     expect(tooDeepAt(`#!/usr/bin/env tsexec\nconst a = 1;\n// (((\nf(${"[".repeat(5)}\n${"]".repeat(5)});\n`, 5)).toBe(4);
     expect(tooDeepAt(`\`line 1\nline 2 \${\n(((\n`, 3)).toBe(3);
     expect(tooDeepAt(`x = [1];\n`.repeat(10_000))).toBeUndefined();
+  });
+});
+
+/** Tokens that nest what follows them without a bracket, each one level at least (what follows is an expression or statement). */
+const nestingPrefix = fc.constantFrom(
+  "a => ", "(a) =>\n", "x ? 1 : ", "x\n? 1\n: ", "x ? ", "!", "~", "- ", "+ ", "typeof ", "void ", "delete ", "await\n", "new ",
+  "a = ", "a +=\n", "a <<= ", "a >>>= ", "a ??= ", "2 ** ", "yield ", "if (x) ", "if (x)\n", "else ", "while (x)\n", "do\n", "l: ",
+  "A<", "class extends\n", "keyof ",
+);
+/** Text between tokens that ends nothing. */
+const gap = fc.constantFrom("", " ", "\n", " /* ; , */ ", " // , ;\n", "\n\n");
+
+/** A chain of `levels` nesting tokens, some as brackets or templates, with comments and line breaks between. */
+const chain = fc.array(fc.tuple(fc.oneof({ weight: 5, arbitrary: nestingPrefix }, { weight: 1, arbitrary: fc.constantFrom("(", "[", "{", "`${") }), gap), {
+  minLength: 1,
+  maxLength: 60,
+}).map((parts) => ({
+  text: parts.map(([token, between]) => token + between).join("") + "x",
+  levels: parts.reduce((sum, [token]) => sum + (token === "`${" ? 2 : 1), 0),
+}));
+
+describe("tooDeepAt on nesting without brackets", () => {
+  test("counts every nesting token: source nested N levels is refused at any limit below N", () => {
+    fc.assert(
+      fc.property(chain, fc.constantFrom("", "const v = ", "f(1, 2, ", "x;\n", "a, b, "), ({ text, levels }, before) => {
+        expect(tooDeepAt(before + text, levels - 1)).toBeGreaterThanOrEqual(1);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test("a comma, semicolon or line break ends the expressions before it, not the statements or type arguments around it", () => {
+    const arrows = (n: number) => "a => ".repeat(n) + "0";
+    expect(tooDeepAt(`f(${Array(50).fill(arrows(40)).join(", ")})`, 50)).toBeUndefined();
+    expect(tooDeepAt(`${Array(50).fill(arrows(40)).join(";\n")}`, 50)).toBeUndefined();
+    expect(tooDeepAt(`${"x = a\n".repeat(5000)}`, 50)).toBeUndefined();
+    // Each `if` or `else` still encloses what follows the comma or the semicolon.
+    expect(tooDeepAt(`${"if (x) ".repeat(30)}a, ${arrows(30)}`, 59)).toBe(1);
+    // (1 + 2 per `else if`: the 29th one's `(x)` is the 60th level, on line 30.)
+    expect(tooDeepAt(`if (x) a;\n${"else if (x) a;\n".repeat(30)}`, 59)).toBe(30);
+    expect(tooDeepAt(`${"do ".repeat(30)}a;${" while (0);".repeat(30)}`, 29)).toBe(1);
+    expect(tooDeepAt(`${Array.from({ length: 30 }, (_, i) => `l${i}:\n`).join("")}a, ${arrows(30)}`, 59)).toBe(31);
+    expect(tooDeepAt(`x = { ${Array.from({ length: 300 }, (_, i) => `p${i}: a => a => 1`).join(", ")} };`, 10)).toBeUndefined();
+    // The arguments of a type end at their `>`, not at a comma.
+    expect(tooDeepAt(`type T = ${"A<x, ".repeat(60)}x${">".repeat(60)};`, 59)).toBe(1);
+    expect(tooDeepAt(`type T = ${"Map<string, number>, ".repeat(300)}1;`, 400)).toBeUndefined();
+  });
+
+  test("a long chain of operators nesting to the left is refused past its own limit", () => {
+    expect(tooDeepAt(`x = ${"1 + ".repeat(6000)}1;`, maxNesting, 12_010)).toBeUndefined();
+    expect(tooDeepAt(`x = ${"1 +\n".repeat(6000)}1;`, maxNesting, 11_000)).toBe(5500);
+    expect(tooDeepAt(`x = [${"1 + 1, ".repeat(100_000)}];`)).toBeUndefined();
+  });
+});
+
+/** Statements real programs are made of: flat, however many. */
+const statement = fc.constantFrom(
+  "const a = 1;", "let b = a + 2 * c - d / e", "x = y ? f(z) : g(z, w);", "if (a < b) c = d; else e = f;", "if (a) {\n  b();\n} else if (c) {\n  d();\n}",
+  "for (let i = 0; i < n; i++) total += xs[i]!;", "while (!done) done = step();", "const m = new Map<string, Array<number>>();",
+  "export const f = (a: number, b = 2): number => a ** b;", "items.map((item) => item.name).filter(Boolean).join(', ')", "type T = { a?: string; b: Array<number> }",
+  "interface I {\n  a: string\n  b(x: number): void\n}", "label: for (const x of xs) if (x) continue label;", "const re = /[({]+/g, s = `a ${b ? c : d} e`;",
+  "switch (x) {\n  case 1:\n  case 2: return typeof y;\n  default: throw new Error('no')\n}", "async function* g() { yield await h(); }", "x &&= y ?? z;",
+  "class C extends Base {\n  static x = 1\n  #y = !this.z\n}", "const jsx = cond ? -1 : +2, { a, b: [c] } = obj;",
+);
+
+describe("ordinary code passes", () => {
+  test("generated flat programs, however long", () => {
+    fc.assert(
+      fc.property(fc.array(statement, { maxLength: 400 }), fc.constantFrom("\n", "\n\n", " "), (statements, separator) => {
+        expect(tooDeepAt(statements.join(separator), 50, 2000)).toBeUndefined();
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  test("the repository's own sources and large real files, with a tenth of the margin", () => {
+    const files: string[] = [];
+    for (const dir of ["src", "examples", "test", "bench", "scripts"]) {
+      for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+        if (entry.isFile() && /\.[cm]?[jt]sx?$/.test(entry.name)) files.push(join(entry.parentPath, entry.name));
+      }
+    }
+    const require = createRequire(import.meta.url);
+    files.push(require.resolve("typescript"), require.resolve("fast-check"), require.resolve("vitest/package.json").replace("package.json", "dist/index.js"));
+    expect(files.length).toBeGreaterThan(100);
+    for (const file of files) {
+      expect({ file, line: tooDeepAt(readFileSync(file, "utf8"), maxNesting / 10, maxChain / 10) }).toEqual({ file, line: undefined });
+    }
   });
 });
 

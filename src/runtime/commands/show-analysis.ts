@@ -6,15 +6,15 @@
  * exhaust nothing but that child.
  */
 import { createRequire } from "node:module";
-import { maxNesting, tooDeepAt } from "../loader/nesting.js";
+import { findTooDeep } from "../loader/nesting.js";
 
 /** What show prints for a file: a script's summary ("" if it has no doc comment), a note, or nothing (not a script). */
 export type Inspection = { readonly summary: string } | { readonly note: string } | Record<string, never>;
 
 /** Inspects one file's source; source nested too deep for the parser is refused with a note naming the line. */
 export function inspectSource(file: string, source: string): Inspection {
-  const deepAt = tooDeepAt(source);
-  if (deepAt !== undefined) return { note: `not inspected: nested deeper than ${maxNesting} levels at line ${deepAt}` };
+  const deep = findTooDeep(source);
+  if (deep !== undefined) return { note: `not inspected: ${deep.brief} at line ${deep.line}` };
   const summary = analyzeScript(file, source);
   return summary === undefined ? {} : { summary };
 }

@@ -16,7 +16,7 @@ import { pathToFileURL } from "node:url";
 import { TsexecError } from "../errors.js";
 import { dynamicImport } from "../dynamic-import.js";
 import { printable } from "../printable.js";
-import { maxNesting, tooDeepAt } from "./nesting.js";
+import { findTooDeep, tooDeepAt } from "./nesting.js";
 import { resolveImport } from "./resolve.js";
 import { outputFile, sweepTemporaryFiles, writeCacheFile, type Manifest, type OutputStamp, type SourceStamp } from "./cache.js";
 import { readInputsDeclaration, type InputsDeclaration } from "../inputs.js";
@@ -105,10 +105,10 @@ export function transpile(file: string, source: string): { code: string; map: Ox
   // A shebang line is ignored: blank it (keeping offsets) so the prelude can go first.
   const text = source.startsWith("#!") ? source.replace(/^#![^\n]*/, (line) => "//" + " ".repeat(line.length - 2)) : source;
   // oxc recurses on the native stack: source nested thousands deep would crash the process.
-  const deepAt = tooDeepAt(text);
-  if (deepAt !== undefined) {
+  const deep = findTooDeep(text);
+  if (deep !== undefined) {
     throw new TsexecError(
-      `${file}:${deepAt}: source nested deeper than ${maxNesting} levels of brackets or template literals: tsexec does not transpile it; flatten the expression (build deep data at run time, or load it as JSON)`,
+      `${printable(file)}:${deep.line}: source ${deep.what}: tsexec does not transpile it; flatten the expression (build deep data at run time, or load it as JSON)`,
     );
   }
   // A script without an extension (`#!/usr/bin/env tsexec`) is TypeScript, as a `.ts` file is.
