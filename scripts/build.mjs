@@ -1,17 +1,23 @@
 // Builds dist/. Start-up is a feature, so tsexec's own code is shaped for it:
 //
-//   dist/core.cjs        all of src/ bundled into one script (npm packages stay
-//                        external and load when first used), minified
+//   dist/core.cjs        src/ bundled into one script (npm packages stay
+//                        external and load when first used), minified: what a
+//                        warm run reaches without `import()`
 //   dist/core.cjs.cache  V8's code cache for it, made by running tsexec once
+//   dist/cold.cjs        the rest: modules only `import()` reaches (subcommands,
+//                        the transpiler, inputs, references, the npm store, git
+//                        checkouts), with its code cache dist/cold.cjs.cache
 //   dist/index.js        the package entry: an ES module facade that compiles
-//                        core.cjs with that cache and re-exports its API
+//                        core.cjs with that cache and re-exports its API, and
+//                        compiles cold.cjs when the core first imports from it
 //   dist/unsafe-lib.js   `tsexec/unsafe-lib`, on top of the facade
 //   dist/show-parser.mjs the child process `tsexec show` parses untrusted files in
 //   dist/**/*.d.ts       types, from tsc
 //
 // Node 20 has no compile cache for ES modules: importing a 70 KiB module costs
 // about 6 ms here, compiling the same code as a script with its code cache
-// about 2. The new dist is assembled beside the old one and swapped in whole.
+// about 2; and that cost grows with the script, so what a warm run never uses is
+// kept out of the core. The new dist is assembled beside the old one and swapped in whole.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
