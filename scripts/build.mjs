@@ -131,7 +131,8 @@ function buildCore(coreSources, shared) {
     lines.push(`import { ${list.map((name, j) => `${name} as m${i}_${j}`).join(", ")} } from ${path};`);
     return `${JSON.stringify(source)}: { ${list.map((name, j) => `get ${name}() { return m${i}_${j}; }`).join(", ")} }`;
   });
-  lines.push(`export const __tsexec_modules = { ${entries.join(", ")} };`);
+  // A function: the warm path never builds these objects.
+  lines.push(`export const __tsexec_modules = () => ({ ${entries.join(", ")} });`);
   const coldImports = {
     name: "cold-imports",
     setup(b) {
@@ -289,7 +290,7 @@ const load = (name, coreModules) => {
   return module.exports;
 };
 let cold;
-const loadCold = (source) => (cold ??= new Promise((resolve) => resolve(load("cold.cjs", core.__tsexec_modules).modules))).then((modules) => modules[source]);
+const loadCold = (source) => (cold ??= new Promise((resolve) => resolve(load("cold.cjs", core.__tsexec_modules()).modules))).then((modules) => modules[source]);
 const core = load("core.cjs");
 // \`TSEXEC_WRITE_CODE_CACHE=1\` (the build) saves the core's code cache once a real run has compiled the warm path.
 if (process.env.TSEXEC_WRITE_CODE_CACHE === "1") process.once("exit", () => { const { file, script } = compiled[0]; fs.writeFileSync(file + ".cache.tmp", script.createCachedData()); fs.renameSync(file + ".cache.tmp", file + ".cache"); });
