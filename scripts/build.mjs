@@ -154,8 +154,8 @@ function buildCore(coreSources, shared) {
 
 /** The cold script: the core's cold `import()` targets; a module the core has is read from `__tsexec_core_modules`. */
 function buildCold(entries, coreSources) {
-  const lines = [...entries].map((source, i) => `import * as m${i} from ${JSON.stringify(`./${source}`)};`);
-  lines.push(`export const modules = { ${[...entries].map((source, i) => `${JSON.stringify(source)}: m${i}`).join(", ")} };`);
+  // Each module is evaluated when first imported, as it was in one bundle (some load builtins as they start).
+  const lines = [`export const modules = { ${[...entries].map((source) => `${JSON.stringify(source)}: () => import(${JSON.stringify(`./${source}`)})`).join(", ")} };`];
   const fromCore = {
     name: "from-core",
     setup(b) {
@@ -290,7 +290,7 @@ const load = (name, coreModules) => {
   return module.exports;
 };
 let cold;
-const loadCold = (source) => (cold ??= new Promise((resolve) => resolve(load("cold.cjs", core.__tsexec_modules()).modules))).then((modules) => modules[source]);
+const loadCold = (source) => (cold ??= new Promise((resolve) => resolve(load("cold.cjs", core.__tsexec_modules()).modules))).then((modules) => modules[source]());
 const core = load("core.cjs");
 // \`TSEXEC_WRITE_CODE_CACHE=1\` (the build) saves the core's code cache once a real run has compiled the warm path.
 if (process.env.TSEXEC_WRITE_CODE_CACHE === "1") process.once("exit", () => { const { file, script } = compiled[0]; fs.writeFileSync(file + ".cache.tmp", script.createCachedData()); fs.renameSync(file + ".cache.tmp", file + ".cache"); });
