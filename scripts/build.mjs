@@ -1,23 +1,29 @@
 // Builds dist/. Start-up is a feature, so tsexec's own code is shaped for it:
 //
-//   dist/core.cjs        all of src/ bundled into one script (npm packages stay
-//                        external and load when first used), minified
+//   dist/core.cjs        src/ bundled into one script (npm packages stay
+//                        external and load when first used), minified: what a
+//                        warm run reaches without `import()`
 //   dist/core.cjs.cache  V8's code cache for it, made by running tsexec once
+//   dist/cold.cjs        the rest: modules only `import()` reaches (subcommands,
+//                        the transpiler, inputs, references, the npm store, git
+//                        checkouts), with its code cache dist/cold.cjs.cache
 //   dist/index.js        the package entry: an ES module facade that compiles
-//                        core.cjs with that cache and re-exports its API
+//                        core.cjs with that cache and re-exports its API, and
+//                        compiles cold.cjs when the core first imports from it
 //   dist/unsafe-lib.js   `tsexec/unsafe-lib`, on top of the facade
 //   dist/show-parser.mjs the child process `tsexec show` parses untrusted files in
 //   dist/**/*.d.ts       types, from tsc
 //
 // Node 20 has no compile cache for ES modules: importing a 70 KiB module costs
 // about 6 ms here, compiling the same code as a script with its code cache
-// about 2. The new dist is assembled beside the old one and swapped in whole.
+// about 2; and that cost grows with the script, so what a warm run never uses is
+// kept out of the core. The new dist is assembled beside the old one and swapped in whole.
 import { build } from "esbuild";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative, resolve as resolvePath } from "node:path";
 
 const requireBuiltin = createRequire(import.meta.url);
 const root = new URL("..", import.meta.url).pathname;
@@ -72,10 +78,180 @@ const importFromFacade = {
  * those with createRequire or src/runtime/dynamic-import.ts where they are used.
  */
 function assertLeanStartup(metafile) {
-  const imports = Object.values(metafile.outputs).flatMap((output) => output.imports.filter((i) => i.external));
+  const imports = Object.values(metafile.outputs).flatMap((output) =>
+    output.imports.filter((i) => i.external && !(i.kind === "dynamic-import" && i.path.startsWith(coldPrefix))),
+  );
   if (imports.length) {
     throw new Error(`the core imports ${imports.map((i) => `${i.path} (${i.kind})`).join(", ")}: load them lazily where they are used`);
   }
+}
+
+/**
+ * Modules a run reaches only through `import()` (subcommands, the transpiler, inputs,
+ * references, the npm store ...) go to a second script, dist/cold.cjs, compiled (with its own
+ * code cache) the first time one of them is imported: a warm run compiles only the core.
+ * Every module is in exactly one of the two (module state and class identity exist once): a
+ * module the core has is given to the cold script as the core's own namespace object, not
+ * bundled again. The `import()`s named here stay in the core: they are on the warm path.
+ */
+const warmDynamicImports = new Set(["src/runtime/commands/run.ts"]);
+const coldPrefix = "tsexec-cold:";
+const scriptHead = "(function (exports, require, module, __tsexec_url, __tsexec_import, __tsexec_core_modules, __tsexec_cold) {";
+const scriptTail = "\n})";
+
+const sourceOf = (resolveDir, specifier) => relative(root, resolvePath(resolveDir, specifier.replace(/\.js$/, ".ts")));
+
+const bundleOptions = {
+  absWorkingDir: root,
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  packages: "external",
+  define: { __TSEXEC_VERSION__: JSON.stringify(version), "import.meta.url": "__tsexec_url" },
+  minify: true,
+  write: false,
+  metafile: true,
+  logLevel: "warning",
+};
+
+const sourcesIn = (metafile) => new Set(Object.keys(metafile.inputs).filter((p) => p.startsWith("src/")));
+
+/** The core: src/index.ts, its cold `import()`s left as `tsexec-cold:` externals, and the namespaces the cold script takes from it. */
+function buildCore(coreSources, shared) {
+  const lines = [`export * from "./src/index.ts";`];
+  const entries = [...shared].map(([source, names], i) => {
+    const path = JSON.stringify(`./${source}`);
+    if (names.has("*")) {
+      lines.push(`import * as m${i} from ${path};`);
+      return `${JSON.stringify(source)}: m${i}`;
+    }
+    // Only the names the cold script uses, so the core keeps tree-shaking the rest; getters keep the bindings live.
+    const list = [...names];
+    lines.push(`import { ${list.map((name, j) => `${name} as m${i}_${j}`).join(", ")} } from ${path};`);
+    return `${JSON.stringify(source)}: { ${list.map((name, j) => `get ${name}() { return m${i}_${j}; }`).join(", ")} }`;
+  });
+  // A function: the warm path never builds these objects.
+  lines.push(`export const __tsexec_modules = () => ({ ${entries.join(", ")} });`);
+  const coldImports = {
+    name: "cold-imports",
+    setup(b) {
+      b.onResolve({ filter: /^\.\.?\//, namespace: "file" }, (args) => {
+        if (args.kind !== "dynamic-import") return undefined;
+        const source = sourceOf(args.resolveDir, args.path);
+        if (warmDynamicImports.has(source) || coreSources.has(source)) return undefined;
+        return { path: coldPrefix + source, external: true };
+      });
+    },
+  };
+  return build({
+    ...bundleOptions,
+    stdin: { contents: lines.join("\n"), resolveDir: root, sourcefile: "core-entry.js", loader: "js" },
+    outfile: `${staging}/core.cjs`,
+    plugins: [builtinsByGetter, importFromFacade, coldImports],
+  });
+}
+
+/** The cold script: the core's cold `import()` targets; a module the core has is read from `__tsexec_core_modules`. */
+function buildCold(entries, coreSources) {
+  // Each module is evaluated when first imported, as it was in one bundle (some load builtins as they start).
+  const lines = [`export const modules = { ${[...entries].map((source) => `${JSON.stringify(source)}: () => import(${JSON.stringify(`./${source}`)})`).join(", ")} };`];
+  const fromCore = {
+    name: "from-core",
+    setup(b) {
+      b.onResolve({ filter: /^\.\.?\//, namespace: "file" }, (args) => {
+        const source = sourceOf(args.resolveDir, args.path);
+        return coreSources.has(source) ? { path: source, namespace: "core" } : undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: "core" }, (args) => ({
+        contents: `module.exports = __tsexec_core_modules[${JSON.stringify(args.path)}];`,
+        loader: "js",
+      }));
+    },
+  };
+  return build({
+    ...bundleOptions,
+    stdin: { contents: lines.join("\n"), resolveDir: root, sourcefile: "cold-entry.js", loader: "js" },
+    outfile: `${staging}/cold.cjs`,
+    plugins: [builtinsByGetter, importFromFacade, fromCore],
+  });
+}
+
+/**
+ * What the cold script's modules import from modules the core has: source → the names
+ * ("*" for a namespace import, a re-export of all, or an `import()`).
+ */
+function importedFromCore(coldSources, coreSources) {
+  const ts = requireBuiltin("typescript");
+  const imported = new Map();
+  const add = (file, specifier, names) => {
+    if (!/^\.\.?\//.test(specifier)) return;
+    const source = sourceOf(dirname(join(root, file)), specifier);
+    if (!coreSources.has(source)) return;
+    const set = imported.get(source) ?? new Set();
+    for (const name of names) set.add(name);
+    imported.set(source, set);
+  };
+  for (const file of coldSources) {
+    const tree = ts.createSourceFile(file, readFileSync(join(root, file), "utf8"), ts.ScriptTarget.Latest, true);
+    const visit = (node) => {
+      if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
+        const clause = node.importClause;
+        if (clause && !clause.isTypeOnly) {
+          const names = [];
+          if (clause.name) names.push("default");
+          const bindings = clause.namedBindings;
+          if (bindings && ts.isNamespaceImport(bindings)) names.push("*");
+          else if (bindings) for (const e of bindings.elements) if (!e.isTypeOnly) names.push((e.propertyName ?? e.name).text);
+          add(file, node.moduleSpecifier.text, names);
+        } else if (!clause) add(file, node.moduleSpecifier.text, []);
+      } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier) && !node.isTypeOnly) {
+        const clause = node.exportClause;
+        const names = !clause || ts.isNamespaceExport(clause) ? ["*"] : clause.elements.filter((e) => !e.isTypeOnly).map((e) => (e.propertyName ?? e.name).text);
+        add(file, node.moduleSpecifier.text, names);
+      } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && node.arguments[0] && ts.isStringLiteral(node.arguments[0])) {
+        add(file, node.arguments[0].text, ["*"]);
+      }
+      ts.forEachChild(node, visit);
+    };
+    visit(tree);
+  }
+  return imported;
+}
+
+const sameSet = (a, b) => a.size === b.size && [...a].every((x) => b.has(x));
+const sameImports = (a, b) => a.size === b.size && [...a].every(([source, names]) => b.has(source) && sameSet(names, b.get(source)));
+
+/**
+ * Builds both scripts until they agree: the namespaces the cold script takes from the core
+ * keep whole modules in the core, which may reach modules that were cold, and so on.
+ */
+async function splitBundles() {
+  let coreSources = new Set();
+  let shared = new Map();
+  for (let round = 0; round < 20; round++) {
+    const core = await buildCore(coreSources, shared);
+    const nextCoreSources = sourcesIn(core.metafile);
+    const entries = new Set();
+    for (const output of Object.values(core.metafile.outputs)) {
+      for (const i of output.imports) if (i.path.startsWith(coldPrefix)) entries.add(i.path.slice(coldPrefix.length));
+    }
+    const cold = await buildCold(entries, nextCoreSources);
+    const nextShared = importedFromCore(sourcesIn(cold.metafile), nextCoreSources);
+    const stable = sameSet(nextCoreSources, coreSources) && sameImports(nextShared, shared);
+    coreSources = nextCoreSources;
+    shared = nextShared;
+    if (!stable) continue;
+    const twice = [...sourcesIn(cold.metafile)].filter((source) => coreSources.has(source));
+    if (twice.length) throw new Error(`in both bundles: ${twice.join(", ")}`);
+    assertLeanStartup(core.metafile);
+    assertLeanStartup(cold.metafile);
+    // The core's cold `import()`s call the facade, which loads the cold script.
+    const coreCode = core.outputFiles[0].text.replace(/\bimport\((["'`])tsexec-cold:([^"'`]+)\1\)/g, (_, q, source) => `__tsexec_cold(${JSON.stringify(source)})`);
+    if (coreCode.includes(coldPrefix)) throw new Error("a cold import() was left in the core");
+    return { core: coreCode, cold: cold.outputFiles[0].text };
+  }
+  throw new Error("the core and cold bundles do not converge");
 }
 
 /** The names src/index.ts exports, for the facade. */
@@ -95,23 +271,40 @@ async function publicNames() {
   return Object.values(result.metafile.outputs)[0].exports;
 }
 
-/** The facade: compiles core.cjs with its code cache (a stale or foreign cache is only slower). */
+/** The facade: compiles core.cjs with its code cache (a stale or foreign cache is only slower), and cold.cjs when first imported. */
 function facade(names) {
-  return `// Generated by scripts/build.mjs: tsexec's core is dist/core.cjs, compiled with V8's code cache.
+  return `// Generated by scripts/build.mjs: tsexec's core is dist/core.cjs, compiled with V8's code cache;
+// what only some runs use is dist/cold.cjs, compiled the first time the core imports from it.
 const fs = process.getBuiltinModule("node:fs");
 const vm = process.getBuiltinModule("node:vm");
-const file = new URL("./core.cjs", import.meta.url).pathname;
-let cachedData;
-try { cachedData = fs.readFileSync(file + ".cache"); } catch {}
-const script = new vm.Script("(function (exports, require, module, __tsexec_url, __tsexec_import) {" + fs.readFileSync(file, "utf8") + "\\n})", { filename: file, cachedData });
-const module = { exports: {} };
+const compiled = [];
 const require = (id) => process.getBuiltinModule("node:module").createRequire(import.meta.url)(id);
-script.runInThisContext()(module.exports, require, module, import.meta.url, (specifier) => import(specifier));
-const core = module.exports;
-// \`TSEXEC_WRITE_CODE_CACHE=1\` (the build) saves the code cache once a real run has compiled the warm path.
-if (process.env.TSEXEC_WRITE_CODE_CACHE === "1") process.once("exit", () => { fs.writeFileSync(file + ".cache.tmp", script.createCachedData()); fs.renameSync(file + ".cache.tmp", file + ".cache"); });
+const load = (name, coreModules) => {
+  const file = new URL("./" + name, import.meta.url).pathname;
+  let cachedData;
+  try { cachedData = fs.readFileSync(file + ".cache"); } catch {}
+  const script = new vm.Script(${JSON.stringify(scriptHead)} + fs.readFileSync(file, "utf8") + ${JSON.stringify(scriptTail)}, { filename: file, cachedData });
+  compiled.push({ file, script });
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, require, module, import.meta.url, (specifier) => import(specifier), coreModules, loadCold);
+  return module.exports;
+};
+let cold;
+const loadCold = (source) => (cold ??= new Promise((resolve) => resolve(load("cold.cjs", core.__tsexec_modules()).modules))).then((modules) => modules[source]());
+const core = load("core.cjs");
+// \`TSEXEC_WRITE_CODE_CACHE=1\` (the build) saves the core's code cache once a real run has compiled the warm path.
+if (process.env.TSEXEC_WRITE_CODE_CACHE === "1") process.once("exit", () => { const { file, script } = compiled[0]; fs.writeFileSync(file + ".cache.tmp", script.createCachedData()); fs.renameSync(file + ".cache.tmp", file + ".cache"); });
 export const { ${names.join(", ")} } = core;
 `;
+}
+
+/** The cold script's code cache: its top level only (whichever cold path a run takes compiles the rest). */
+function makeColdCodeCache() {
+  const file = `${root}dist/cold.cjs`;
+  const program = `const fs = require("node:fs"), vm = require("node:vm"), file = ${JSON.stringify(file)};
+const script = new vm.Script(${JSON.stringify(scriptHead)} + fs.readFileSync(file, "utf8") + ${JSON.stringify(scriptTail)}, { filename: file });
+fs.writeFileSync(file + ".cache", script.createCachedData());`;
+  execFileSync(process.execPath, ["-e", program], { stdio: "inherit" });
 }
 
 /** Runs tsexec twice on examples/hello.ts: the first run fills the script cache, the second writes the code cache. */
@@ -131,26 +324,10 @@ function makeCodeCache() {
 }
 
 try {
-  const core = await build({
-    entryPoints: ["src/index.ts"],
-    plugins: [builtinsByGetter, importFromFacade],
-    absWorkingDir: root,
-    outfile: `${staging}/core.cjs`,
-    bundle: true,
-    format: "cjs",
-    platform: "node",
-    target: "node20",
-    packages: "external",
-    define: { __TSEXEC_VERSION__: JSON.stringify(version), "import.meta.url": "__tsexec_url" },
-    minify: true,
-    write: false,
-    metafile: true,
-    logLevel: "warning",
-  });
-  const code = core.outputFiles[0].text;
-  assertLeanStartup(core.metafile);
+  const { core, cold } = await splitBundles();
   mkdirSync(staging, { recursive: true });
-  writeFileSync(`${staging}/core.cjs`, code);
+  writeFileSync(`${staging}/core.cjs`, core);
+  writeFileSync(`${staging}/cold.cjs`, cold);
   writeFileSync(`${staging}/index.js`, facade(await publicNames()));
   await build({
     entryPoints: ["src/unsafe-lib.ts"],
@@ -180,6 +357,7 @@ try {
   if (existsSync(`${root}dist`)) renameSync(`${root}dist`, old);
   renameSync(staging, `${root}dist`);
   makeCodeCache();
+  makeColdCodeCache();
 } finally {
   rmSync(staging, { recursive: true, force: true });
   rmSync(old, { recursive: true, force: true });
