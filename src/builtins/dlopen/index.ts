@@ -14,7 +14,9 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { realpathSync } from "node:fs";
-import { bind, primitive, unit, type IO, type PrimitiveContext } from "../../monad/io.js";
+import { bind, io, primitive, unit, type IO, type PrimitiveContext } from "../../monad/io.js";
+import { isTracing } from "../../monad/trace.js";
+import { ambientContext } from "../../runtime/context.js";
 import { describeValue } from "../../monad/describe.js";
 import { TsexecError } from "../../runtime/errors.js";
 import { isDerivation, type Derivation } from "../derivation/derivation.js";
@@ -99,6 +101,11 @@ class Site {
 
   /** A dlopen IO with `args`: one closure (holding up to three arguments as they are now) and one node. */
   io(args: readonly unknown[]): IO<unknown> {
+    // A library path resolved already holds for any run: the IO is a plain synchronous effect,
+    // which the interpreter runs as it runs lib.io (no primitive step), unless --verbose or
+    // --show-trace want the step named.
+    const known = this.resolvedFor === "" ? this.target : undefined;
+    if (known !== undefined && !isTracing() && !ambientContext().verbose) return effectOf(known, args);
     const site = this;
     switch (args.length) {
       case 0:
@@ -159,6 +166,31 @@ class Site {
     this.target = target;
     this.resolvedFor = resolvedFor;
     return target;
+  }
+}
+
+/** The call of a resolved target as a synchronous effect, holding up to three arguments as they are. */
+function effectOf(target: CallTarget, args: readonly unknown[]): IO<unknown> {
+  switch (args.length) {
+    case 0:
+      return io(() => target.call0());
+    case 1: {
+      const a = args[0];
+      return io(() => target.call1(a));
+    }
+    case 2: {
+      const a = args[0];
+      const b = args[1];
+      return io(() => target.call2(a, b));
+    }
+    case 3: {
+      const [a, b, c] = args;
+      return io(() => target.call3(a, b, c));
+    }
+    default: {
+      const all = [...args];
+      return io(() => target.call(all));
+    }
   }
 }
 
