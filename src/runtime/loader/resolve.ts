@@ -163,6 +163,11 @@ const ownPackages = new Set(["fp-ts"]);
 export async function resolveImport(specifier: string, importer: string, dependsOn: (file: string) => void): Promise<Resolution> {
   const isBare = !/^(node:|file:|\.{1,2}(\/|$)|\/)/.test(specifier) && !isBuiltin(specifier);
   if (!specifier.startsWith("npm:") && !isBare) return resolveSpecifier(specifier, importer);
+  if (isBare) {
+    // tsexec itself and installed packages: resolved as Node would, without loading the package store.
+    const { name } = splitBare(specifier);
+    if (name === "tsexec" || nodeModulesPackage(name, importer) !== undefined) return resolveSpecifier(specifier, importer);
+  }
   const ctx = ambientContext();
   const packages = await import("../../builtins/packages/index.js");
   if (specifier.startsWith("npm:")) {
@@ -171,7 +176,6 @@ export async function resolveImport(specifier: string, importer: string, depends
     return { kind: "javascript", file: resolvePackage(found.packageDir!, found.subpath, specifier, importer) };
   }
   const { name, subpath } = splitBare(specifier);
-  if (name === "tsexec" || nodeModulesPackage(name, importer) !== undefined) return resolveSpecifier(specifier, importer);
   const project = await packages.locateProjectPackage(name, importer, ctx);
   if (project !== undefined) project.dependsOn.forEach(dependsOn);
   if (project?.packageDir !== undefined) return { kind: "javascript", file: resolvePackage(project.packageDir, subpath, specifier, importer) };
