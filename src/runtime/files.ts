@@ -6,6 +6,7 @@
 import { chmodSync, lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { TsexecError } from "./errors.js";
+import { isAlive } from "./processes.js";
 
 let counter = 0;
 
@@ -99,5 +100,35 @@ export function makeDirectories(path: string, message: (dir: string, code: strin
   } catch (error) {
     const { code, path: at } = error as NodeJS.ErrnoException;
     throw new TsexecError(message(at ?? path, code ?? "error"));
+  }
+}
+
+/**
+ * Removes the entries of `dir` left by processes that are gone: a name one of
+ * `patterns` matches carries, in its first group, the pid uniqueSuffix() put
+ * there. Every cache sweeps its temporaries this way, whatever it stores.
+ */
+export function removeLeftoversOfDeadProcesses(dir: string, patterns: readonly RegExp[]): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // no such directory yet
+  }
+  for (const name of names) {
+    let pid = 0;
+    for (const pattern of patterns) {
+      const found = pattern.exec(name)?.[1];
+      if (found !== undefined) {
+        pid = Number(found);
+        break;
+      }
+    }
+    if (pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    try {
+      removeTree(join(dir, name));
+    } catch {
+      // Gone already, or not ours to remove: the next sweep tries again.
+    }
   }
 }

@@ -16,12 +16,12 @@
  * locks of dead processes are removed by the next fetch of the repository.
  * `refs.json` is where the hourly re-resolution time of moving refs is kept.
  */
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 // uniqueSuffix() leads with the pid, so leftovers of dead processes are recognised.
-import { makeDirectories, removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
+import { makeDirectories, removeLeftoversOfDeadProcesses, removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
 import { isAlive, processStart } from "../../runtime/processes.js";
 import { sha256Hex } from "./sha256.js";
 import { isFullHash } from "./url.js";
@@ -364,16 +364,5 @@ function leftoverPatterns(paths: RepositoryPaths): [string, RegExp[]][] {
 
 /** Removes temporary checkouts, files, refs and lock candidates left by processes that died (called under the lock). */
 export function removeStaleTemporaries(paths: RepositoryPaths): void {
-  for (const [dir, patterns] of leftoverPatterns(paths)) {
-    let names: string[];
-    try {
-      names = readdirSync(dir);
-    } catch {
-      continue;
-    }
-    for (const name of names) {
-      const pid = Number(patterns.map((pattern) => pattern.exec(name)?.[1]).find((match) => match !== undefined));
-      if (pid && pid !== process.pid && !isAlive(pid)) removeTree(join(dir, name));
-    }
-  }
+  for (const [dir, patterns] of leftoverPatterns(paths)) removeLeftoversOfDeadProcesses(dir, patterns);
 }

@@ -38,7 +38,7 @@ import {
 import { hostname } from "node:os";
 import { dirname, join, posix, relative } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
-import { makeDirectory, makeReadOnly, removeTree, uniqueSuffix } from "../../runtime/files.js";
+import { makeDirectory, makeReadOnly, removeLeftoversOfDeadProcesses, removeTree, uniqueSuffix } from "../../runtime/files.js";
 import { isAlive, processStart } from "../../runtime/processes.js";
 import { linkBins, makeBinsExecutable } from "./bins.js";
 import { tarballUrl, type NpmConfig } from "./config.js";
@@ -360,18 +360,7 @@ function breakIfStale(lock: string): boolean {
   return true;
 }
 
-/** Removes temporary entries (`.tmp-<pid>-…`) of processes that are gone. */
+/** Removes temporary entries (`.tmp-<pid>-…`, stale locks) of processes that are gone. */
 function removeLeftovers(dir: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = /^\.tmp-(\d+)-/.exec(name) ?? /\.lock\.stale-(\d+)-/.exec(name);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid !== process.pid && !isAlive(pid)) removeTree(join(dir, name));
-  }
+  removeLeftoversOfDeadProcesses(dir, [/^\.tmp-(\d+)-/, /\.lock\.stale-(\d+)-/]);
 }

@@ -11,11 +11,10 @@
  * editor) or crafted: a manifest of the wrong shape, or an output missing or
  * of another size than written, is reported once and rebuilt, never used.
  */
-import { readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { readFileSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { TsexecError } from "../errors.js";
-import { makeDirectory, writeFileAtomic } from "../files.js";
-import { isAlive } from "../processes.js";
+import { makeDirectory, removeLeftoversOfDeadProcesses, writeFileAtomic } from "../files.js";
 import type { InputsDeclaration } from "../inputs.js";
 
 /** `[path, mtimeMs, size]` of a source when it was transpiled. */
@@ -182,19 +181,5 @@ const temporaryName = /\.(\d+)-[0-9a-z]+-\d+-[0-9a-z]*\.tmp$/;
 
 /** Removes the temporary files that processes no longer running left in `scriptsDir` (killed mid-write). */
 export function sweepTemporaryFiles(scriptsDir: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(scriptsDir);
-  } catch {
-    return; // no cache yet
-  }
-  for (const name of names) {
-    const pid = temporaryName.exec(name)?.[1];
-    if (pid === undefined || isAlive(Number(pid))) continue;
-    try {
-      rmSync(join(scriptsDir, name), { force: true });
-    } catch {
-      // Gone already, or not ours to remove: the next run tries again.
-    }
-  }
+  removeLeftoversOfDeadProcesses(scriptsDir, [temporaryName]);
 }
