@@ -13,9 +13,10 @@
  *     <cache>/inputs/<key of the script path>.json
  */
 import { readFileSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, sep } from "node:path";
 import { FetchedInput, type Input, type InputsDeclaration } from "./inputs.js";
 import { lockPath } from "./lockfile.js";
+import { printable } from "./printable.js";
 import { pathKey, writeCacheFile } from "./loader/cache.js";
 
 interface RememberedInput {
@@ -60,12 +61,34 @@ export function recallInputs(script: string, declaration: InputsDeclaration, cac
   if (memo.script !== script || stamp === undefined || !Array.isArray(memo.lock) || memo.lock.some((v, i) => v !== stamp[i])) return undefined;
   if (memo.declaration !== JSON.stringify(declaration)) return undefined;
   const out: Record<string, Input> = {};
+  const checkouts = join(cacheDir, "git") + sep;
   for (const name of Object.keys(declaration)) {
     const input = memo.inputs?.[name];
-    if (input === undefined || typeof input.path !== "string" || !isDirectory(input.path)) return undefined;
+    if (input === undefined) return undefined;
+    // A cache file may be damaged or crafted: an input is a checkout of fetchgit's cache, never another directory.
+    if (!isRememberedInput(input) || !input.path.startsWith(checkouts) || input.path.split(sep).includes("..")) {
+      process.stderr.write(`tsexec: warning: the cache file ${printable(memoFile(cacheDir, script))} is damaged (input '${printable(name)}'): ignored; resolving the inputs from tsexec.lock\n`);
+      return undefined;
+    }
+    if (!isDirectory(input.path)) return undefined;
     out[name] = new FetchedInput(input.path, input.rev, input.ref, input.url, input.hash);
   }
   return Object.freeze(out);
+}
+
+function isRememberedInput(value: unknown): value is RememberedInput {
+  const input = value as Partial<RememberedInput> | null;
+  return (
+    typeof input === "object" &&
+    input !== null &&
+    typeof input.path === "string" &&
+    typeof input.url === "string" &&
+    (input.ref === undefined || typeof input.ref === "string") &&
+    typeof input.rev === "string" &&
+    /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(input.rev) &&
+    typeof input.hash === "string" &&
+    /^sha256-[A-Za-z0-9+/]{43}=$/.test(input.hash)
+  );
 }
 
 /** Remembers what a run received (best effort: a cache that cannot be written only costs the next run time). */

@@ -130,6 +130,21 @@ describe("tsexec.lock", () => {
     expect(existsSync(path)).toBe(true);
   });
 
+  test("the warm-path memo is a cache file like any other: one naming a directory outside fetchgit's cache is refused with a warning", async () => {
+    const dir = project({ "main.ts": inputsScript(`{ data: "git+${r.data.url}?ref=v1" }`) });
+    const cacheDir = tempDir("flakes-cache-");
+    const first = await runTsexec([join(dir, "main.ts")], { cacheDir });
+    const memoFile = join(cacheDir, "inputs", readdirSync(join(cacheDir, "inputs"))[0]!);
+    const memo = JSON.parse(readFileSync(memoFile, "utf8"));
+    const elsewhere = tempDir("elsewhere-");
+    memo.inputs.data.path = elsewhere;
+    writeFileSync(memoFile, JSON.stringify(memo));
+    const again = await runTsexec([join(dir, "main.ts")], { cacheDir });
+    expect(again.stderr).toBe(`tsexec: warning: the cache file ${memoFile} is damaged (input 'data'): ignored; resolving the inputs from tsexec.lock\n`);
+    expect(again.stdout).toBe(first.stdout);
+    expect(again.stdout).not.toContain(elsewhere);
+  });
+
   test("a read-only directory: the input warns as an unpinned reference does, and no lock is written", async () => {
     const dir = project({ "main.ts": inputsScript(`{ data: "git+${r.data.url}?ref=main" }`) });
     makeReadOnly(dir);
