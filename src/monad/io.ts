@@ -267,7 +267,3 @@ export function isThenable(value: unknown): boolean {
 export function joinIdentity<A>(a: A): A {
   return a;
 }
-
-export function functionName(f: unknown): string {
-  return typeof f === "function" && f.name ? f.name : "an anonymous function";
-}

@@ -59,7 +59,7 @@ function callSite(): string | undefined {
 }
 
 /** The first frame of `stack` outside tsexec and Node, as `file:line:col`. */
-export function firstUserFrame(stack: string): string | undefined {
+function firstUserFrame(stack: string): string | undefined {
   for (const line of stack.split("\n").slice(1)) {
     if (isOwnFrame(line)) continue;
     const m = /\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/.exec(line);

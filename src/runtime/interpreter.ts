@@ -500,7 +500,7 @@ function loop(
       failure = error;
       // Unwind to the nearest attempt or finalizer; collect the trace of what we leave.
       const trace = isTracing() ? traceOf(error) : undefined;
-      if (running !== undefined && running._tag === Tag.Async) noteTaskSite(error, running);
+      if (running !== undefined && running._tag === Tag.Async) noteFailedTask(error, running);
       const failed = trace && running && nodeTrace(running);
       if (failed) trace.push(formatTrace(failed));
       running = undefined;
@@ -639,12 +639,12 @@ function promiseFrom(where: string, f: unknown, promise: unknown): TsexecError {
 }
 
 /** The innermost failed task, once: outer frames must not overwrite it. Only a lib.task (no label) counts. */
-function noteTaskSite(error: unknown, node: Node): void {
+function noteFailedTask(error: unknown, node: Node): void {
   if (typeof error !== "object" || error === null || failedTaskKey in error || node._b !== undefined) return;
   try {
     Object.defineProperty(error, failedTaskKey, { value: node._a, enumerable: false, configurable: true });
   } catch {
-    // A frozen error carries no site.
+    // A frozen error names no task.
   }
 }
 
