@@ -66,3 +66,23 @@ export function writeTree(files: Record<string, string>, dir: string = tempDir()
   }
   return dir;
 }
+
+/** Waits (polling, no fixed sleep) until `condition` holds; fails naming `what` after `timeoutMs`. */
+export async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** A tsexec run whose stderr can be watched while it runs. */
+export function startTsexec(args: readonly string[], cacheDir: string): { seen(pattern: RegExp): Promise<void>; done: Promise<Outcome> } {
+  const child = spawn(process.execPath, [launcher, ...args], { env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const done = new Promise<Outcome>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+  return { seen: (pattern) => until(() => pattern.test(stderr), `${pattern} in the stderr of tsexec ${args.join(" ")}`, 20_000), done };
+}

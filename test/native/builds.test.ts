@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, ut
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { launcher, runTsexec, tempDir, writeTree, type Outcome } from "../helpers.js";
+import { launcher, runTsexec, startTsexec, tempDir, until, writeTree } from "../helpers.js";
 
 /** A script that builds one runCommand derivation with `env` (JS source) and `script`, and prints its output path. */
 function buildScript(name: string, envSource: string, script: string): string {
@@ -30,24 +30,7 @@ function isRunning(pid: number): boolean {
   }
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
-/** A tsexec run whose stderr can be watched while it runs. */
-function startTsexec(args: readonly string[], cacheDir: string): { seen(pattern: RegExp): Promise<void>; done: Promise<Outcome> } {
-  const child = spawn(process.execPath, [launcher, ...args], { env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const done = new Promise<Outcome>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { seen: (pattern) => until(() => pattern.test(stderr), `${pattern} in tsexec's stderr`, 20_000), done };
-}
 
 describe("time limits", () => {
   it("timeout: the build and everything it started are killed, tsexec exits 101 naming the derivation and the limit", async () => {

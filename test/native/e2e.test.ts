@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { launcher, runTsexec, tempDir, writeTree, type Outcome } from "../helpers.js";
+import { launcher, runTsexec, startTsexec, tempDir, until, writeTree } from "../helpers.js";
 
 /** What the store holds besides tsexec's own build launcher and the validity markers. */
 function storeEntries(cacheDir: string): string[] {
@@ -169,21 +169,4 @@ function groupMembers(group: number): number[] {
     .map(Number);
 }
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
-/** A tsexec run whose stderr can be watched while it runs. */
-function startTsexec(args: readonly string[], cacheDir: string): { seen(pattern: RegExp): Promise<void>; done: Promise<Outcome> } {
-  const child = spawn(process.execPath, [launcher, ...args], { env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-  const done = new Promise<Outcome>((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return { seen: (pattern) => until(() => pattern.test(stderr), `${pattern} in the stderr of tsexec ${args.join(" ")}`, 20_000), done };
-}
