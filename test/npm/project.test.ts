@@ -19,6 +19,17 @@ beforeAll(async () => {
     { name: "native-tool", version: "1.0.0", optionalDependencies: { "native-tool-linux-x64": "1.0.0", "native-tool-darwin-arm64": "1.0.0" }, files: { "index.js": "let b; try { b = require('native-tool-linux-x64'); } catch { b = require('native-tool-darwin-arm64'); } module.exports = 'binary: ' + b;\n" } },
     { name: "native-tool-linux-x64", version: "1.0.0", os: ["linux"], cpu: ["x64"] },
     { name: "native-tool-darwin-arm64", version: "1.0.0", os: ["darwin"], cpu: ["arm64"] },
+    // What yargs does for --version: the app's package.json is the one above the node_modules it was installed in.
+    {
+      name: "app-version",
+      version: "1.0.0",
+      dependencies: { "pad-core": "^1.0.0" },
+      files: {
+        "index.js":
+          "const fs = require('fs');\nconst root = __dirname.substring(0, __dirname.lastIndexOf('node_modules'));\n" +
+          "module.exports = fs.existsSync(root + 'package.json') ? JSON.parse(fs.readFileSync(root + 'package.json', 'utf8')).version : 'no package.json at ' + root;\n",
+      },
+    },
   ]);
 });
 afterAll(() => registry.close());
@@ -145,6 +156,20 @@ describe("project form", () => {
     const out = await runTsexec([join(dir, "t.ts")], { env: npmEnv(registry.url) });
     expect(out.stdout).toBe(`binary: native-tool-${process.platform}-${process.arch}@1.0.0\n`);
     expect(registry.requests.some((r) => r.includes("darwin"))).toBe(process.platform === "darwin");
+  });
+
+  it("the installed tree carries the project's package.json above its node_modules, as a local install has it", async () => {
+    const dir = writeTree({
+      "package.json": JSON.stringify({ name: "project", version: "4.5.6", dependencies: { "app-version": "1" } }),
+      "package-lock.json": packageLock(registry, { dependencies: { "app-version": "1" } }, {
+        "node_modules/app-version": { name: "app-version", version: "1.0.0" },
+        "node_modules/pad-core": { name: "pad-core", version: "1.0.0" },
+      }),
+      "tool.ts": `import version from "app-version";\nexport default ({ lib }: any) => lib.io(() => console.log("app", version));\n`,
+    });
+    const out = await runTsexec([join(dir, "tool.ts")], { env: npmEnv(registry.url), cacheDir: tempDir("cache-") });
+    expect(out.stderr).toBe("");
+    expect(out.stdout).toBe("app 4.5.6\n");
   });
 
   it("a package.json without a lock runs after one warning; --pinned-only refuses it", async () => {

@@ -21,7 +21,7 @@ import { closeConnections } from "./fetch.js";
 import { fitsThisPlatform } from "./platform.js";
 import { allowedByPackageJson, planFromPackageLock } from "./project.js";
 import { RegistryResolver, splitAlias } from "./resolve-registry.js";
-import { checkPackageName, ensureTree, type PackageSpec, type TreePlan } from "./store.js";
+import { anonymousManifest, checkPackageName, ensureTree, type PackageSpec, type TreePlan } from "./store.js";
 import { printable } from "./tar.js";
 
 export interface PackageLocation {
@@ -209,7 +209,7 @@ function planFromLock(
   for (const [alias, key] of Object.entries(topLevel)) {
     if (visit(key)) links.push({ path: `node_modules/${alias}`, target: relative("node_modules", virtualPath(key, splitAlias(key).name)) });
   }
-  return { placements, links, allowScripts: allow };
+  return { placements, links, allowScripts: allow, manifest: anonymousManifest };
 }
 
 // ---- the project form ----

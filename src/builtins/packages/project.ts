@@ -5,10 +5,10 @@
  * for other platforms, in the lock's own layout (its `node_modules/…` paths).
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 import { fitsThisPlatform } from "./platform.js";
-import { checkPackageName, type PackageSpec, type TreePlan } from "./store.js";
+import { anonymousManifest, checkPackageName, type PackageSpec, type TreePlan } from "./store.js";
 import { printable } from "./tar.js";
 
 interface LockEntry {
@@ -94,5 +94,14 @@ export function planFromPackageLock(lockFile: string, allowScripts: ReadonlySet<
       pkg: { name, version: entry.version, integrity: entry.integrity, resolved, hasInstallScript: entry.hasInstallScript === true, leaf: isLeaf(entry) },
     });
   }
-  return { placements, links: [], allowScripts };
+  return { placements, links: [], allowScripts, manifest: projectManifest(lockFile) };
+}
+
+/** The project's package.json (beside its lock), which the tree carries as a local install has it above node_modules. */
+function projectManifest(lockFile: string): string {
+  try {
+    return readFileSync(join(dirname(lockFile), "package.json"), "utf8");
+  } catch {
+    return anonymousManifest; // npm-shrinkwrap.json alone
+  }
 }

@@ -66,7 +66,17 @@ export interface TreePlan {
   readonly links: readonly { readonly path: string; readonly target: string }[];
   /** Names of packages whose install scripts may run. */
   readonly allowScripts: ReadonlySet<string>;
+  /**
+   * The text of the tree's own `package.json`, beside its `node_modules` as in a project
+   * (see rootManifest): packages that look for "the app's package.json" above their
+   * `node_modules` (yargs reads its version and config that way) find it there, as they
+   * would in a local install, instead of searching the cache and everything above it.
+   */
+  readonly manifest: string;
 }
+
+/** The package.json of a tree made for no project (`npm:` specifiers): it names no package. */
+export const anonymousManifest = `${JSON.stringify({ description: "npm packages installed by tsexec (docs/npm.md)", private: true }, null, 2)}\n`;
 
 export interface InstallOptions {
   readonly cacheDir: string;
@@ -95,7 +105,7 @@ function storeName(pkg: PackageSpec): string {
 /** The hash naming a tree. */
 export function treeKey(plan: TreePlan): string {
   const hash = createHash("sha256");
-  hash.update(`tsexec-tree-1\0${platformKey()}\0`);
+  hash.update(`tsexec-tree-2\0${platformKey()}\0${plan.manifest}\0`);
   for (const { path, pkg } of [...plan.placements].sort((a, b) => (a.path < b.path ? -1 : 1))) {
     // Allowed at all, not only flagged: npm's rule finds a binding.gyp in the package itself. (v2: node-gyp and .bin links.)
     const scripts = plan.allowScripts.has(pkg.name) ? "scripts-v2" : "";
@@ -240,6 +250,7 @@ function assemble(temp: string, plan: TreePlan, stored: Map<PackageSpec, string>
     mkdirSync(dirname(path), { recursive: true });
     symlinkSync(link.target, path);
   }
+  writeFileSync(join(temp, "package.json"), plan.manifest);
   linkBins(temp, binEntries(plan));
   // Dependencies first: the deepest packages' scripts run before their dependents'.
   scripted.sort((a, b) => b.dir.length - a.dir.length);
