@@ -80,10 +80,22 @@ describe("tsexec check", () => {
   it("refuses what it cannot check, naming it", async () => {
     const dir = writeTree({ "s.mjs": "export default 1;\n", "empty/x.txt": "" });
     expect((await runTsexec(["check", "s.mjs"], { cwd: dir })).stderr).toBe(
-      "error: cannot type-check 's.mjs': only .ts, .mts, .cts and .tsx files are checked (rename it, or check a .ts file that imports it)\n",
+      "error: cannot type-check 's.mjs': only TypeScript is checked (.ts, .mts, .cts, .tsx, or a script without an extension); check a .ts file that imports it\n",
     );
     expect((await runTsexec(["check", "empty"], { cwd: dir })).stderr).toBe("error: 'empty' holds no TypeScript file and no tsconfig.json: name the scripts to check\n");
     expect((await runTsexec(["check", "nope.ts"], { cwd: dir })).stderr).toBe("error: cannot find script 'nope.ts': no such file or directory\n");
+  });
+
+  it("checks a shebang script without an extension, its ./x.ts imports resolved beside it, errors naming the script", async () => {
+    const dir = writeTree({ "tool": `#!/usr/bin/env tsexec\n${good}`, "twice.ts": twice, "broken": `#!/usr/bin/env tsexec\n${bad}` });
+    const ok = await runTsexec(["check", "tool"], { cwd: dir });
+    expect(ok.stdout + ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    const r = await runTsexec(["check", "./broken"], { cwd: dir });
+    expect(r.stderr).toBe(`${badOutput.replace(/^s\.ts:(\d+)/gm, (_, line) => `broken:${Number(line) + 1}`).replace(/^(  |    )(\d+) \|/gm, (_, pad, line) => `${pad}${Number(line) + 1} |`)}error: 2 type errors in 1 file (listed above)\n`);
+    expect(r.code).toBe(1);
+    const run = await runTsexec(["--check", "broken"], { cwd: dir });
+    expect(run.stderr).toMatch(/^broken:4:8: error TS2322: [^]*\nerror: 2 type errors \(listed above\): the script was not run\n$/);
   });
 
   it("--check stops a run with type errors before any of it runs, and runs a script that passes", async () => {

@@ -10,6 +10,12 @@
  * tsconfig.json beside the script (or above it, within its package) is
  * honoured (extended, with noEmit).
  *
+ * A script without an extension (a shebang script, `#!/usr/bin/env tsexec`)
+ * runs as TypeScript, but no checker reads a file so named: it is checked as
+ * a `.ts` copy in the cache, with `rootDirs` joining the copy's directory to
+ * the script's so its relative imports resolve as they do beside it, and
+ * errors name the script itself.
+ *
  * Two checkers read the same generated config: TypeScript's native port
  * (`tsgo`, an optional dependency) when it is installed for this platform, else
  * TypeScript's own API. bench/check.mjs measures both against `deno check`.
@@ -18,7 +24,7 @@ import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { ambientContext } from "../context.js";
 import { TsexecError } from "../errors.js";
 import { writeCacheFile } from "../loader/cache.js";
@@ -61,8 +67,10 @@ export async function checkScripts(
 ): Promise<number> {
   const checker = pickChecker();
   const diagnostics: Diagnostic[] = [];
-  for (const group of groupByConfig(paths)) {
-    diagnostics.push(...(await checker(await writeCheckConfig(group, cacheDir), process.cwd())));
+  for (const group of groupByConfig(paths, cacheDir)) {
+    const found = await checker(await writeCheckConfig(group, cacheDir), process.cwd());
+    const copy = group.standIn;
+    diagnostics.push(...(copy === undefined ? found : found.map((d) => (d.file === copy.file ? { ...d, file: copy.script } : d))));
   }
   for (const diagnostic of diagnostics) write(formatDiagnostic(diagnostic));
   if (summary && diagnostics.length > 0) {
@@ -80,12 +88,20 @@ interface CheckGroup {
   readonly userConfig: string | undefined;
   /** The root files; undefined: the user config's own `files`/`include`. */
   files: string[] | undefined;
+  /** An extensionless script, checked as a `.ts` copy (its group's only file). */
+  readonly standIn?: StandIn;
+}
+
+interface StandIn {
+  readonly script: string;
+  readonly file: string;
 }
 
 const checkedExtensions = /\.(ts|mts|cts|tsx)$/;
 
-function groupByConfig(paths: readonly string[]): CheckGroup[] {
+function groupByConfig(paths: readonly string[], cacheDir: string): CheckGroup[] {
   const groups = new Map<string, CheckGroup>();
+  const alone: CheckGroup[] = [];
   const add = (userConfig: string | undefined, files: string[] | undefined) => {
     const key = userConfig ?? "";
     const group = groups.get(key);
@@ -107,12 +123,25 @@ function groupByConfig(paths: readonly string[]): CheckGroup[] {
       continue;
     }
     const file = locateScript(path);
+    if (extname(file) === "") {
+      const standIn = writeStandIn(file, cacheDir);
+      alone.push({ userConfig: nearestConfig(dirname(file)), files: [standIn.file], standIn });
+      continue;
+    }
     if (!checkedExtensions.test(file)) {
-      throw new TsexecError(`cannot type-check '${path}': only .ts, .mts, .cts and .tsx files are checked (rename it, or check a .ts file that imports it)`);
+      throw new TsexecError(`cannot type-check '${path}': only TypeScript is checked (.ts, .mts, .cts, .tsx, or a script without an extension); check a .ts file that imports it`);
     }
     add(nearestConfig(dirname(file)), [file]);
   }
-  return [...groups.values()];
+  return [...groups.values(), ...alone];
+}
+
+/** `<cache>/check/scripts/<hash of the script's path>/<its name>.ts`, holding the script's text now. */
+function writeStandIn(script: string, cacheDir: string): StandIn {
+  const dir = join(cacheDir, "check", "scripts", createHash("sha256").update(script).digest("hex").slice(0, 32));
+  const file = join(dir, `${basename(script)}.ts`);
+  writeCacheFile(file, readFileSync(script, "utf8"));
+  return { script, file };
 }
 
 /**
@@ -166,6 +195,8 @@ async function writeCheckConfig(group: CheckGroup, cacheDir: string): Promise<st
   const compilerOptions = {
     ...(group.userConfig === undefined ? loaderCompilerOptions() : {}),
     noEmit: true,
+    // The copy of an extensionless script imports what sits beside the script.
+    ...(group.standIn === undefined ? {} : { rootDirs: [dirname(group.standIn.script), dirname(group.standIn.file)] }),
     ...(/"typeRoots"\s*:/.test(user) ? {} : { typeRoots: typeRoots(group.userConfig) }),
     ...(/"paths"\s*:/.test(user) ? {} : { paths: await typePaths(group.files ?? []) }),
   };
