@@ -128,9 +128,11 @@ async function showLocal(typed: string, path: string, fragment: string | undefin
         `${shown} has nothing to show at '${printable(fragment)}': no app of that name in its package.json bin and no script at that path: run tsexec show ${printable(path)} to see what it has`,
       );
     }
-    const it = local.file === undefined ? `no module under ${shown}` : shown;
-    const skipped = local.file === undefined ? " (node_modules and dot directories are not searched)" : "";
-    throw new TsexecError(`${shown} has nothing to show: ${it} default-exports a function of { args, lib }${skipped}: name a script, or write one (tsexec init makes a project with an example)`);
+    const why =
+      local.file === undefined
+        ? `no module under ${shown} default-exports a function of { args, lib } (node_modules and dot directories are not searched)`
+        : "it does not default-export a function of { args, lib }";
+    throw new TsexecError(`${shown} has nothing to show: ${why}: name a script, or write one (tsexec init makes a project with an example)`);
   }
   const kind = local.file === undefined ? `local directory ${printable(local.root)}` : `local file ${printable(join(local.root, local.file))}`;
   write([`${printable(typed)} (${kind}):`, ...lines].join("\n") + "\n");
