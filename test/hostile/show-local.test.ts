@@ -114,6 +114,29 @@ describe("tsexec show <local directory>", () => {
     }
     expect(snapshot(work.dir)).toEqual(before);
   });
+
+  test("a package.json or tsexec.lock linked out of the directory is not read", async () => {
+    const elsewhere = tempDir("show-local-elsewhere-");
+    writeFileSync(join(elsewhere, "package.json"), JSON.stringify({ name: "stolen", bin: { stolen: "stolen.ts" } }));
+    writeFileSync(join(elsewhere, "tsexec.lock"), "{}");
+    const dir = tempDir("show-local-linked-");
+    writeFileSync(join(dir, "tool.ts"), `export const inputs = { data: "git+file:///nowhere/data.git?ref=v1" };\n${script("A tool.")}`);
+    symlinkSync(join(elsewhere, "package.json"), join(dir, "package.json"));
+    symlinkSync(join(elsewhere, "tsexec.lock"), join(dir, "tsexec.lock"));
+    const out = await runTsexec(["show", "."], { cwd: dir });
+    expect(out.stderr).toBe("");
+    expect(out.stdout).toBe(
+      [
+        `. (local directory ${dir}):`,
+        "  apps: (not read: package.json is a symbolic link out of the directory)",
+        "  tool.ts  A tool.",
+        "  inputs:",
+        "    tool.ts: data  git+file:///nowhere/data.git?ref=v1  lock not read (a symbolic link out of the directory)",
+        "",
+      ].join("\n"),
+    );
+    expect((await runTsexec(["show", ".#stolen"], { cwd: dir })).stdout).toBe("");
+  });
 });
 
 describe("tsexec show <local file>", () => {
