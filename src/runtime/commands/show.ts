@@ -144,8 +144,10 @@ async function showLocal(typed: string, path: string, fragment: string | undefin
  * symbolic link planted in a cloned repository: one leading out of the
  * directory that holds it is refused, as `?dir=` leading out of a checkout is.
  */
-function localRoot(path: string): { root: string; file: string | undefined } {
-  const shown = `'${printable(path)}'`;
+function localRoot(typed: string): { root: string; file: string | undefined } {
+  const shown = `'${printable(typed)}'`;
+  // `out/` would make lstat follow the link `out`: its last component is looked at without the slash.
+  const path = typed.replace(/(?<=[^/])\/+$/, "");
   const link = lstatSync(path, { throwIfNoEntry: false });
   if (link === undefined) {
     throw new TsexecError(`no file or directory ${shown}: give show a directory, a script file, or a reference (github:…, git+https://…)`);
