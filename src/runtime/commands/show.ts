@@ -117,7 +117,7 @@ async function showLocal(typed: string, path: string, fragment: string | undefin
   if (local.file === undefined) {
     lines = await listing(local.root, local.root, narrowTo(local.root, local.root, fragment), shown);
   } else {
-    if (!scriptExtensions.test(local.file) || local.file.endsWith(".d.ts")) {
+    if (!isScriptName(local.file)) {
       throw new TsexecError(`${shown} is not a script file: show lists .ts, .mts, .cts, .tsx, .js, .mjs and .cjs files, or a directory of them`);
     }
     lines = await listing(local.root, local.root, local.file, shown);
