@@ -118,16 +118,8 @@ export function expandRegistryName(typed: string, what: string): RegistryExpansi
   const known = Object.keys(registry.entries);
   throw new TsexecError(
     `unknown registry name '${printable(name)}' in ${what} (${known.length ? `known: ${known.join(", ")}` : "the registry is empty"}): ` +
-      `add it with tsexec registry add ${printable(name)} <reference>, or write a reference (github:…, git+https://…) or a path (./${printable(name)})`,
+      `add it with tsexec registry add ${printable(name)} <reference>, or write a reference (github:…, git+https://…, git+file://…)`,
   );
-}
-
-/** A reference as typed: a reference form, or a registry name expanded (the Reference keeps what it expanded to). */
-export async function parseTypedReference(typed: string): Promise<import("./reference.js").Reference> {
-  const { parseReference } = await import("./reference.js");
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:/.test(typed) || !mayBeRegistryReference(typed)) return parseReference(typed);
-  const found = expandRegistryName(typed, `'${printable(typed)}'`);
-  return { ...parseReference(found.expanded), typed, registry: found.expanded };
 }
 
 /** `entry` with its ref replaced by `ref` (a full hash becomes a rev) and its fragment by `fragment`, when given. */

@@ -213,7 +213,7 @@ describe("offline and usage", () => {
   test("show without a reference (and no file named show) is a usage error", async () => {
     const out = await runTsexec(["show"], { cwd: tempDir("empty-") });
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain("error: show takes one git reference: tsexec show <reference>");
+    expect(out.stderr).toContain("error: show takes one reference or path: tsexec show <reference | path>");
   });
 });
 

@@ -21,7 +21,7 @@ export interface CommandSpec {
 export const commands: readonly CommandSpec[] = [
   {
     name: "show",
-    usage: "tsexec [OPTIONS] show REFERENCE",
+    usage: "tsexec [OPTIONS] show REFERENCE | PATH",
     // `show <reference>` even beside a file named show; `show` alone is that file when there is one.
     // Without such a file, `show <registry name>` is the command too.
     claims: (args) => (args.length > 0 && looksLikeReference(args[0]!)) || !existsSync("show"),

@@ -3,7 +3,6 @@
  * reference), import it, call its default export with `{ args, lib }`, run
  * the IO value it returns to the end.
  */
-import { statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { isIO, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
@@ -15,9 +14,8 @@ import { defaultExport, importScript, locateScript } from "../loader/index.js";
 import { appScript } from "../apps.js";
 import type { Input } from "../inputs.js";
 import { recallInputs } from "../inputs-memo.js";
-import { lookupRegistry, mayBeRegistryReference, readRegistry, splitRegistryReference } from "../registry.js";
-import { printable } from "../printable.js";
-import { looksLikeReference } from "./index.js";
+import { lookupRegistry } from "../registry.js";
+import { classifyTarget, unknownTargetError } from "./target.js";
 
 const noInputs: Readonly<Record<string, Input>> = Object.freeze({});
 
@@ -134,66 +132,38 @@ async function stopLeftovers(afterSignal: boolean): Promise<void> {
 }
 
 /**
- * The file a script argument names: a git reference (fetched, or found in the
- * cache; args[0] stays as typed), a local path, a local directory's app
- * (`./tools#deploy`, `.#deploy`), or a registry name (`tools#deploy`).
+ * The file a script argument names (target.ts says which kind, by the rule
+ * show shares): a git reference (fetched, or found in the cache; args[0]
+ * stays as typed), a local path, a local directory's app (`./tools#deploy`,
+ * `.#deploy`), or a registry name (`tools#deploy`).
  */
 export async function locateAny(script: string, ctx: PrimitiveContext): Promise<string> {
-  if (looksLikeReference(script)) return (await import("../reference.js")).resolveReferenceScript(script, ctx);
-  // A plain script path (`hello.ts`) costs what it always did: one stat in locateScript.
-  if (/\.[A-Za-z0-9]+$/.test(script) && !script.includes("#")) return locateScript(script);
-  const kind = pathKind(script);
-  if (kind !== undefined) warnIfShadowing(script, kind, ctx);
-  if (kind === "directory") return appScript(script, script, undefined, `'${script}'`) ?? locateScript(script);
-  if (kind === "file") return locateScript(script);
-  const hashAt = script.indexOf("#");
-  if (hashAt > 0 && pathKind(script.slice(0, hashAt)) === "directory") {
-    warnIfShadowing(script, "directory", ctx);
-    const dir = script.slice(0, hashAt);
-    const fragment = script.slice(hashAt + 1);
-    if (fragment === "") return appScript(dir, dir, undefined, `'${dir}'`) ?? locateScript(dir);
-    return appScript(dir, dir, fragment, `'${dir}'`) ?? locateScript(join(dir, fragment));
+  const target = classifyTarget(script, ctx, "running");
+  switch (target.kind) {
+    case "reference":
+      return (await import("../reference.js")).resolveReferenceScript(script, ctx);
+    case "script":
+    case "missing":
+      // A plain script path (`hello.ts`) costs what it always did: one stat in locateScript.
+      return locateScript(target.path);
+    case "local": {
+      const { path: dir, fragment } = target;
+      if (target.is === "file") return locateScript(dir);
+      if (fragment === undefined) return appScript(dir, dir, undefined, `'${dir}'`) ?? locateScript(dir);
+      return appScript(dir, dir, fragment, `'${dir}'`) ?? locateScript(join(dir, fragment));
+    }
+    case "registry":
+      return runRegistryReference(script, ctx);
   }
-  if (!mayBeRegistryReference(script)) return locateScript(script);
-  return runRegistryReference(script, ctx);
 }
 
 /** `tools#deploy`, `tools/v3#deploy`: a registry name expanded to its reference. */
 async function runRegistryReference(script: string, ctx: PrimitiveContext): Promise<string> {
   const found = lookupRegistry(script);
-  if (found === undefined) {
-    const name = splitRegistryReference(script)?.name ?? script;
-    const known = Object.keys(readRegistry().entries);
-    throw new TsexecError(
-      `cannot find script '${printable(script)}': no such file or directory, and '${printable(name)}' is not a registry name ` +
-        `(${known.length ? `known: ${known.join(", ")}` : "the registry is empty"}; add one with tsexec registry add ${printable(name)} <reference>)`,
-    );
-  }
+  if (found === undefined) throw unknownTargetError(script, "script");
   const { checkoutReference, parseReference, referenceScript } = await import("../reference.js");
   const reference = { ...parseReference(found.expanded), typed: script, registry: found.expanded };
   return referenceScript(await checkoutReference(reference, ctx));
-}
-
-/** A file or directory named like a registry entry runs (the file wins); one line says which entry it shadows. */
-function warnIfShadowing(script: string, kind: "file" | "directory", ctx: PrimitiveContext): void {
-  if (!mayBeRegistryReference(script)) return;
-  let found;
-  try {
-    found = lookupRegistry(script);
-  } catch {
-    return; // a broken registry does not stop a local file from running
-  }
-  if (found !== undefined) {
-    ctx.log(`warning: '${script}' is a ${kind} here and also registry entry '${found.name}' (${printable(found.entry)}): running the ${kind}; write ./${script} to say so, or rename one of them`);
-  }
-}
-
-function pathKind(path: string): "file" | "directory" | undefined {
-  try {
-    return statSync(path).isDirectory() ? "directory" : "file";
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -4,8 +4,8 @@
  * declared inputs with whether tsexec.lock pins them. Static, like the rest
  * of show: nothing is run, nothing fetched.
  */
-import { readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync, realpathSync } from "node:fs";
+import { dirname, join, sep } from "node:path";
 import { listApps } from "../apps.js";
 import { mayDeclareInputs, readInputsDeclaration } from "../inputs.js";
 import { printable } from "../printable.js";
@@ -18,11 +18,12 @@ interface Listed {
 
 /** The listing's lines: apps, then the other scripts, then inputs (the scripts' lines alone when there are neither). */
 export function flakeListing(root: string, checkout: string, scripts: readonly Listed[], what: string, withApps: boolean): string[] {
-  const apps = withApps ? listApps(root, checkout, what) : [];
+  const appsReadable = !withApps || readableInside(root, checkout, "package.json");
+  const apps = withApps && appsReadable ? listApps(root, checkout, what) : [];
   const byPath = new Map(scripts.map((s) => [s.path, s]));
   const appScripts = new Set(apps.map((a) => a.script).filter((s): s is string => s !== undefined));
   const others = scripts.filter((s) => !appScripts.has(s.path));
-  const lines: string[] = [];
+  const lines: string[] = appsReadable ? [] : ["  apps: (not read: package.json is a symbolic link out of the directory)"];
   const indent = apps.length > 0 ? "    " : "  ";
   if (apps.length > 0) {
     lines.push("  apps:");
@@ -37,18 +38,22 @@ export function flakeListing(root: string, checkout: string, scripts: readonly L
   const shown = others.map((s) => ({ path: printable(s.path), summary: printable(s.summary) }));
   const width = Math.max(0, ...shown.map((s) => s.path.length));
   for (const script of shown) lines.push(`${indent}${script.path.padEnd(width)}${script.summary ? `  ${script.summary}` : ""}`.trimEnd());
-  const inputs = inputLines(root, scripts);
+  const inputs = inputLines(root, checkout, scripts);
   if (inputs.length > 0) lines.push("  inputs:", ...inputs);
   return lines;
 }
 
 /** The script (relative to `root`) the app `name` runs, if `bin` names it and it is sound. */
 export function appPath(root: string, checkout: string, name: string): string | undefined {
+  if (!readableInside(root, checkout, "package.json")) return undefined;
   return listApps(root, checkout, "").find((app) => app.name === name)?.script;
 }
 
+/** A tsexec.lock that leads out of the listed tree: never read. */
+const linkedOut = new Error("tsexec.lock is a symbolic link out of the directory");
+
 /** `    deploy.ts: tools  github:acme/tools/v2  locked at <commit>` for each declared input. */
-function inputLines(root: string, scripts: readonly Listed[]): string[] {
+function inputLines(root: string, boundary: string, scripts: readonly Listed[]): string[] {
   const lines: string[] = [];
   const locks = new Map<string, LockFile | undefined | Error>();
   for (const script of scripts) {
@@ -71,7 +76,7 @@ function inputLines(root: string, scripts: readonly Listed[]): string[] {
     const dir = dirname(file);
     if (!locks.has(dir)) {
       try {
-        locks.set(dir, readLock(dir));
+        locks.set(dir, readableInside(dir, boundary, "tsexec.lock") ? readLock(dir) : linkedOut);
       } catch (error) {
         locks.set(dir, error as Error);
       }
@@ -83,7 +88,9 @@ function inputLines(root: string, scripts: readonly Listed[]): string[] {
       const entry = lock instanceof Error ? undefined : lock?.inputs?.[key]?.[name];
       const state =
         lock instanceof Error
-          ? "lock unreadable"
+          ? lock === linkedOut
+            ? "lock not read (a symbolic link out of the directory)"
+            : "lock unreadable"
           : entry === undefined
             ? "not locked"
             : entry.source === source
@@ -93,4 +100,20 @@ function inputLines(root: string, scripts: readonly Listed[]): string[] {
     }
   }
   return lines;
+}
+
+/**
+ * Whether `dir/name` may be read on a listing's behalf: absent (its reader
+ * says so), or inside `boundary` once every link is followed. A crafted tree
+ * (a checkout, a cloned directory) may link package.json or tsexec.lock anywhere.
+ */
+function readableInside(dir: string, boundary: string, name: string): boolean {
+  let real: string;
+  try {
+    real = realpathSync(join(dir, name));
+  } catch {
+    return true;
+  }
+  const inside = realpathSync(boundary);
+  return real.startsWith(inside + sep);
 }

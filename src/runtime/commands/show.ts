@@ -1,35 +1,38 @@
 /**
- * `tsexec show <reference>`: lists the scripts a reference offers (modules
- * whose default export is a function of `{ args, lib }`), found by parsing
- * them with oxc-parser, never by running them, with the first line of each
- * one's doc comment and the commit they come from.
+ * `tsexec show <reference | path>`: lists the scripts a reference, or a local
+ * directory or file, offers (modules whose default export is a function of
+ * `{ args, lib }`), found by parsing them with oxc-parser, never by running
+ * them, with the first line of each one's doc comment and the commit they
+ * come from. Which is which follows run's rule (target.ts).
  *
- * The repository is untrusted, since show is how a user looks at it before
- * trusting it: the walk stays inside the checkout (no symbolic link is
- * followed, no other file system entered), files over `maxFileBytes` are
+ * The repository (or the cloned directory) is untrusted, since show is how a
+ * user looks at it before trusting it: the walk stays inside the checkout or
+ * directory (no symbolic link is followed, no other file system entered),
+ * nothing is written, files over `maxFileBytes` are
  * named but not read, parsing happens in a child process with a heap and a
  * time limit (see show-parser.ts), and every name and comment is printed
  * with its control characters escaped.
  */
 import { spawn } from "node:child_process";
-import { existsSync, lstatSync, readdirSync, realpathSync } from "node:fs";
-import { join, sep } from "node:path";
+import { existsSync, lstatSync, readdirSync, realpathSync, statSync, type Stats } from "node:fs";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../errors.js";
 import { packageRoot } from "../package.js";
 import { printable } from "../printable.js";
-import { checkoutReference, type ResolvedReference } from "../reference.js";
+import { checkoutReference, parseReference, type Reference, type ResolvedReference } from "../reference.js";
 import { isAppName } from "../apps.js";
-import { parseTypedReference } from "../registry.js";
+import { lookupRegistry } from "../registry.js";
 import { appPath, flakeListing } from "./show-apps.js";
+import { classifyTarget, unknownTargetError } from "./target.js";
 import { UsageError } from "../options.js";
 import type { CommandRun } from "./command.js";
 import type { Inspection } from "./show-analysis.js";
 
-/** `tsexec show REFERENCE`. */
+/** `tsexec show REFERENCE | PATH`. */
 export const run: CommandRun = async ({ args, ctx }) => {
-  if (args.length !== 1) throw new UsageError("show takes one git reference: tsexec show <reference>");
-  await showReference(args[0]!, ctx);
+  if (args.length !== 1) throw new UsageError("show takes one reference or path: tsexec show <reference | path>");
+  await showTarget(args[0]!, ctx);
   return 0;
 };
 
@@ -62,27 +65,130 @@ interface Candidate {
   readonly size: number;
 }
 
-/** Prints the listing to stdout. */
-export async function showReference(typed: string, ctx: PrimitiveContext, write: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {
-  const reference = await parseTypedReference(typed);
+type Write = (text: string) => void;
+const toStdout: Write = (text) => process.stdout.write(text);
+
+/**
+ * Prints the listing of what `typed` names to stdout: a reference, a registry
+ * name or a local path, told apart by the rule `tsexec <target>` uses (target.ts).
+ */
+export async function showTarget(typed: string, ctx: PrimitiveContext, write: Write = toStdout): Promise<void> {
+  const target = classifyTarget(typed, ctx, "listing");
+  switch (target.kind) {
+    case "reference":
+      return showReference(parseReference(typed), ctx, write);
+    case "registry": {
+      const found = lookupRegistry(typed);
+      if (found === undefined) throw unknownTargetError(typed);
+      return showReference({ ...parseReference(found.expanded), typed, registry: found.expanded }, ctx, write);
+    }
+    case "script":
+    case "missing":
+      return showLocal(typed, target.path, undefined, write);
+    case "local":
+      return showLocal(typed, target.path, target.fragment, write);
+  }
+}
+
+/** A git reference's listing: its checkout (fetched, or from the cache) is the boundary. */
+async function showReference(reference: Reference, ctx: PrimitiveContext, write: Write): Promise<void> {
+  const typed = reference.typed;
   const resolved = await checkoutReference(reference, ctx);
   const root = confinedRoot(resolved);
   const checkout = realpathSync(resolved.checkout);
-  // An app name (`#deploy`) narrows the listing to the script `bin` maps it to; `#path` to the scripts at (or below) it.
-  const narrowed =
-    reference.path !== undefined && isAppName(reference.path) ? (appPath(root, checkout, reference.path) ?? reference.path) : reference.path;
-  const wanted = (path: string) => narrowed === undefined || path === narrowed || path.startsWith(`${narrowed.replace(/\/$/, "")}/`);
-  const scripts = await listScripts(root, wanted);
+  const what = `reference '${printable(typed)}'`;
+  const lines = await listing(root, checkout, narrowTo(root, checkout, reference.path), what);
   const via = reference.registry === undefined ? "" : ` (registry: ${printable(reference.registry)})`;
-  const lines = [`${printable(typed)}${via} at commit ${resolved.commit}:`];
-  if (scripts.length === 0) {
-    const where = reference.path === undefined ? "" : ` at '${printable(reference.path)}'`;
-    lines.push(`  (no scripts${where}: no module default-exports a function of { args, lib })`);
+  const where = reference.path === undefined ? "" : ` at '${printable(reference.path)}'`;
+  write([`${printable(typed)}${via} at commit ${resolved.commit}:`, ...(lines ?? [`  (no scripts${where}: ${noScriptsWhy})`])].join("\n") + "\n");
+}
+
+const noScriptsWhy = "no module default-exports a function of { args, lib }";
+
+/**
+ * A local directory's listing (the directory is the boundary, as a checkout
+ * is) or a local file's. A cloned repository is as untrusted as a fetched
+ * one: the same walk, parser child and escaping; nothing is written anywhere.
+ */
+async function showLocal(typed: string, path: string, fragment: string | undefined, write: Write): Promise<void> {
+  const shown = `'${printable(path)}'`;
+  const local = localRoot(path);
+  let lines: string[] | undefined;
+  if (local.file === undefined) {
+    lines = await listing(local.root, local.root, narrowTo(local.root, local.root, fragment), shown);
+  } else {
+    if (!isScriptName(local.file)) {
+      throw new TsexecError(`${shown} is not a script file: show lists .ts, .mts, .cts, .tsx, .js, .mjs and .cjs files, or a directory of them`);
+    }
+    lines = await listing(local.root, local.root, local.file, shown);
   }
-  // Apps (package.json bin) first, then the other scripts, then declared inputs (show-apps.ts, which escapes what it prints).
+  if (lines === undefined) {
+    if (fragment !== undefined) {
+      throw new TsexecError(
+        `${shown} has nothing to show at '${printable(fragment)}': no app of that name in its package.json bin and no script at that path: run tsexec show ${printable(path)} to see what it has`,
+      );
+    }
+    const why =
+      local.file === undefined
+        ? `no module under ${shown} default-exports a function of { args, lib } (node_modules and dot directories are not searched)`
+        : "it does not default-export a function of { args, lib }";
+    throw new TsexecError(`${shown} has nothing to show: ${why}: name a script, or write one (tsexec init makes a project with an example)`);
+  }
+  const kind = local.file === undefined ? `local directory ${printable(local.root)}` : `local file ${printable(join(local.root, local.file))}`;
+  write([`${printable(typed)} (${kind}):`, ...lines].join("\n") + "\n");
+}
+
+/**
+ * The real directory a local path lists, and the file in it when the path
+ * names a file. The path is the user's, but its last component may be a
+ * symbolic link planted in a cloned repository: one leading out of the
+ * directory that holds it is refused, as `?dir=` leading out of a checkout is.
+ */
+function localRoot(typed: string): { root: string; file: string | undefined } {
+  const shown = `'${printable(typed)}'`;
+  // `out/` would make lstat follow the link `out`: its last component is looked at without the slash.
+  const path = typed.replace(/(?<=[^/])\/+$/, "");
+  const link = lstatSync(path, { throwIfNoEntry: false });
+  if (link === undefined) {
+    throw new TsexecError(`no file or directory ${shown}: give show a directory, a script file, or a reference (github:…, git+https://…)`);
+  }
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch (error) {
+    throw new TsexecError(`cannot resolve ${shown} (${(error as NodeJS.ErrnoException).code}): it is a symbolic link to nothing, or unreadable`);
+  }
+  if (link.isSymbolicLink()) {
+    const container = realpathSync(dirname(resolve(path)));
+    if (real !== container && !real.startsWith(container + sep)) {
+      throw new TsexecError(`${shown} is a symbolic link out of the directory that holds it (to ${printable(real)}): show follows no link out; name the target itself if you mean it`);
+    }
+  }
+  const stat = statSync(real);
+  if (stat.isDirectory()) return { root: real, file: undefined };
+  if (!stat.isFile()) throw new TsexecError(`${shown} is ${kindOf(stat)}, not a directory or a script file: show lists a directory or a script file`);
+  return { root: dirname(real), file: basename(real) };
+}
+
+function kindOf(stat: Stats): string {
+  if (stat.isFIFO()) return "a named pipe";
+  if (stat.isSocket()) return "a socket";
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return "a device";
+  return "not a regular file";
+}
+
+/** The path (relative to `root`) a fragment narrows the listing to: an app name (`#deploy`) becomes the script `bin` maps it to. */
+function narrowTo(root: string, boundary: string, fragment: string | undefined): string | undefined {
+  if (fragment === undefined || !isAppName(fragment)) return fragment;
+  return appPath(root, boundary, fragment) ?? fragment;
+}
+
+/** The listing's lines (apps, scripts, inputs: show-apps.ts, which escapes what it prints), or undefined when there are no scripts. */
+async function listing(root: string, boundary: string, narrowed: string | undefined, what: string): Promise<string[] | undefined> {
+  const scripts = await listScripts(root, narrowed);
+  if (scripts.length === 0) return undefined;
   const listed = scripts.map((s) => ({ path: s.path, summary: s.note !== undefined ? `(${s.note})` : s.summary }));
-  if (listed.length > 0) lines.push(...flakeListing(root, checkout, listed, `reference '${printable(typed)}'`, narrowed === undefined));
-  write(lines.join("\n") + "\n");
+  return flakeListing(root, boundary, listed, what, narrowed === undefined);
 }
 
 /** The directory to list: inside the checkout even where `?dir=` names a symbolic link. */
@@ -104,9 +210,9 @@ function confinedRoot({ reference, checkout, root, commit }: ResolvedReference):
   return real;
 }
 
-/** The scripts under `root` (relative paths for which `wanted` holds), in path order. */
-export async function listScripts(root: string, wanted: (path: string) => boolean = () => true): Promise<ScriptInfo[]> {
-  const candidates = walk(root).filter((c) => wanted(c.path));
+/** The scripts under `root` (relative paths), in path order; only those at or below `start` (a relative path) when given. */
+export async function listScripts(root: string, start?: string): Promise<ScriptInfo[]> {
+  const candidates = walk(root, start);
   const found: ScriptInfo[] = [];
   const toInspect: Candidate[] = [];
   let budget = maxTotalBytes;
@@ -133,16 +239,19 @@ export async function listScripts(root: string, wanted: (path: string) => boolea
 }
 
 /**
- * Script-named regular files under `root`, in the order a recursive listing
- * sorted by name gives. Symbolic links are never followed (a Dirent describes
- * the link itself), nor is another file system entered (a mount point below
- * the checkout, /proc-like trees); dot files and node_modules are skipped.
+ * Script-named regular files under `root`, at or below `start`, in the order
+ * a recursive listing sorted by name gives. Symbolic links are never followed
+ * (a Dirent describes the link itself), nor is another file system entered (a
+ * mount point below the root, /proc-like trees); dot files and node_modules
+ * are skipped where the walk meets them (`start` may name them explicitly).
  */
-function walk(root: string): Candidate[] {
+function walk(root: string, start?: string): Candidate[] {
   const device = lstatSync(root).dev;
+  const first = startEntry(root, start, device);
+  if (first === undefined) return [];
   const found: Candidate[] = [];
   // An explicit stack (no recursion however deep the tree): entries pushed in reverse, popped in order.
-  const stack: { path: string; directory: boolean }[] = [{ path: "", directory: true }];
+  const stack: { path: string; directory: boolean }[] = [first];
   while (stack.length > 0) {
     const { path, directory } = stack.pop()!;
     const absolute = join(root, path);
@@ -163,10 +272,32 @@ function walk(root: string): Candidate[] {
       if (entry.name.startsWith(".") || entry.name === "node_modules") continue;
       const child = path ? `${path}/${entry.name}` : entry.name;
       if (entry.isDirectory()) stack.push({ path: child, directory: true });
-      else if (entry.isFile() && scriptExtensions.test(entry.name) && !entry.name.endsWith(".d.ts")) stack.push({ path: child, directory: false });
+      else if (entry.isFile() && isScriptName(entry.name)) stack.push({ path: child, directory: false });
     }
   }
   return found;
+}
+
+function isScriptName(name: string): boolean {
+  return scriptExtensions.test(name) && !name.endsWith(".d.ts");
+}
+
+/**
+ * Where the walk starts: the root, or `start` when each of its components is
+ * a real directory (no symbolic link, same file system) and it ends in one or
+ * in a script-named regular file; undefined when `start` leads nowhere listable.
+ */
+function startEntry(root: string, start: string | undefined, device: number): { path: string; directory: boolean } | undefined {
+  const parts = (start ?? "").split("/").filter((part) => part !== "" && part !== ".");
+  if (parts.includes("..")) return undefined;
+  for (let i = 1; i <= parts.length; i++) {
+    const path = parts.slice(0, i).join("/");
+    const stat = lstatSync(join(root, path), { throwIfNoEntry: false });
+    if (stat === undefined || stat.dev !== device) return undefined;
+    if (stat.isDirectory()) continue;
+    return i === parts.length && stat.isFile() && isScriptName(parts[i - 1]!) ? { path, directory: false } : undefined;
+  }
+  return { path: parts.join("/"), directory: true };
 }
 
 function formatBytes(bytes: number): string {
