@@ -71,17 +71,18 @@ function binTarget(root: string, boundary: string, name: string, path: string, w
   if (isAbsolute(path) || normal === ".." || normal.startsWith(`..${sep}`)) {
     throw new TsexecError(`${what}: package.json ${shown} points outside the checkout: bin paths must stay inside it`);
   }
+  const missing = () => new TsexecError(`${what}: package.json ${shown} names no file: fix the bin entry, or run a script by path (#path/to/script.ts)`);
+  // Where the links lead is settled before anything there is looked at: a file outside is never stat'ed.
   let real: string;
   try {
-    if (!statSync(join(root, normal)).isFile()) throw new Error("not a file");
     real = realpathSync(join(root, normal));
   } catch {
-    throw new TsexecError(`${what}: package.json ${shown} names no file: fix the bin entry, or run a script by path (#path/to/script.ts)`);
+    throw missing();
   }
-  const realBoundary = realpathSync(boundary);
-  if (!real.startsWith(realBoundary + sep)) {
+  if (!real.startsWith(realpathSync(boundary) + sep)) {
     throw new TsexecError(`${what}: package.json ${shown} points outside the checkout (through a symlink to ${printable(real)})`);
   }
+  if (!statSync(real, { throwIfNoEntry: false })?.isFile()) throw missing();
   return real;
 }
 
