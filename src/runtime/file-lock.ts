@@ -151,17 +151,17 @@ export function lockState(lock: string): LockState {
   if (owner === undefined) {
     return ageMs(lock) > unreadableGraceMs
       ? { kind: "stale", why: "its owner record is empty or unreadable", text }
-      : { kind: "held", owner, why: "its owner record is empty or unreadable (stale after a few seconds)", text };
+      : { kind: "held", owner, why: `its owner record is empty or unreadable; stale ${unreadableGraceMs / 1000} s after its last change`, text };
   }
   const me = ownOwner();
   if (owner.host !== undefined && me.host !== undefined && owner.host !== me.host) {
-    return { kind: "held", owner, why: `its owner is on another host (${clean(owner.host)})`, text };
+    return { kind: "held", owner, why: `its owner is on another host, ${clean(owner.host)}`, text };
   }
   if (owner.boot !== undefined && me.boot !== undefined && owner.boot !== me.boot) {
     return { kind: "stale", why: "its owner ran before this machine booted", text };
   }
   if (owner.pidns !== undefined && me.pidns !== undefined && owner.pidns !== me.pidns) {
-    return { kind: "held", owner, why: `its owner is in another pid namespace (${clean(owner.pidns)}), where its pid cannot be checked`, text };
+    return { kind: "held", owner, why: `its owner is in another pid namespace, ${clean(owner.pidns)}, where its pid cannot be checked`, text };
   }
   if (!isAlive(owner.pid)) return { kind: "stale", why: `its owner, pid ${owner.pid}, is gone`, text };
   const start = processStart(owner.pid);
@@ -207,7 +207,7 @@ const clean = (text: string) => printable(text.slice(0, 80));
 
 /** "pid 123 on host h in pid namespace pid:[…] since 2026-11-21 12:00:01 UTC". */
 export function describeOwner(owner: LockOwner | undefined): string {
-  if (owner === undefined) return "an owner it does not name";
+  if (owner === undefined) return "an unknown process";
   const parts = [`pid ${owner.pid}`];
   if (owner.host !== undefined) parts.push(`on host ${clean(owner.host)}`);
   if (owner.pidns !== undefined && owner.pidns !== ownOwner().pidns) parts.push(`in pid namespace ${clean(owner.pidns)}`);

@@ -48,7 +48,7 @@ describe("fetching with a lock in the way", () => {
     await until(() => s.logs.some((l) => l.includes("waiting for the repository")));
     expect(s.logs).toEqual([
       `waiting for the repository ${fixture.fileUrl}: the lock ${paths.lock} is held by pid ${pid} on host ${hostname()} in pid namespace pid:[1] since 2026-01-01 12:34:56 UTC ` +
-        `(its owner is in another pid namespace (pid:[1]), where its pid cannot be checked); if that process is not running, remove the lock file`,
+        `(its owner is in another pid namespace, pid:[1], where its pid cannot be checked); if that process is not running, remove the lock file`,
     ]);
     expect(settled).toBe(false);
     expect(existsSync(paths.lock)).toBe(true);

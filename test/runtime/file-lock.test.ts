@@ -133,10 +133,10 @@ describe("taking a lock", () => {
     const lock = freshLock();
     const pid = deadPid();
     writeFileSync(lock, record({ pid, pidns: "pid:[1]" }));
-    expect(lockState(lock)).toMatchObject({ kind: "held", why: "its owner is in another pid namespace (pid:[1]), where its pid cannot be checked" });
+    expect(lockState(lock)).toMatchObject({ kind: "held", why: "its owner is in another pid namespace, pid:[1], where its pid cannot be checked" });
     expect(tryLock(lock)).toBeUndefined();
     writeFileSync(lock, record({ pid, host: "elsewhere.example" }));
-    expect(lockState(lock)).toMatchObject({ kind: "held", why: "its owner is on another host (elsewhere.example)" });
+    expect(lockState(lock)).toMatchObject({ kind: "held", why: "its owner is on another host, elsewhere.example" });
     expect(tryLock(lock)).toBeUndefined();
   });
 
@@ -239,7 +239,7 @@ describe("waiting for a lock", () => {
     await until(() => lines.length >= 2, "two notices");
     expect(lines[0]).toBe(
       `waiting for the build of x: the lock ${lock} is held by pid 2147483646 on host h\\x1b[31m in pid namespace pid:[1] since 2026-01-01 12:34:56 UTC ` +
-        `(its owner is on another host (h\\x1b[31m)); if that process is not running, remove the lock file`,
+        `(its owner is on another host, h\\x1b[31m); if that process is not running, remove the lock file`,
     );
     expect(lines[1]).toMatch(/^still waiting for the build of x \(\d+ s so far\), held by pid 2147483646 on host /);
     writeFileSync(lock, ""); // released and retaken by a crash: stale after the grace period
