@@ -194,7 +194,8 @@ export function parseOwner(text: string): LockOwner | undefined {
   if (str(host)) owner.host = str(host);
   if (str(boot)) owner.boot = str(boot);
   if (str(pidns)) owner.pidns = str(pidns);
-  if (typeof since === "number" && Number.isFinite(since)) owner.since = since;
+  // A time Date can show (a crafted 1e300 would make toISOString throw).
+  if (typeof since === "number" && !Number.isNaN(new Date(since).getTime())) owner.since = since;
   return owner;
 }
 

@@ -16,6 +16,7 @@ import {
   acquireLock,
   acquireLockSync,
   breakStaleLock,
+  describeOwner,
   lockLeftovers,
   lockState,
   ownOwner,
@@ -138,6 +139,12 @@ describe("taking a lock", () => {
     writeFileSync(lock, record({ pid, host: "elsewhere.example" }));
     expect(lockState(lock)).toMatchObject({ kind: "held", why: "its owner is on another host, elsewhere.example" });
     expect(tryLock(lock)).toBeUndefined();
+  });
+
+  it("a crafted record is shown printable and short, and its fields are checked for their types", () => {
+    const owner = parseOwner(JSON.stringify({ pid: 7, host: `\u001b]0;x\u0007${"h".repeat(200)}`, since: 1e300, start: 5, boot: "" }));
+    expect(owner).toEqual({ pid: 7, host: `\u001b]0;x\u0007${"h".repeat(200)}` });
+    expect(describeOwner(owner)).toBe(`pid 7 on host \\x1b]0;x\\x07${"h".repeat(74)}`);
   });
 
   it.each([
