@@ -20,7 +20,7 @@ import { readMetadata } from "../builtins/fetchgit/cache.js";
 import { contentHash } from "../builtins/fetchgit/hash.js";
 import { asFileUrl } from "../builtins/fetchgit/url.js";
 import { TsexecError } from "./errors.js";
-import { lockPath, lockVersion, readLock, writeLock, type InputLockEntry, type LockFile } from "./lockfile.js";
+import { isReadOnlyDirectory, lockPath, lockVersion, readLock, updateLock, type InputLockEntry, type LockFile } from "./lockfile.js";
 import { FetchedInput, readInputsDeclaration, type DeclaredInput, type Input, type InputsDeclaration } from "./inputs.js";
 import { printable } from "./printable.js";
 import { rememberInputs } from "./inputs-memo.js";
@@ -175,15 +175,6 @@ function inputPath(checkout: string, target: InputTarget): string {
   return real;
 }
 
-/** A directory tsexec must not write a lock into: no write bit (a checkout, a read-only tree; root ignores modes). */
-function isReadOnlyDirectory(dir: string): boolean {
-  try {
-    return (statSync(dir).mode & 0o222) === 0;
-  } catch {
-    return true;
-  }
-}
-
 /** Waits for every promise; throws the first failure in declaration order. */
 async function allOrFirstError<T>(promises: readonly Promise<T>[]): Promise<T[]> {
   const settled = await Promise.allSettled(promises);
@@ -260,8 +251,8 @@ function recordFresh(
   targets: readonly InputTarget[],
   ctx: PrimitiveContext,
 ): "written" | "unchanged" | "read-only" {
-  // The lock read again just before writing, so a section another tsexec wrote meanwhile is kept.
-  const status = isReadOnlyDirectory(dir) ? "read-only" : writeLock(dir, withScriptSection(readLock(dir), key, { ...locked, ...fresh }));
+  // Under the lock's own lock: what another tsexec wrote meanwhile (another section, an entry of this one) is kept.
+  const status = updateLock(dir, (current) => withScriptSection(current, key, { ...locked, ...current?.inputs?.[key], ...fresh }), ctx.log);
   if (status === "read-only") {
     for (const name of freshNames) {
       const target = targets.find((t) => t.name === name)!;
@@ -358,22 +349,37 @@ export async function relockDirectory(
     }
   }
   const changes = (await allOrFirstError(jobs)).filter((c): c is LockChange => c !== undefined);
-  // Read again: what another tsexec wrote meanwhile (another script's section, the npm section) is kept.
-  const current = readLock(dir);
+  let pruned: LockChange[] = [];
+  const status = updateLock(
+    dir,
+    (current) => {
+      const next = relocked(dir, current, sections);
+      pruned = next.pruned;
+      return next.lock;
+    },
+    ctx.log,
+  );
+  return { lockFile: lockPath(dir), changes: [...changes, ...pruned], status };
+}
+
+/**
+ * The directory's lock as it is now (what another tsexec wrote meanwhile is
+ * kept) with the sections re-locked; the sections of scripts not named are
+ * dropped when the script is gone, pruned to what it still declares.
+ * undefined when there is nothing to write.
+ */
+function relocked(dir: string, current: LockFile | undefined, sections: ReadonlyMap<string, Readonly<Record<string, InputLockEntry>>>): { lock: LockFile | undefined; pruned: LockChange[] } {
+  const pruned: LockChange[] = [];
   let next = current;
   for (const [key, section] of sections) next = withScriptSection(next, key, section);
-  // Sections of scripts not named: dropped when the script is gone, pruned to what it still declares.
   for (const [key, locked] of Object.entries(current?.inputs ?? {})) {
     if (sections.has(key)) continue;
     const kept = otherScriptSection(join(dir, key), locked);
-    for (const name of Object.keys(locked)) if (!Object.hasOwn(kept, name)) changes.push({ script: key, name, old: locked[name]!.rev, new: undefined });
+    for (const name of Object.keys(locked)) if (!Object.hasOwn(kept, name)) pruned.push({ script: key, name, old: locked[name]!.rev, new: undefined });
     next = withScriptSection(next, key, kept);
   }
-  const file = lockPath(dir);
-  if (next === undefined) return { lockFile: file, changes, status: "unchanged" };
-  if (current === undefined && next.inputs === undefined && next.npm === undefined) return { lockFile: file, changes, status: "unchanged" };
-  const status = isReadOnlyDirectory(dir) ? "read-only" : writeLock(dir, next);
-  return { lockFile: file, changes, status };
+  if (current === undefined && next?.inputs === undefined && next?.npm === undefined) return { lock: undefined, pruned };
+  return { lock: next, pruned };
 }
 
 /** What stays of the section of a script `lock`/`update` was not given: its still-declared inputs. */

@@ -3,14 +3,15 @@
  * (format: docs/lock.md). Read strictly (a lock is security-relevant: every
  * unknown or ill-typed field is an error naming the file, the line and the
  * entry), written canonically (sorted keys, two spaces, final newline) and
- * atomically, and only when its content changed.
+ * atomically, only when its content changed, and under a lock (updateLock).
  *
- * Base helper: imports only errors and files.
+ * Base helper: imports only errors, files and file-lock.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { TsexecError } from "./errors.js";
-import { writeFileAtomic } from "./files.js";
+import { acquireLockSync, type Release } from "./file-lock.js";
+import { removeLeftoversOfDeadProcesses, writeFileAtomic } from "./files.js";
 
 export const lockFileName = "tsexec.lock";
 export const lockVersion = 1;
@@ -59,16 +60,19 @@ export function lockPath(dir: string): string {
 
 /** The lock in `dir`, validated; undefined when there is none. Throws TsexecError on a corrupt or future lock. */
 export function readLock(dir: string): LockFile | undefined {
+  const text = readLockText(dir);
+  return text === undefined ? undefined : parseLock(text, lockPath(dir));
+}
+
+function readLockText(dir: string): string | undefined {
   const file = lockPath(dir);
-  let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    return readFileSync(file, "utf8");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw new TsexecError(`cannot read ${file} (${code}): make it readable, or remove it to lock again`);
   }
-  return parseLock(text, file);
 }
 
 /** Parses and validates the text of a lock file (`file` names it in errors). */
@@ -89,30 +93,67 @@ export function serializeLock(lock: LockFile): string {
   return `${JSON.stringify(sortKeys(lock), null, 2)}\n`;
 }
 
+export type LockWriteStatus = "written" | "unchanged" | "read-only";
+
 /**
- * Writes `lock` into `dir` if its canonical text differs from what is there.
- * Resolves to "written", "unchanged", or "read-only" when the directory
- * cannot be written (a git checkout): callers warn then, as for an unpinned
- * reference.
+ * Changes the lock in `dir` to `update(current)` (undefined: leave it).
+ * Several tsexec processes may write one directory's lock at once (npm
+ * entries, each script's inputs): the read, the change and the write happen
+ * under `<dir>/tsexec.lock.lock` (file-lock.ts), so each keeps what the others
+ * wrote. `update` may run twice (first without the lock, to see whether
+ * anything changes at all) and must do nothing else. Resolves to "written",
+ * "unchanged", or "read-only" when the directory cannot be written (a git
+ * checkout; nothing is created there): callers warn then, as for an unpinned
+ * reference. `log` gets the lines of a long wait for another writer.
  */
-export function writeLock(dir: string, lock: LockFile): "written" | "unchanged" | "read-only" {
+export function updateLock(dir: string, update: (current: LockFile | undefined) => LockFile | undefined, log: (line: string) => void): LockWriteStatus {
   const file = lockPath(dir);
-  const text = serializeLock(lock);
-  let current: string | undefined;
+  if (changedText(dir, update) === undefined) return "unchanged";
+  if (isReadOnlyDirectory(dir)) return "read-only";
+  let release: Release;
   try {
-    current = readFileSync(file, "utf8");
-  } catch {
-    current = undefined;
+    release = acquireLockSync(`${file}.lock`, { what: `the update of ${file} by another tsexec`, log });
+  } catch (error) {
+    return readOnlyOrThrow(error, file);
   }
-  if (current === text) return "unchanged";
   try {
+    const text = changedText(dir, update);
+    if (text === undefined) return "unchanged";
     writeFileAtomic(file, text);
+    removeLeftoversOfDeadProcesses(dir, [leftovers]);
     return "written";
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "EACCES" || code === "EPERM" || code === "EROFS") return "read-only";
-    throw new TsexecError(`cannot write ${file} (${code ?? String(error)})`);
+    return readOnlyOrThrow(error, file);
+  } finally {
+    release();
   }
+}
+
+/** What a killed writer can leave: `tsexec.lock.<pid>-….tmp`, and its lock's leftovers (file-lock.ts). */
+const leftovers = /^tsexec\.lock\.(?:lock\.(?:stale-)?)?(\d+)-[^/]*\.tmp$/;
+
+/** The canonical text of `update(current lock)` if it differs from the file's text. */
+function changedText(dir: string, update: (current: LockFile | undefined) => LockFile | undefined): string | undefined {
+  const text = readLockText(dir);
+  const next = update(text === undefined ? undefined : parseLock(text, lockPath(dir)));
+  const nextText = next === undefined ? undefined : serializeLock(next);
+  return nextText === text ? undefined : nextText;
+}
+
+/** A directory tsexec must not write a lock into: no write bit (a checkout, a read-only tree; root ignores modes). */
+export function isReadOnlyDirectory(dir: string): boolean {
+  try {
+    return (statSync(dir).mode & 0o222) === 0;
+  } catch {
+    return true;
+  }
+}
+
+function readOnlyOrThrow(error: unknown, file: string): "read-only" {
+  if (error instanceof TsexecError) throw error;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") return "read-only";
+  throw new TsexecError(`cannot write ${file} (${code ?? String(error)})`);
 }
 
 function sortKeys(value: unknown): unknown {

@@ -1,9 +1,10 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { parseLock, readLock, serializeLock, writeLock, type LockFile } from "../../src/runtime/lockfile.js";
+import { parseLock, readLock, serializeLock, updateLock, type LockFile } from "../../src/runtime/lockfile.js";
 import { tempDir } from "../helpers.js";
 
+const noLog = () => {};
 const commit = "3b2ac9b094495d31146a68f88c145aae30e7dae1";
 const hash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
 const lock: LockFile = {
@@ -18,14 +19,48 @@ const lock: LockFile = {
 describe("tsexec.lock", () => {
   test("is written with sorted keys and a final newline, only when it changes, and reads back", () => {
     const dir = tempDir("lock-");
-    expect(writeLock(dir, lock)).toBe("written");
+    expect(updateLock(dir, () => lock, noLog)).toBe("written");
     const text = readFileSync(join(dir, "tsexec.lock"), "utf8");
     expect(text.endsWith("}\n")).toBe(true);
     expect(text.indexOf('"inputs"')).toBeLessThan(text.indexOf('"npm"'));
     expect(text.indexOf('"npm"')).toBeLessThan(text.indexOf('"version"'));
-    expect(writeLock(dir, lock)).toBe("unchanged");
+    expect(updateLock(dir, () => lock, noLog)).toBe("unchanged");
+    expect(updateLock(dir, () => undefined, noLog)).toBe("unchanged");
+    expect(readdirSync(dir)).toEqual(["tsexec.lock"]);
     expect(readLock(dir)).toEqual(lock);
     expect(serializeLock(readLock(dir)!)).toBe(text);
+  });
+
+  test("an update changes what is there now, under tsexec.lock.lock, and leaves no trace of that lock", () => {
+    const dir = tempDir("lock-");
+    writeFileSync(join(dir, "tsexec.lock"), serializeLock({ version: 1, npm: lock.npm! }));
+    const seen: (LockFile | undefined)[] = [];
+    const status = updateLock(dir, (current) => (seen.push(current), { ...current!, inputs: lock.inputs! }), noLog);
+    expect(status).toBe("written");
+    expect(seen).toHaveLength(2); // once to see a change, once under the lock
+    expect(readLock(dir)).toEqual(lock);
+    expect(readdirSync(dir)).toEqual(["tsexec.lock"]);
+  });
+
+  test("a writer killed holding the lock's lock: the next update breaks it as stale, and sweeps what it left", () => {
+    const dir = tempDir("lock-");
+    const dead = 2147483646;
+    writeFileSync(join(dir, "tsexec.lock.lock"), JSON.stringify({ pid: dead, since: 0 }));
+    writeFileSync(join(dir, `tsexec.lock.lock.${dead}-a-0-b.tmp`), "");
+    writeFileSync(join(dir, `tsexec.lock.${dead}-a-0-b.tmp`), "{");
+    expect(updateLock(dir, () => lock, noLog)).toBe("written");
+    expect(readdirSync(dir)).toEqual(["tsexec.lock"]);
+  });
+
+  test("a read-only directory: 'read-only', and nothing is created there", () => {
+    const dir = tempDir("lock-");
+    chmodSync(dir, 0o555);
+    try {
+      expect(updateLock(dir, () => lock, noLog)).toBe("read-only");
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      chmodSync(dir, 0o755);
+    }
   });
 
   test("no lock is undefined; corrupt, wrong-shaped and future locks are errors naming the file and line", () => {

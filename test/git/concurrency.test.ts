@@ -78,8 +78,8 @@ describe("several processes", () => {
       const url = `${server.url}/tool.git`;
       // The test holds the lock until all 8 have asked and are waiting (each says so after 2 s), then lets go.
       const paths = repositoryPaths(cacheDir, url);
-      mkdirSync(paths.lock, { recursive: true });
-      writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ id: "test", pid: process.pid, host: hostname(), since: Date.now() }));
+      mkdirSync(paths.root, { recursive: true });
+      writeFileSync(paths.lock, JSON.stringify({ pid: process.pid, host: hostname(), since: Date.now() }));
       const children = Array.from({ length: 8 }, () => {
         const child = spawn(process.execPath, [launcher, join(scripts, "path.ts"), url, "dev"], {
           env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir },
@@ -91,8 +91,8 @@ describe("several processes", () => {
         const closed = new Promise<void>((resolve) => child.on("close", (code) => ((out.code = code), resolve())));
         return { out, closed };
       });
-      await until(() => children.every((c) => c.out.stderr.includes("waiting for the lock")), 20_000, "all 8 to wait");
-      rmSync(paths.lock, { recursive: true });
+      await until(() => children.every((c) => c.out.stderr.includes("waiting for the repository")), 20_000, "all 8 to wait");
+      rmSync(paths.lock);
       await Promise.all(children.map((c) => c.closed));
       for (const { out } of children) {
         expect(out.code).toBe(0);

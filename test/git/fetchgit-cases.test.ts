@@ -253,9 +253,9 @@ describe("leftovers of killed processes", () => {
   test("a lock whose pid was reused by another process (its start time differs) is stale too", async () => {
     const s = session();
     const paths = repositoryPaths(s.cacheDir, fixture.fileUrl);
-    mkdirSync(paths.lock, { recursive: true });
+    mkdirSync(paths.root, { recursive: true });
     // This very process is alive, but it did not start at tick 1.
-    writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ id: "reused", pid: process.pid, start: "1", host: hostname(), since: 0 }));
+    writeFileSync(paths.lock, JSON.stringify({ pid: process.pid, start: "1", host: hostname(), since: 0 }));
     expect(await s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first })).toBe(join(paths.checkouts, fixture.commits.first));
     expect(existsSync(paths.lock)).toBe(false);
   });
@@ -263,15 +263,15 @@ describe("leftovers of killed processes", () => {
   test("a lock held by a live process is waited for (polled, no fixed sleep)", async () => {
     const s = session();
     const paths = repositoryPaths(s.cacheDir, fixture.fileUrl);
-    mkdirSync(paths.lock, { recursive: true });
-    writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ id: "live", pid: process.pid, host: hostname(), since: 0 }));
+    mkdirSync(paths.root, { recursive: true });
+    writeFileSync(paths.lock, JSON.stringify({ pid: process.pid, host: hostname(), since: 0 }));
     let settled = false;
     const fetching = s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first }).finally(() => (settled = true));
     // Still waiting once the wait has been reported (after 2 s), naming the owner.
-    await until(() => s.logs.some((line) => line.startsWith(`waiting for the lock on ${fixture.fileUrl}: held by pid ${process.pid} on host ${hostname()}`)));
+    await until(() => s.logs.some((line) => line.startsWith(`waiting for the repository ${fixture.fileUrl}: the lock ${paths.lock} is held by pid ${process.pid} on host ${hostname()}`)));
     expect(settled).toBe(false);
     expect(readdirSync(paths.root).includes("checkouts")).toBe(false);
-    rmSync(paths.lock, { recursive: true });
+    rmSync(paths.lock);
     expect(await fetching).toBe(join(paths.checkouts, fixture.commits.first));
   });
 
@@ -280,12 +280,14 @@ describe("leftovers of killed processes", () => {
     const paths = repositoryPaths(s.cacheDir, fixture.fileUrl);
     const { spawnSync } = await import("node:child_process");
     const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
-    mkdirSync(paths.lock, { recursive: true });
-    writeFileSync(join(paths.lock, "owner.json"), JSON.stringify({ id: `${dead}-x`, pid: Number(dead), host: hostname(), since: 0 }));
+    mkdirSync(paths.root, { recursive: true });
+    writeFileSync(paths.lock, JSON.stringify({ pid: Number(dead), host: hostname(), since: 0 }));
+    writeFileSync(join(paths.root, `lock.${dead}-x-0-abc.tmp`), "");
     mkdirSync(join(paths.checkouts, `.tmp-${dead}-x-0-abc`, "half"), { recursive: true });
     const path = await s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first });
     expect(readdirSync(paths.checkouts)).toEqual([fixture.commits.first]);
     expect(existsSync(paths.lock)).toBe(false);
+    expect(existsSync(join(paths.root, `lock.${dead}-x-0-abc.tmp`))).toBe(false);
     expect(path).toBe(join(paths.checkouts, fixture.commits.first));
   });
 });

@@ -1,8 +1,6 @@
 /** The build store in-process: hashing, builds, inputs, read-only outputs, failures, no rebuilds. */
-import { describe, expect, it, vi } from "vitest";
-import { spawn } from "node:child_process";
+import { describe, expect, it } from "vitest";
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { hostname } from "node:os";
 import { join } from "node:path";
 import { tempDir } from "../helpers.js";
 
@@ -10,9 +8,8 @@ const cacheDir = tempDir("tsexec-store-cache-");
 process.env.TSEXEC_CACHE_DIR = cacheDir;
 
 const { run, unsafePerformIO, makeLib, TsexecError } = await import("../../src/index.js");
-const { storeStats, tryLock, validMarker, isBuilt } = await import("../../src/builtins/derivation/store.js");
-const { lockState, ownOwner, unreadableGraceMs, WaitNotices } = await import("../../src/builtins/derivation/lock.js");
-const { processStart } = await import("../../src/runtime/processes.js");
+const { storeStats, validMarker, isBuilt } = await import("../../src/builtins/derivation/store.js");
+const { ownOwner } = await import("../../src/runtime/file-lock.js");
 
 const lib = makeLib({ dir: process.cwd() });
 const store = join(cacheDir, "store");
@@ -240,106 +237,5 @@ describe("builds at the final store path", () => {
     const kept = await run(lib.build(lib.toFile("kept.txt", "kept")));
     sweep(cacheDir);
     expect(readFileSync(kept, "utf8")).toBe("kept");
-  });
-});
-
-describe("build locks", () => {
-  const ownNamespace = existsSync("/proc/self/ns/pid") ? readlinkSync("/proc/self/ns/pid") : undefined;
-  const record = (fields: Record<string, unknown>) => `${JSON.stringify({ ...ownOwner(), ...fields })}\n`;
-  const freshLock = () => join(tempDir(), "x.lock");
-
-  it("hold an owner record: pid, start time, host, boot id and pid namespace", () => {
-    const lock = freshLock();
-    expect(tryLock(lock)).toBe(true);
-    const owner = JSON.parse(readFileSync(lock, "utf8"));
-    expect(owner).toMatchObject({ pid: process.pid, host: hostname() });
-    expect(typeof owner.since).toBe("number");
-    if (ownNamespace) {
-      expect(owner.pidns).toBe(ownNamespace);
-      expect(owner.boot).toBe(readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim());
-      expect(owner.start).toMatch(/^\d+$/);
-    }
-    expect(tryLock(lock)).toBe(false);
-    expect(readdirSync(join(lock, "..")).sort()).toEqual(["x.lock"]);
-  });
-
-  it("are kept while their owner runs: this process, or a live unrelated one", async () => {
-    const lock = freshLock();
-    writeFileSync(lock, record({}));
-    expect(lockState(lock)).toMatchObject({ kind: "held", why: "its owner is running" });
-    expect(tryLock(lock)).toBe(false);
-    const sleeper = spawn("sleep", ["30"], { stdio: "ignore" });
-    try {
-      await new Promise((resolve) => sleeper.on("spawn", resolve));
-      writeFileSync(lock, record({ pid: sleeper.pid, start: processStart(sleeper.pid!) }));
-      expect(tryLock(lock)).toBe(false);
-    } finally {
-      sleeper.kill("SIGKILL");
-    }
-  });
-
-  it("are broken when their owner is dead, its pid was reused, or it ran before this boot", () => {
-    const lock = freshLock();
-    writeFileSync(lock, record({ pid: 2147483646 }));
-    expect(lockState(lock)).toMatchObject({ kind: "stale", why: "its owner, pid 2147483646, is gone" });
-    expect(tryLock(lock)).toBe(true);
-    if (ownNamespace) {
-      writeFileSync(lock, record({ start: "1" }));
-      expect(lockState(lock)).toMatchObject({ kind: "stale", why: `pid ${process.pid} is now another process` });
-      expect(tryLock(lock)).toBe(true);
-      writeFileSync(lock, record({ boot: "00000000-0000-0000-0000-000000000000" }));
-      expect(lockState(lock).kind).toBe("stale");
-      expect(tryLock(lock)).toBe(true);
-    }
-    // The format of earlier versions: "<pid> <start>".
-    writeFileSync(lock, "2147483646 12345\n");
-    expect(tryLock(lock)).toBe(true);
-  });
-
-  it("are never broken by pid when the owner is in another pid namespace or on another host", () => {
-    const lock = freshLock();
-    writeFileSync(lock, record({ pid: 2147483646, pidns: "pid:[1]" }));
-    expect(lockState(lock)).toMatchObject({ kind: "held", why: expect.stringContaining("another pid namespace (pid:[1])") });
-    expect(tryLock(lock)).toBe(false);
-    writeFileSync(lock, record({ pid: 2147483646, host: "elsewhere.example" }));
-    expect(lockState(lock)).toMatchObject({ kind: "held", why: "its owner is on another host (elsewhere.example)" });
-    expect(tryLock(lock)).toBe(false);
-  });
-
-  it("without a readable owner record are stale after a short grace period", () => {
-    const lock = freshLock();
-    for (const text of ["", "{\"pid\": 12", "garbage\u0007", "{\"pid\": -4}", "[]"]) {
-      writeFileSync(lock, text);
-      expect(lockState(lock)).toMatchObject({ kind: "held", owner: undefined });
-      expect(tryLock(lock)).toBe(false);
-      const past = (Date.now() - unreadableGraceMs - 1000) / 1000;
-      utimesSync(lock, past, past);
-      expect(lockState(lock).kind).toBe("stale");
-      expect(tryLock(lock)).toBe(true);
-    }
-  });
-
-  it("say who holds them when a wait passes two seconds, then keep saying how long", () => {
-    vi.useFakeTimers({ toFake: ["Date"] });
-    try {
-      const lock = freshLock();
-      writeFileSync(lock, record({ pid: 2147483646, pidns: "pid:[1]", host: "h\u001b[31m" }));
-      const lines: string[] = [];
-      const notices = new WaitNotices("the build of x", lock, (line) => lines.push(line));
-      vi.advanceTimersByTime(1900);
-      notices.tick();
-      expect(lines).toEqual([]);
-      vi.advanceTimersByTime(200);
-      notices.tick();
-      notices.tick();
-      expect(lines).toHaveLength(1);
-      expect(lines[0]).toContain(`waiting for the build of x: the lock ${lock} is held by pid 2147483646 on host h?[31m in pid namespace pid:[1]`);
-      expect(lines[0]).toContain("Waited 2 s");
-      vi.advanceTimersByTime(10_000);
-      notices.tick();
-      expect(lines[1]).toBe("still waiting for the build of x (12 s)");
-    } finally {
-      vi.useRealTimers();
-    }
   });
 });

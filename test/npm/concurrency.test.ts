@@ -41,7 +41,8 @@ describe("concurrent and killed installs", () => {
     try {
       const runs = await Promise.all(Array.from({ length: 8 }, () => runTsexec([join(dir, "t.ts")], { env: npmEnv(registry.url), cacheDir })));
       for (const run of runs) {
-        expect(run.stderr).toBe("");
+        // Nothing but, on a slow machine, the notice of a wait longer than 2 s for the one installer (docs/locks.md).
+        expect(run.stderr).toMatch(/^(tsexec: (still )?waiting for the install of .*\n)*$/);
         expect(run.stdout).toBe("alpha+beta@1.0.0\n");
       }
     } finally {

@@ -185,7 +185,7 @@ describe("SIGINT mid-fetch", () => {
       run.child.kill("SIGINT");
       expect((await run.exit).code).toBe(130);
       expect(below.filter(isRunning)).toEqual([]);
-      // fetchgit's lock is a directory `git/<hash>/lock` (with owner.json) while it fetches.
+      // fetchgit's lock is the file `git/<hash>/lock` while it fetches (docs/locks.md).
       expect(filesUnder(cacheDir).filter((f) => /(^|\/|\.)lock(\.|\/|$)/.test(f))).toEqual([]);
     } finally {
       server.close();

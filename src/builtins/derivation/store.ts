@@ -22,6 +22,7 @@ import { lstatSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../../runtime/errors.js";
+import { acquireLock, acquireLockSync, tryLock, type LockWait, type Release } from "../../runtime/file-lock.js";
 import { makeDirectory, makeReadOnly, removeTree, writeFileAtomic } from "../../runtime/files.js";
 import {
   builderCommand,
@@ -34,10 +35,8 @@ import {
 } from "./builder.js";
 import { outputPath, renderForStore, storeDir, type Derivation } from "./derivation.js";
 import { isLauncherDerivation, launcherPath, launcherPathSync } from "./launcher.js";
-import { acquire, acquireSync, releaseLock, tryLock } from "./lock.js";
 
 export { buildFailureExitCode, buildTimeoutExitCode } from "./builder.js";
-export { tryLock } from "./lock.js";
 
 /** Counts the builds this process ran (tests read it to prove nothing was rebuilt). */
 export const storeStats = { builds: 0, swept: 0 };
@@ -75,7 +74,9 @@ async function realiseUnbuilt(drv: Derivation, out: string, ctx: PrimitiveContex
   await Promise.all(drv.inputs.map((input) => realise(input, ctx)));
   const launcher = usesLauncher(drv) ? await launcherPath(ctx, (d) => realise(d, ctx)) : undefined;
   const paths = buildPaths(drv, ctx.cacheDir);
-  if (!(await acquire(paths.lock, `the build of ${drv.storeName}`, ctx.log, () => isBuilt(out), ctx.verbose))) return out;
+  makeDirectory(paths.builds);
+  const release = await acquireLock(paths.lock, buildWait(drv, out, ctx));
+  if (release === undefined) return out;
   try {
     if (isBuilt(out)) return out;
     prepareBuild(paths, drv, ctx);
@@ -86,7 +87,7 @@ async function realiseUnbuilt(drv: Derivation, out: string, ctx: PrimitiveContex
     }
     return register(paths);
   } finally {
-    discard(paths);
+    discard(paths, release);
   }
 }
 
@@ -101,7 +102,9 @@ export function realiseSync(drv: Derivation, ctx: PrimitiveContext): string {
   for (const input of drv.inputs) realiseSync(input, ctx);
   const launcher = usesLauncher(drv) ? launcherPathSync((d) => realiseSync(d, ctx)) : undefined;
   const paths = buildPaths(drv, ctx.cacheDir);
-  if (!acquireSync(paths.lock, `the build of ${drv.storeName}`, ctx.log, () => isBuilt(out), ctx.verbose)) return out;
+  makeDirectory(paths.builds);
+  const release = acquireLockSync(paths.lock, buildWait(drv, out, ctx));
+  if (release === undefined) return out;
   try {
     if (isBuilt(out)) return out;
     prepareBuild(paths, drv, ctx);
@@ -116,8 +119,13 @@ export function realiseSync(drv: Derivation, ctx: PrimitiveContext): string {
     }
     return register(paths);
   } finally {
-    discard(paths);
+    discard(paths, release);
   }
+}
+
+/** Waiting for the build lock: over once another process made the output valid. */
+function buildWait(drv: Derivation, out: string, ctx: PrimitiveContext): LockWait {
+  return { what: `the build of ${drv.storeName}`, log: ctx.log, done: () => isBuilt(out), verbose: ctx.verbose };
 }
 
 const noLimits: BuildLimits = { timeout: undefined, maxSilentTime: undefined, timeoutSource: "" };
@@ -201,12 +209,12 @@ function register(paths: BuildPaths): string {
 }
 
 /** Removes this build's directory and, unless the output became valid, what it wrote; releases the lock. */
-function discard(paths: BuildPaths): void {
+function discard(paths: BuildPaths, release: Release): void {
   try {
     removeTree(paths.top);
     if (!isBuilt(paths.out)) removeTree(paths.out);
   } finally {
-    releaseLock(paths.lock);
+    release();
   }
 }
 
@@ -267,7 +275,8 @@ export function sweep(cacheDir: string): void {
   }
   for (const [storeName, paths] of leftovers) {
     const lock = join(builds, `${storeName}.lock`);
-    if (!tryLock(lock)) continue; // being built right now
+    const release = tryLock(lock);
+    if (release === undefined) continue; // being built right now
     try {
       for (const path of paths) {
         // A store path that became valid since the listing is an output: keep it.
@@ -276,7 +285,7 @@ export function sweep(cacheDir: string): void {
         storeStats.swept++;
       }
     } finally {
-      releaseLock(lock);
+      release();
     }
   }
 }

@@ -4,7 +4,7 @@
  *     <cacheDir>/git/<sha256(url), 32 hex>/
  *       url                      the URL, for people reading the cache
  *       repo.git/                bare repository the fetches go into
- *       lock/                    held while a process fetches (owner.json inside)
+ *       lock                     held while a process runs git on it (its owner's record; file-lock.ts)
  *       refs.json                last resolution of each moving rev: { rev: { commit, resolvedAt } }
  *       checkouts/<commit>       finished read-only checkout (with submodules)
  *       checkouts/<commit>-nosub finished checkout without submodules
@@ -13,16 +13,14 @@
  *
  * A checkout is complete exactly when its directory exists: it is assembled in
  * `.tmp-<pid>-*` beside it and renamed into place. Temporary directories and
- * locks of dead processes are removed by the next fetch of the repository.
+ * lock leftovers of dead processes are removed by the next fetch of the repository.
  * `refs.json` is where the hourly re-resolution time of moving refs is kept.
  */
-import { mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { TsexecError } from "../../runtime/errors.js";
+import { acquireLock as acquireFileLock, type Release } from "../../runtime/file-lock.js";
 // uniqueSuffix() leads with the pid, so leftovers of dead processes are recognised.
-import { makeDirectories, removeLeftoversOfDeadProcesses, removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
-import { isAlive, processStart } from "../../runtime/processes.js";
+import { makeDirectories, removeLeftoversOfDeadProcesses, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
 import { sha256Hex } from "./sha256.js";
 import { isFullHash } from "./url.js";
 
@@ -147,196 +145,30 @@ export function recordResolution(paths: RepositoryPaths, rev: string, commit: st
   writeFileAtomic(paths.refs, JSON.stringify(all, null, 1));
 }
 
-// ---- locks ----
-
-/** Who holds a lock: enough to tell a live owner from a dead one, and to name it to a waiting user. */
-export interface LockOwner {
-  /** The candidate directory's suffix: tells this owner's lock from a later one. */
-  readonly id: string;
-  readonly pid: number;
-  /** The process's start time (Linux /proc), so a reused pid is not taken for the owner. */
-  readonly start: string | undefined;
-  readonly host: string;
-  /** /proc/sys/kernel/random/boot_id: an owner from an earlier boot of this host is gone. */
-  readonly bootId?: string | undefined;
-  /** readlink /proc/self/ns/pid: a pid means something only inside its own pid namespace. */
-  readonly pidNamespace?: string | undefined;
-  readonly since: number;
-}
-
-function readText(path: string, read: (path: string) => string): string | undefined {
-  try {
-    return read(path).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-let self: Omit<LockOwner, "id" | "since"> | undefined;
-
-/** This process as a lock owner (computed once). */
-function thisProcess(): Omit<LockOwner, "id" | "since"> {
-  self ??= {
-    pid: process.pid,
-    start: processStart(process.pid),
-    host: hostname(),
-    bootId: readText("/proc/sys/kernel/random/boot_id", (p) => readFileSync(p, "utf8")),
-    pidNamespace: readText("/proc/self/ns/pid", readlinkSync),
-  };
-  return self;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** How long an unreadable lock (no owner.json, empty, truncated) may exist before it is taken for a crash's leftover. */
-export const unreadableLockGraceMs = 2_000;
-/** A wait longer than this is reported, and again every `waitReportEveryMs`. */
-const waitReportAfterMs = 2_000;
-const waitReportEveryMs = 10_000;
+// ---- the repository lock ----
 
 /**
- * Takes the lock of a repository across processes: a directory with
- * `owner.json`, created beside `lock` and renamed onto it, so the lock never
- * exists without its owner. A lock whose owner is gone (killed, or from an
- * earlier boot), or that has no readable owner after a grace period, is taken
- * over. Waits longer than 2 s are reported through `report` (one line naming
- * the owner, then how long, every 10 s). Callers in one process take turns
- * before calling this (checkout.ts), so it is never taken twice by a process.
+ * Takes the lock of a repository across processes (file-lock.ts; docs/locks.md).
+ * Waits longer than 2 s are reported through `report`; after
+ * TSEXEC_LOCK_TIMEOUT seconds (ten minutes without it) the wait fails naming
+ * the owner. Callers in one process take turns before calling this
+ * (checkout.ts), so it is never taken twice by a process.
  */
 export interface LockWait {
   /** Where the waiting lines go (the run's log: printed without -v). */
   readonly report?: (line: string) => void;
   readonly timeoutMs?: number;
-  readonly reportAfterMs?: number;
-  readonly reportEveryMs?: number;
 }
 
-export async function acquireLock(paths: RepositoryPaths, what: string, wait: LockWait = {}): Promise<() => void> {
-  const { report = () => {}, timeoutMs = lockTimeoutMs(), reportAfterMs = waitReportAfterMs, reportEveryMs = waitReportEveryMs } = wait;
+export function acquireLock(paths: RepositoryPaths, url: string, wait: LockWait = {}): Promise<Release> {
   makeCacheDirectory(paths.root);
-  const started = Date.now();
-  let reported = 0;
-  for (let delay = 10; ; delay = Math.min(delay * 2, 200)) {
-    const id = uniqueSuffix();
-    const candidate = `${paths.lock}.${id}`;
-    mkdirSync(candidate);
-    const owner: LockOwner = { id, ...thisProcess(), since: Date.now() };
-    writeFileSync(join(candidate, "owner.json"), JSON.stringify(owner));
-    try {
-      renameSync(candidate, paths.lock);
-      return () => releaseLock(paths, id);
-    } catch (error) {
-      rmSync(candidate, { recursive: true, force: true });
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== "ENOTEMPTY" && code !== "EEXIST") throw error;
-    }
-    if (breakStaleLock(paths)) continue;
-    const waited = Date.now() - started;
-    if (waited > timeoutMs) {
-      throw new TsexecError(
-        `fetchgit: timed out after ${Math.round(waited / 1000)} s waiting for the lock on ${what}, held by ${describeOwner(paths.lock)}; if that process is not fetching it, remove ${paths.lock}`,
-      );
-    }
-    if (reported === 0 ? waited >= reportAfterMs : waited - reported >= reportEveryMs) {
-      report(
-        reported === 0
-          ? `waiting for the lock on ${what}: held by ${describeOwner(paths.lock)} (${paths.lock})`
-          : `still waiting for the lock on ${what} (${Math.round(waited / 1000)} s so far), held by ${describeOwner(paths.lock)}`,
-      );
-      reported = waited;
-    }
-    await sleep(delay);
-  }
+  return acquireFileLock(paths.lock, { what: `the repository ${url}`, log: wait.report ?? (() => {}), timeoutMs: wait.timeoutMs ?? lockTimeoutMs() });
 }
 
 /** TSEXEC_LOCK_TIMEOUT seconds, else ten minutes. */
 function lockTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const seconds = Number(env.TSEXEC_LOCK_TIMEOUT);
   return (seconds > 0 ? seconds : 600) * 1000;
-}
-
-function releaseLock(paths: RepositoryPaths, id: string): void {
-  // Only our own lock: renamed away first so nobody sees a half-removed lock.
-  if (readOwner(paths.lock)?.id !== id) return;
-  const gone = `${paths.lock}.released-${uniqueSuffix()}`;
-  try {
-    renameSync(paths.lock, gone);
-    rmSync(gone, { recursive: true, force: true });
-  } catch {
-    // Gone already.
-  }
-}
-
-/** The owner record of a lock, if it is readable and has the right shape. */
-export function readOwner(lock: string): LockOwner | undefined {
-  let owner: unknown;
-  try {
-    owner = JSON.parse(readFileSync(join(lock, "owner.json"), "utf8"));
-  } catch {
-    return undefined;
-  }
-  const o = owner as Partial<LockOwner> | null;
-  const valid =
-    typeof o === "object" && o !== null && typeof o.id === "string" && Number.isSafeInteger(o.pid) && typeof o.host === "string" && typeof o.since === "number";
-  return valid ? (o as LockOwner) : undefined;
-}
-
-/** "pid 123 on host h since 12:00:01", for waiting messages (printable characters only: the file may be anyone's). */
-function describeOwner(lock: string): string {
-  const owner = readOwner(lock);
-  if (owner === undefined) return "an unknown process (its owner.json is missing or unreadable)";
-  const clean = (text: string) => text.replace(/[^\x20-\x7e]/g, "?").slice(0, 100);
-  const since = new Date(owner.since).toISOString().slice(11, 19);
-  return `pid ${owner.pid} on host ${clean(owner.host)} since ${since} UTC`;
-}
-
-/** Why a lock may be taken over, or undefined while its owner may still be working. */
-export function staleReason(lock: string, now = Date.now()): string | undefined {
-  const owner = readOwner(lock);
-  if (owner === undefined) {
-    let age: number;
-    try {
-      age = now - statSync(lock).mtimeMs;
-    } catch {
-      return undefined; // released meanwhile
-    }
-    return age > unreadableLockGraceMs ? "its owner.json is missing or unreadable" : undefined;
-  }
-  const me = thisProcess();
-  if (owner.host !== me.host) return undefined; // another machine (shared cache): its pids mean nothing here
-  if (owner.bootId !== undefined && me.bootId !== undefined && owner.bootId !== me.bootId) return "its owner ran before this machine restarted";
-  if (owner.pidNamespace !== undefined && me.pidNamespace !== undefined && owner.pidNamespace !== me.pidNamespace) return undefined;
-  if (!isAlive(owner.pid)) return `its owner, pid ${owner.pid}, is gone`;
-  const start = processStart(owner.pid);
-  if (owner.start !== undefined && start !== undefined && start !== owner.start) return `its owner's pid ${owner.pid} now belongs to another process`;
-  return undefined;
-}
-
-/**
- * Removes the lock if it is stale; true if it did. The stale lock is moved to
- * a name of its own, so of several waiters breaking it only one succeeds; one
- * that moved a newer, live lock by mistake (taken just after it looked) puts
- * it back.
- */
-function breakStaleLock(paths: RepositoryPaths): boolean {
-  const before = readOwner(paths.lock);
-  if (staleReason(paths.lock) === undefined) return false;
-  const stale = `${paths.lock}.stale-${uniqueSuffix()}`;
-  try {
-    renameSync(paths.lock, stale);
-  } catch {
-    return true; // another waiter broke it first
-  }
-  if (readOwner(stale)?.id !== before?.id) {
-    try {
-      renameSync(stale, paths.lock);
-    } catch {
-      // Someone took the lock meanwhile; the moved one is cleaned up as a leftover.
-    }
-    return false;
-  }
-  removeTree(stale);
-  return true;
 }
 
 // ---- temporary directories ----
@@ -357,6 +189,7 @@ export function makeTempCheckout(paths: RepositoryPaths): string {
 function leftoverPatterns(paths: RepositoryPaths): [string, RegExp[]][] {
   return [
     [paths.checkouts, [/^\.tmp-(\d+)-/, /\.json\.(\d+)-[^/]*\.tmp$/]],
+    // lock.<pid>-….tmp, lock.stale-<pid>-….tmp (file-lock.ts), and the lock directories of earlier versions.
     [paths.root, [/^lock\.(?:[a-z]+-)?(\d+)-/, /^repo\.git\.tmp-(\d+)-/, /^refs\.json\.(\d+)-[^/]*\.tmp$/]],
     [join(paths.bare, "refs", "tsexec"), [/^(\d+)-/]],
   ];

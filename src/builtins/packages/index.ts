@@ -15,7 +15,7 @@ import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../../runtime/errors.js";
-import { lockPath, readLock, writeLock, type LockFile, type NpmLockPackage } from "../../runtime/lockfile.js";
+import { lockPath, lockVersion, readLock, updateLock, type LockFile, type NpmLockPackage } from "../../runtime/lockfile.js";
 import { defaultRegistry, loadNpmConfig, type NpmConfig } from "./config.js";
 import { closeConnections } from "./fetch.js";
 import { fitsThisPlatform } from "./platform.js";
@@ -113,7 +113,8 @@ export async function locateNpmSpecifier(text: string, importer: string, ctx: Pr
       closeConnections();
     }
     // A fetched checkout is content-addressed: never written into, even where the file system would let us.
-    const written = isInside(dir, realCacheDir(ctx.cacheDir)) ? "read-only" : writeLock(dir, { ...lock, npm: { specifiers, packages } });
+    const resolved = Object.fromEntries(wanted.map((s) => [s.key, specifiers[s.key]!]));
+    const written = isInside(dir, realCacheDir(ctx.cacheDir)) ? "read-only" : updateLock(dir, (current) => withNpmEntries(current, resolved, packages), ctx.log);
     if (written === "read-only") {
       for (const s of wanted) {
         ctx.log(`warning: npm:${s.key} is not pinned (${dir} is read-only, so no tsexec.lock records it): it resolved to ${specifiers[s.key]}; to run exactly this, import npm:${specifiers[s.key]}`);
@@ -124,6 +125,19 @@ export async function locateNpmSpecifier(text: string, importer: string, ctx: Pr
   const plan = planFromLock(lockFile, Object.values(specifiers), packages, allowScripts(ctx));
   const tree = await install(plan, config, ctx);
   return { packageDir: join(tree, virtualPath(key, splitAlias(key).name)), subpath: spec.subpath, dependsOn: isFile(lockFile) ? [lockFile] : [] };
+}
+
+/**
+ * `lock` (as it is now, perhaps written meanwhile by another tsexec) with the
+ * specifiers this run resolved and the packages they need added; every other
+ * entry and section kept.
+ */
+function withNpmEntries(lock: LockFile | undefined, resolved: Readonly<Record<string, string>>, packages: Readonly<Record<string, NpmLockPackage>>): LockFile {
+  const npm = lock?.npm;
+  return {
+    ...(lock ?? { version: lockVersion }),
+    npm: { specifiers: { ...npm?.specifiers, ...resolved }, packages: { ...npm?.packages, ...packages } },
+  };
 }
 
 const isInside = (path: string, dir: string) => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);

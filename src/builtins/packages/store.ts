@@ -28,18 +28,14 @@ import {
   lstatSync,
   mkdirSync,
   readdirSync,
-  readFileSync,
   renameSync,
-  rmSync,
   statSync,
   symlinkSync,
-  writeFileSync,
 } from "node:fs";
-import { hostname } from "node:os";
 import { dirname, join, posix, relative } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 import { makeDirectory, makeReadOnly, removeLeftoversOfDeadProcesses, removeTree, uniqueSuffix } from "../../runtime/files.js";
-import { isAlive, processStart } from "../../runtime/processes.js";
+import { acquireLock, lockLeftovers } from "../../runtime/file-lock.js";
 import { linkBins, makeBinsExecutable } from "./bins.js";
 import { tarballUrl, type NpmConfig } from "./config.js";
 import { fromNpmCache, get, parseIntegrity, shortHash, verifyIntegrity } from "./fetch.js";
@@ -127,8 +123,8 @@ export async function ensureTree(plan: TreePlan, options: InstallOptions): Promi
   const treeDir = join(treesDir, treeKey(plan));
   if (exists(treeDir)) return treeDir;
   makeDirectory(treesDir);
-  const lock = `${treeDir}.lock`;
-  if (!(await acquire(lock, () => exists(treeDir)))) return treeDir;
+  const release = await acquireLock(`${treeDir}.lock`, { what: `the install of ${treeDir}`, log: options.log, done: () => exists(treeDir) });
+  if (release === undefined) return treeDir;
   try {
     if (exists(treeDir)) return treeDir;
     removeLeftovers(treesDir);
@@ -151,7 +147,7 @@ export async function ensureTree(plan: TreePlan, options: InstallOptions): Promi
     }
     return treeDir;
   } finally {
-    rmSync(lock, { force: true });
+    release();
   }
 }
 
@@ -306,72 +302,7 @@ function copyTree(from: string, to: string): void {
   }
 }
 
-// ---- the install lock ----
-
-interface Owner {
-  readonly pid: number;
-  readonly start?: string;
-  readonly host: string;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Takes the lock file (true), waiting while a live process holds it; false once `done()` (another finished). */
-async function acquire(lock: string, done: () => boolean): Promise<boolean> {
-  const me: Owner = { pid: process.pid, start: processStart(process.pid), host: hostname() };
-  for (;;) {
-    try {
-      writeFileSync(lock, JSON.stringify(me), { flag: "wx" });
-      return true;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-    }
-    if (done()) return false;
-    if (!breakIfStale(lock)) await sleep(40);
-  }
-}
-
-function breakIfStale(lock: string): boolean {
-  let text: string;
-  let mtimeMs: number;
-  try {
-    text = readFileSync(lock, "utf8");
-    mtimeMs = statSync(lock).mtimeMs;
-  } catch {
-    return true; // released meanwhile
-  }
-  let owner: Owner | undefined;
-  try {
-    owner = JSON.parse(text) as Owner;
-  } catch {
-    owner = undefined;
-  }
-  // A lock without an owner yet is being written; one that stays so was left by a process killed at that instant.
-  const stale =
-    owner === undefined
-      ? Date.now() - mtimeMs > 5000
-      : owner.host === hostname() && (!isAlive(owner.pid) || (owner.start !== undefined && processStart(owner.pid) !== owner.start));
-  if (!stale) return false;
-  const moved = `${lock}.stale-${uniqueSuffix()}`;
-  try {
-    renameSync(lock, moved);
-  } catch {
-    return true;
-  }
-  // Moved a lock taken meanwhile by a live process? Put it back.
-  if (readFileSync(moved, "utf8") !== text) {
-    try {
-      renameSync(moved, lock);
-    } catch {
-      rmSync(moved, { force: true });
-    }
-    return false;
-  }
-  rmSync(moved, { force: true });
-  return true;
-}
-
 /** Removes temporary entries (`.tmp-<pid>-…`, stale locks) of processes that are gone. */
 function removeLeftovers(dir: string): void {
-  removeLeftoversOfDeadProcesses(dir, [/^\.tmp-(\d+)-/, /\.lock\.stale-(\d+)-/]);
+  removeLeftoversOfDeadProcesses(dir, [/^\.tmp-(\d+)-/, lockLeftovers]);
 }
