@@ -9,7 +9,7 @@
  * submodules (each through the same cache), check the content hash, make the
  * tree read-only and rename it into place.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 import { makeReadOnly, removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
@@ -32,6 +32,9 @@ import { ConfinedTree, UnsafeEntryError } from "./confined.js";
 import { extractTar } from "./tar.js";
 import { isFullHash, normalizeUrl, printable, resolveSubmoduleUrl } from "./url.js";
 import { offlineError, verifyHash, type FetchRequest, type FetchResult } from "./request.js";
+
+/** More packs than this in a cache repository are consolidated (git's default gc.autoPackLimit). */
+export const packLimit = 50;
 
 /** Fetches of this process still running, by everything that decides their result: concurrent callers share one. */
 const inFlight = new Map<string, Promise<FetchResult>>();
@@ -78,8 +81,9 @@ async function fetchOnce(request: FetchRequest): Promise<FetchResult> {
       const session = new Session(git, paths, request, fresh);
       const commit = await session.resolve();
       const done = findCheckout(paths, commit, request.fetchSubmodules);
-      if (done) return { commit, done } as const;
-      return { commit, done: undefined, ...(await session.extract(commit)) } as const;
+      const result = done ? ({ commit, done } as const) : ({ commit, done: undefined, ...(await session.extract(commit)) } as const);
+      await session.tidyPacks();
+      return result;
     } finally {
       bar?.done();
     }
@@ -262,6 +266,28 @@ class Session {
       const text = error instanceof Error ? error.message : String(error);
       if (/ambiguous/i.test(text)) throw new TsexecError(`fetchgit: abbreviated hash '${rev}' is ambiguous in ${this.request.url}; give more digits`);
       this.fail(error);
+    }
+  }
+
+  /**
+   * With automatic maintenance off (git.ts), every fetch that brings objects leaves a pack: once
+   * there are more than git's own limit (gc.autoPackLimit, 50), `git gc --auto` with git's
+   * defaults consolidates them, in the foreground, under the lock, after this fetch's own ref is
+   * gone (gc would pack it where the leftover cleaner does not look). Counting them is one readdir.
+   */
+  async tidyPacks(): Promise<void> {
+    let packs: number;
+    try {
+      packs = readdirSync(join(this.paths.bare, "objects", "pack")).filter((name) => name.endsWith(".pack")).length;
+    } catch {
+      return;
+    }
+    if (packs <= packLimit) return;
+    try {
+      await this.git.run(["-c", "gc.auto=6700", "-c", `gc.autoPackLimit=${packLimit}`, "-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"]);
+    } catch (error) {
+      // Only tidying: the fetch itself succeeded.
+      if (this.request.verbose) this.request.log(`git gc failed (the repository keeps its ${packs} packs): ${(error as Error).message.trim()}`);
     }
   }
 
