@@ -216,12 +216,15 @@ class Session {
    * FETCH_HEAD: that file is shared by every fetch into the repository, so a
    * concurrent fetch could swap what this one reads.
    */
-  private async fetchRev(rev: string): Promise<string | undefined> {
+  private async fetchRev(rev: string, lastCommit?: string): Promise<string | undefined> {
     const ref = `refs/tsexec/${uniqueSuffix()}`;
     try {
       await this.git.run(["fetch", "--depth", "1", "--no-tags", this.request.url, `+${rev}:${ref}`]);
-      // A commit fetched by its id: the ref file names it (no `git rev-parse` to spawn); tags need git to peel them.
-      if (isFullHash(rev) && readLooseRef(join(this.paths.bare, ref)) === rev) return rev;
+      // The ref file names what was fetched, without a `git rev-parse` to spawn: a commit fetched by
+      // its id, or a branch still at the commit it resolved to last time (refs.json records only
+      // commits, peeled by git). Anything else (a tag object to peel, a moved branch) asks git.
+      const fetched = readLooseRef(join(this.paths.bare, ref));
+      if (fetched !== undefined && (isFullHash(rev) ? fetched === rev : fetched === lastCommit)) return fetched;
       return await this.localCommit(ref);
     } finally {
       // git fetch writes the new ref as a loose file; removing it is `update-ref -d` without another process.
@@ -249,10 +252,10 @@ class Session {
   }
 
   /** Resolves a branch, tag (annotated ones peeled), HEAD or abbreviated hash to a full commit, fetching it. */
-  async resolveMovingRev(rev: string): Promise<string> {
+  async resolveMovingRev(rev: string, lastCommit?: string): Promise<string> {
     let commit: string | undefined;
     try {
-      commit = await this.fetchRev(rev);
+      commit = await this.fetchRev(rev, lastCommit);
     } catch (error) {
       if (classifyGitError(error) !== "unknown-rev" || !/^[0-9a-f]{4,63}$/.test(rev)) this.fail(error);
     }
@@ -322,7 +325,7 @@ class Session {
       // Resolved by the process that held the lock while this one waited: as fresh as asking again.
       if (findCheckout(paths, known.commit, request.fetchSubmodules) !== undefined || (await this.hasCommit(known.commit))) return known.commit;
     }
-    const commit = await this.resolveMovingRev(request.rev);
+    const commit = await this.resolveMovingRev(request.rev, known?.commit);
     recordResolution(paths, request.rev, commit, request.log);
     return commit;
   }
