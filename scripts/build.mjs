@@ -329,7 +329,8 @@ async function buildGitBundle() {
 
 /**
  * git.cjs's code cache, made after running one git command through it (so the functions a fetch
- * runs are in it). The wrapper is the one git.ts compiles it in: V8 refuses a cache for other source.
+ * runs are in it; without git, after the attempt). The wrapper is the one git.ts compiles it in:
+ * V8 refuses a cache for other source.
  */
 function makeGitCodeCache() {
   const file = `${root}dist/git.cjs`;
@@ -337,7 +338,8 @@ function makeGitCodeCache() {
 const script = new vm.Script("(function (exports, require, module) {" + fs.readFileSync(file, "utf8") + "\\n})", { filename: file });
 const module = { exports: {} };
 script.runInThisContext()(module.exports, require("node:module").createRequire(file), module);
-module.exports.simpleGit({ baseDir: ${JSON.stringify(root)} }).raw(["--version"]).then(() => fs.writeFileSync(file + ".cache", script.createCachedData()));`;
+const save = () => fs.writeFileSync(file + ".cache", script.createCachedData());
+module.exports.simpleGit({ baseDir: ${JSON.stringify(root)} }).raw(["--version"]).then(save, save);`;
   execFileSync(process.execPath, ["-e", program], { stdio: "inherit" });
 }
 
