@@ -1,8 +1,14 @@
 // fetchgit as a user pays for it: whole `tsexec` processes (spawn to exit),
 // interleaved rounds (lib/measure.mjs), never a warmed-up process.
-//   cold:    a pinned commit of a 1000-commit repository into a fresh cache
-//            (git fetch + archive + extraction), against plain
-//            `git init; git fetch --depth 1 <url> <hash>; git checkout`
+//   cold:    a pinned commit of a 1000-commit repository into a fresh git
+//            cache (git fetch + archive + extraction), against plain
+//            `git init; git fetch --depth 1 <url> <hash>; git checkout`.
+//            The fresh cache directory gets the warm cache's transpiled
+//            scripts (scripts/, manifests pointed at the new place), so
+//            "fetch work" (cold - local) is git, extraction and fetchgit's
+//            own logic, not transpiling fetch.ts (start-up, not fetching)
+//   cold-whole: the same into an empty cache directory, transpile included
+//            (the whole-process figure, for information)
 //   warm:    the same pinned commit, already checked out (one stat, no git)
 //   moving:  rev "main" with the checkout cached (fetchgit asks the remote
 //            every time: one git fetch, no archive)
@@ -11,7 +17,7 @@
 // Run alone: node bench/fetchgit.mjs (after npm run build).
 // Targets: cold's fetch work (cold - local) <= 1.5x plain git; warm <= 1.1x local.
 import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { caCerts, manyCommitRepository, output, removeAll, strippedEnv } from "./lib/git-fixture.mjs";
@@ -68,6 +74,18 @@ export async function run(report) {
   writeFileSync(localScript, `export default ({ args, lib }: any) => lib.map(console.log, lib.unit(args[1] + args[2]));\n`);
   const warmCache = fresh("tsexec-bench-fetchgit-warm-");
   const tsexec = (script, rev, env) => ({ command: node, args: [launcher, script, url, rev], env: { ...strippedEnv, TSEXEC_CACHE_DIR: warmCache, ...env } });
+  // The warm cache: fetch.ts transpiled and its commit checked out, before any round.
+  execFileSync(node, [launcher, fetchScript, url, head], { env: { ...process.env, ...strippedEnv, TSEXEC_CACHE_DIR: warmCache }, stdio: "ignore" });
+  // A fresh cache that already has the scripts' transpiled output: the warm cache's scripts/, its paths moved.
+  const freshWithScripts = () => {
+    const dir = fresh("tsexec-bench-cold-");
+    const from = join(warmCache, "scripts");
+    mkdirSync(join(dir, "scripts"));
+    for (const name of readdirSync(from)) {
+      writeFileSync(join(dir, "scripts", name), readFileSync(join(from, name), "utf8").replaceAll(`${warmCache}/`, `${dir}/`));
+    }
+    return { env: { TSEXEC_CACHE_DIR: dir } };
+  };
   const gitEnv = { ...strippedEnv, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" };
 
   const variants = [
@@ -79,7 +97,8 @@ export async function run(report) {
       env: { ...gitEnv, U: url, H: head },
       prepare: () => ({ env: { D: join(fresh("tsexec-bench-plain-"), "work") } }),
     },
-    { name: "cold", label: "tsexec fetch.ts <url> <hash>, fresh cache", ...tsexec(fetchScript, head), prepare: () => ({ env: { TSEXEC_CACHE_DIR: fresh("tsexec-bench-cold-") } }) },
+    { name: "cold", label: "tsexec fetch.ts <url> <hash>, fresh git cache", ...tsexec(fetchScript, head), prepare: freshWithScripts },
+    { name: "cold-whole", label: "tsexec fetch.ts <url> <hash>, empty cache (transpiles too)", ...tsexec(fetchScript, head), prepare: () => ({ env: { TSEXEC_CACHE_DIR: fresh("tsexec-bench-cold-") } }) },
     { name: "warm", label: "tsexec fetch.ts <url> <hash>, checked out", ...tsexec(fetchScript, head) },
     { name: "moving", label: "tsexec fetch.ts <url> main, checked out (asks the remote)", ...tsexec(fetchScript, "main") },
     { name: "local", label: "tsexec local.ts (same script, no fetchgit)", ...tsexec(localScript, head) },
@@ -87,7 +106,7 @@ export async function run(report) {
   ];
   if (caCerts) {
     variants.push(
-      { name: "cold-ca", label: "cold, NODE_EXTRA_CA_CERTS kept", ...tsexec(fetchScript, head, { NODE_EXTRA_CA_CERTS: caCerts }), prepare: () => ({ env: { TSEXEC_CACHE_DIR: fresh("tsexec-bench-cold-") } }) },
+      { name: "cold-ca", label: "cold, NODE_EXTRA_CA_CERTS kept", ...tsexec(fetchScript, head, { NODE_EXTRA_CA_CERTS: caCerts }), prepare: freshWithScripts },
       { name: "warm-ca", label: "warm, NODE_EXTRA_CA_CERTS kept", ...tsexec(fetchScript, head, { NODE_EXTRA_CA_CERTS: caCerts }) },
       { name: "local-ca", label: "local, NODE_EXTRA_CA_CERTS kept", ...tsexec(localScript, head, { NODE_EXTRA_CA_CERTS: caCerts }) },
     );
@@ -110,6 +129,7 @@ export async function run(report) {
   const ratios = [
     ["cold fetch work (cold - local, per round) / plain git", out.target("fetchgit cold work vs plain git", fetchWork, { op: "<=", value: 1.5 })],
     ["cold whole process / plain git (for information)", `${paired("cold", "git").toFixed(2)}x`],
+    ["cold into an empty cache, transpile included: (cold-whole - local) / plain git (for information)", `${median(samples["cold-whole"].map((ms, i) => (ms - samples.local[i]) / samples.git[i])).toFixed(2)}x`],
     ["warm (cached pinned) / local script", out.target("fetchgit warm vs local script", paired("warm", "local"), { op: "<=", value: 1.1 })],
     ["moving rev (one git fetch) / local script (for information)", `${paired("moving", "local").toFixed(2)}x`],
   ];

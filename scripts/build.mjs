@@ -12,7 +12,12 @@
 //                        compiles cold.cjs when the core first imports from it
 //   dist/unsafe-lib.js   `tsexec/unsafe-lib`, on top of the facade
 //   dist/show-parser.mjs the child process `tsexec show` parses untrusted files in
+//   dist/git.cjs         simple-git and its dependencies in one script, with its
+//                        code cache dist/git.cjs.cache: loaded (src/builtins/
+//                        fetchgit/git.ts) only when a fetch runs git
 //   dist/**/*.d.ts       types, from tsc
+//
+// `node scripts/build.mjs --no-minify` keeps names, for profiles (node --cpu-prof).
 //
 // Node 20 has no compile cache for ES modules: importing a 70 KiB module costs
 // about 6 ms here, compiling the same code as a script with its code cache
@@ -108,8 +113,8 @@ const bundleOptions = {
   platform: "node",
   target: "node20",
   packages: "external",
-  define: { __TSEXEC_VERSION__: JSON.stringify(version), "import.meta.url": "__tsexec_url" },
-  minify: true,
+  define: { __TSEXEC_VERSION__: JSON.stringify(version), __TSEXEC_GIT_BUNDLE__: JSON.stringify("git.cjs"), "import.meta.url": "__tsexec_url" },
+  minify: !process.argv.includes("--no-minify"),
   write: false,
   metafile: true,
   logLevel: "warning",
@@ -307,6 +312,37 @@ fs.writeFileSync(file + ".cache", script.createCachedData());`;
   execFileSync(process.execPath, ["-e", program], { stdio: "inherit" });
 }
 
+/** simple-git and its dependencies as one script (see the header): the cold fetch stops requiring a dozen files. */
+async function buildGitBundle() {
+  await build({
+    stdin: { contents: `module.exports = require("simple-git");`, resolveDir: root, sourcefile: "git-entry.cjs", loader: "js" },
+    absWorkingDir: root,
+    outfile: `${staging}/git.cjs`,
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    minify: !process.argv.includes("--no-minify"),
+    logLevel: "error",
+  });
+}
+
+/**
+ * git.cjs's code cache, made after running one git command through it (so the functions a fetch
+ * runs are in it; without git, after the attempt). The wrapper is the one git.ts compiles it in:
+ * V8 refuses a cache for other source.
+ */
+function makeGitCodeCache() {
+  const file = `${root}dist/git.cjs`;
+  const program = `const fs = require("node:fs"), vm = require("node:vm"), file = ${JSON.stringify(file)};
+const script = new vm.Script("(function (exports, require, module) {" + fs.readFileSync(file, "utf8") + "\\n})", { filename: file });
+const module = { exports: {} };
+script.runInThisContext()(module.exports, require("node:module").createRequire(file), module);
+const save = () => fs.writeFileSync(file + ".cache", script.createCachedData());
+module.exports.simpleGit({ baseDir: ${JSON.stringify(root)} }).raw(["--version"]).then(save, save);`;
+  execFileSync(process.execPath, ["-e", program], { stdio: "inherit" });
+}
+
 /** Runs tsexec twice on examples/hello.ts: the first run fills the script cache, the second writes the code cache. */
 function makeCodeCache() {
   const cacheDir = mkdtempSync(join(tmpdir(), "tsexec-build-"));
@@ -329,6 +365,7 @@ try {
   writeFileSync(`${staging}/core.cjs`, core);
   writeFileSync(`${staging}/cold.cjs`, cold);
   writeFileSync(`${staging}/index.js`, facade(await publicNames()));
+  await buildGitBundle();
   await build({
     entryPoints: ["src/unsafe-lib.ts"],
     absWorkingDir: root,
@@ -358,6 +395,7 @@ try {
   renameSync(staging, `${root}dist`);
   makeCodeCache();
   makeColdCodeCache();
+  makeGitCodeCache();
 } finally {
   rmSync(staging, { recursive: true, force: true });
   rmSync(old, { recursive: true, force: true });

@@ -3,6 +3,7 @@
  * verbosity, options later issues add). The CLI makes one from its flags;
  * `tsexec/unsafe-lib` and `run()` make one from the environment.
  */
+import { writeSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import type { PrimitiveContext } from "../monad/io.js";
@@ -26,9 +27,31 @@ export function makeContext(opts: ContextOptions = {}): PrimitiveContext {
     cacheDir: resolve(opts.cacheDir ?? defaultCacheDir()),
     verbose: opts.verbose ?? false,
     synchronous: false,
-    log: (line: string) => process.stderr.write(`tsexec: ${line}\n`),
+    log: (line: string) => writeStderr(`tsexec: ${line}\n`),
     options: opts.options ?? {},
   };
+}
+
+let stderrStream = false;
+
+/**
+ * Writes tsexec's own line to stderr with a plain write(2): creating `process.stderr`
+ * loads Node's stream machinery (tty or net), a few milliseconds of a run whose only
+ * output is one warning (a moving reference, resolved within the hour). A write
+ * that cannot complete at once (a full non-blocking pipe) or fails hands the rest
+ * to `process.stderr`, which then carries every later line, so they stay in order.
+ */
+function writeStderr(text: string): void {
+  let bytes = Buffer.from(text);
+  if (!stderrStream) {
+    try {
+      while (bytes.length > 0) bytes = bytes.subarray(writeSync(2, bytes));
+      return;
+    } catch {
+      stderrStream = true;
+    }
+  }
+  process.stderr.write(bytes);
 }
 
 /**

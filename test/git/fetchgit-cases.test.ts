@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
@@ -224,6 +225,57 @@ describe("transport behaviours", () => {
     await s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first });
     expect(s.logs.some((line) => line.startsWith(`git fetch --depth 1 --no-tags ${fixture.fileUrl} +${fixture.commits.first}:refs/tsexec/`))).toBe(true);
     expect(s.logs.some((line) => line.startsWith("git archive --format=tar"))).toBe(true);
+  });
+});
+
+describe("the cache repository", () => {
+  const packsIn = (bare: string) => readdirSync(join(bare, "objects", "pack")).filter((name) => name.endsWith(".pack"));
+
+  test("a fetch keeps the pack it receives (no object written loose)", async () => {
+    const s = session();
+    await s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first });
+    const bare = repositoryPaths(s.cacheDir, fixture.fileUrl).bare;
+    expect(packsIn(bare)).toHaveLength(1);
+    expect(readdirSync(join(bare, "objects")).filter((name) => /^[0-9a-f]{2}$/.test(name))).toEqual([]);
+  });
+
+  test("a branch still at its last commit needs no git rev-parse; a moved branch and an annotated tag do", async () => {
+    const f = toolFixture();
+    const s = session({ verbose: true });
+    const revParses = () => s.logs.filter((line) => line.startsWith("git rev-parse")).length;
+    const checkout = (commit: string) => join(repositoryPaths(s.cacheDir, f.fileUrl).checkouts, commit);
+    expect(await s.fetch({ url: f.fileUrl, rev: "main" })).toBe(checkout(f.commits.main));
+    expect(revParses()).toBe(1);
+    expect(await s.fetch({ url: f.fileUrl, rev: "main" })).toBe(checkout(f.commits.main));
+    expect(revParses()).toBe(1);
+    expect(s.logs.filter((line) => line.startsWith("git fetch"))).toHaveLength(2);
+    // An annotated tag's ref names the tag object, never the commit recorded for it: peeled each time.
+    expect(await s.fetch({ url: f.fileUrl, rev: "v1" })).toBe(checkout(f.commits.first));
+    expect(await s.fetch({ url: f.fileUrl, rev: "v1" })).toBe(checkout(f.commits.first));
+    expect(revParses()).toBe(3);
+    const moved = f.work.commit("moved", { "moved.txt": "moved\n" });
+    f.work.push(f.bare);
+    expect(await s.fetch({ url: f.fileUrl, rev: "main" })).toBe(checkout(moved));
+    expect(revParses()).toBe(4);
+  });
+
+  test("past 50 packs, git gc consolidates them after the fetch", async () => {
+    const f = toolFixture();
+    const s = session({ verbose: true });
+    await s.fetch({ url: f.fileUrl, rev: f.commits.first });
+    const bare = repositoryPaths(s.cacheDir, f.fileUrl).bare;
+    const env = { ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null" };
+    for (let i = 0; i < 51; i++) {
+      const blob = execFileSync("git", ["hash-object", "-w", "--stdin"], { cwd: bare, env, input: `blob ${i}\n`, encoding: "utf8" }).trim();
+      execFileSync("git", ["pack-objects", "-q", "objects/pack/pack"], { cwd: bare, env, input: `${blob}\n`, stdio: ["pipe", "ignore", "pipe"] });
+    }
+    expect(packsIn(bare).length).toBeGreaterThan(50);
+    const path = await s.fetch({ url: f.fileUrl, rev: "dev" });
+    expect(readFileSync(join(path, "dev.txt"), "utf8")).toBe("on dev\n");
+    expect(s.logs.some((line) => line.startsWith("git -c gc.auto="))).toBe(true);
+    expect(packsIn(bare).length).toBeLessThan(5);
+    // The repository still serves what it holds.
+    expect(await s.fetch({ url: f.fileUrl, rev: f.commits.main })).toMatch(new RegExp(`${f.commits.main}$`));
   });
 });
 

@@ -9,7 +9,7 @@
  * submodules (each through the same cache), check the content hash, make the
  * tree read-only and rename it into place.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 import { makeReadOnly, removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
@@ -32,6 +32,9 @@ import { ConfinedTree, UnsafeEntryError } from "./confined.js";
 import { extractTar } from "./tar.js";
 import { isFullHash, normalizeUrl, printable, resolveSubmoduleUrl } from "./url.js";
 import { offlineError, verifyHash, type FetchRequest, type FetchResult } from "./request.js";
+
+/** More packs than this in a cache repository are consolidated (git's default gc.autoPackLimit). */
+export const packLimit = 50;
 
 /** Fetches of this process still running, by everything that decides their result: concurrent callers share one. */
 const inFlight = new Map<string, Promise<FetchResult>>();
@@ -78,8 +81,9 @@ async function fetchOnce(request: FetchRequest): Promise<FetchResult> {
       const session = new Session(git, paths, request, fresh);
       const commit = await session.resolve();
       const done = findCheckout(paths, commit, request.fetchSubmodules);
-      if (done) return { commit, done } as const;
-      return { commit, done: undefined, ...(await session.extract(commit)) } as const;
+      const result = done ? ({ commit, done } as const) : ({ commit, done: undefined, ...(await session.extract(commit)) } as const);
+      await session.tidyPacks();
+      return result;
     } finally {
       bar?.done();
     }
@@ -212,12 +216,15 @@ class Session {
    * FETCH_HEAD: that file is shared by every fetch into the repository, so a
    * concurrent fetch could swap what this one reads.
    */
-  private async fetchRev(rev: string): Promise<string | undefined> {
+  private async fetchRev(rev: string, lastCommit?: string): Promise<string | undefined> {
     const ref = `refs/tsexec/${uniqueSuffix()}`;
     try {
       await this.git.run(["fetch", "--depth", "1", "--no-tags", this.request.url, `+${rev}:${ref}`]);
-      // A commit fetched by its id: the ref file names it (no `git rev-parse` to spawn); tags need git to peel them.
-      if (isFullHash(rev) && readLooseRef(join(this.paths.bare, ref)) === rev) return rev;
+      // The ref file names what was fetched, without a `git rev-parse` to spawn: a commit fetched by
+      // its id, or a branch still at the commit it resolved to last time (refs.json records only
+      // commits, peeled by git). Anything else (a tag object to peel, a moved branch) asks git.
+      const fetched = readLooseRef(join(this.paths.bare, ref));
+      if (fetched !== undefined && (isFullHash(rev) ? fetched === rev : fetched === lastCommit)) return fetched;
       return await this.localCommit(ref);
     } finally {
       // git fetch writes the new ref as a loose file; removing it is `update-ref -d` without another process.
@@ -245,10 +252,10 @@ class Session {
   }
 
   /** Resolves a branch, tag (annotated ones peeled), HEAD or abbreviated hash to a full commit, fetching it. */
-  async resolveMovingRev(rev: string): Promise<string> {
+  async resolveMovingRev(rev: string, lastCommit?: string): Promise<string> {
     let commit: string | undefined;
     try {
-      commit = await this.fetchRev(rev);
+      commit = await this.fetchRev(rev, lastCommit);
     } catch (error) {
       if (classifyGitError(error) !== "unknown-rev" || !/^[0-9a-f]{4,63}$/.test(rev)) this.fail(error);
     }
@@ -262,6 +269,28 @@ class Session {
       const text = error instanceof Error ? error.message : String(error);
       if (/ambiguous/i.test(text)) throw new TsexecError(`fetchgit: abbreviated hash '${rev}' is ambiguous in ${this.request.url}; give more digits`);
       this.fail(error);
+    }
+  }
+
+  /**
+   * With automatic maintenance off (git.ts), every fetch that brings objects leaves a pack: once
+   * there are more than git's own limit (gc.autoPackLimit, 50), `git gc --auto` with git's
+   * defaults consolidates them, in the foreground, under the lock, after this fetch's own ref is
+   * gone (gc would pack it where the leftover cleaner does not look). Counting them is one readdir.
+   */
+  async tidyPacks(): Promise<void> {
+    let packs: number;
+    try {
+      packs = readdirSync(join(this.paths.bare, "objects", "pack")).filter((name) => name.endsWith(".pack")).length;
+    } catch {
+      return;
+    }
+    if (packs <= packLimit) return;
+    try {
+      await this.git.run(["-c", "gc.auto=6700", "-c", `gc.autoPackLimit=${packLimit}`, "-c", "gc.autoDetach=false", "gc", "--auto", "--quiet"]);
+    } catch (error) {
+      // Only tidying: the fetch itself succeeded.
+      if (this.request.verbose) this.request.log(`git gc failed (the repository keeps its ${packs} packs): ${(error as Error).message.trim()}`);
     }
   }
 
@@ -296,7 +325,7 @@ class Session {
       // Resolved by the process that held the lock while this one waited: as fresh as asking again.
       if (findCheckout(paths, known.commit, request.fetchSubmodules) !== undefined || (await this.hasCommit(known.commit))) return known.commit;
     }
-    const commit = await this.resolveMovingRev(request.rev);
+    const commit = await this.resolveMovingRev(request.rev, known?.commit);
     recordResolution(paths, request.rev, commit, request.log);
     return commit;
   }

@@ -5,17 +5,44 @@
  * prompts (GIT_TERMINAL_PROMPT=0, no askpass), a stall timeout and errors
  * that name the URL and rev.
  */
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import type { Readable } from "node:stream";
+import { Script } from "node:vm";
 import type { SimpleGit, SimpleGitOptions, SimpleGitProgressEvent } from "simple-git";
 import { TsexecError } from "../../runtime/errors.js";
 
 type SimpleGitFactory = (options: Partial<SimpleGitOptions>) => SimpleGit;
 let simpleGitFactory: SimpleGitFactory | undefined;
 
-/** simple-git, required on first use: start-up never pays for it. */
+/** simple-git, loaded on first use: start-up never pays for it. */
 function simpleGit(options: Partial<SimpleGitOptions>): SimpleGit {
-  simpleGitFactory ??= (createRequire(import.meta.url)("simple-git") as { simpleGit: SimpleGitFactory }).simpleGit;
+  simpleGitFactory ??= loadSimpleGit().simpleGit;
   return simpleGitFactory(options);
+}
+
+/** The file name of simple-git's bundle beside the built tsexec (scripts/build.mjs); undefined when running from source. */
+declare const __TSEXEC_GIT_BUNDLE__: string | undefined;
+
+/**
+ * The built tsexec carries simple-git (with its dependencies) as one script,
+ * dist/git.cjs, compiled here with its V8 code cache: Node 20 has no compile
+ * cache for packages, and requiring simple-git, debug and @kwsites file by
+ * file cost about 20-30 ms of each cold fetch. From source, the package.
+ */
+function loadSimpleGit(): { simpleGit: SimpleGitFactory } {
+  if (typeof __TSEXEC_GIT_BUNDLE__ !== "string") return createRequire(import.meta.url)("simple-git") as { simpleGit: SimpleGitFactory };
+  const file = new URL(`./${__TSEXEC_GIT_BUNDLE__}`, import.meta.url).pathname;
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = readFileSync(`${file}.cache`);
+  } catch {
+    // No code cache: only slower.
+  }
+  const script = new Script(`(function (exports, require, module) {${readFileSync(file, "utf8")}\n})`, { filename: file, cachedData });
+  const module = { exports: {} as { simpleGit: SimpleGitFactory } };
+  (script.runInThisContext() as (e: object, r: NodeJS.Require, m: object) => void)(module.exports, createRequire(file), module);
+  return module.exports;
 }
 
 export interface GitOptions {
@@ -43,6 +70,17 @@ function gitEnvironment(): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * Configuration of every git command in the cache's repositories (`git -c`, so repositories
+ * made by earlier versions get it too). A fetch there is one step of a tsexec run, waited
+ * for: git's automatic maintenance (`git maintenance run --auto` after each fetch, a process
+ * of its own, or `gc --auto` in older gits) is off, and a fetch keeps the pack it receives
+ * (one file, where unpacking writes every object as a file of its own; both writing and the
+ * connectivity check and `git archive` reading it are faster). The packs fetches leave are
+ * consolidated by checkout.ts (tidyPacks) when there are many, as `gc --auto` would.
+ */
+export const cacheRepositoryConfig = ["maintenance.auto=false", "gc.auto=0", "fetch.unpackLimit=1"];
+
 export class Git {
   private readonly git: SimpleGit;
   constructor(
@@ -52,10 +90,27 @@ export class Git {
     this.git = simpleGit({
       baseDir: dir,
       timeout: { block: options.timeoutMs },
+      config: cacheRepositoryConfig,
+      // A command is done when git's output has closed (every byte read), not 50 ms after its exit
+      // (simple-git's fallback, which can cut a large output short on a busy machine, and whose
+      // timer kept every fetching run alive 50 ms after its last git). simple-git documents
+      // close-only as its coming default.
+      // close-only as its coming default. A process git leaves behind holding stderr (a remote
+      // helper of a git killed for stalling) is dealt with by closeAfterStdout.
+      completion: { onClose: true, onExit: false },
       allowEnvironment: ["GIT_TERMINAL_PROMPT", ...passedGitVariables],
       ...(options.onProgress ? { progress: options.onProgress } : {}),
     }).env(gitEnvironment());
+    this.git.outputHandler((_command, stdout, stderr) => {
+      const capture = this.capture;
+      if (capture) stdout.on("data", (chunk: Buffer) => capture.push(chunk));
+      // They are a child process's pipes (net.Socket), whatever simple-git's types say.
+      closeAfterStdout(stdout as Readable, stderr as Readable);
+    });
   }
+
+  /** Where runBinary collects the stdout of the command it runs. */
+  private capture: Buffer[] | undefined;
 
   /**
    * Runs `git <args>` in `dir`; resolves to its stdout. git's own lock files
@@ -83,16 +138,32 @@ export class Git {
    */
   async runBinary(args: readonly string[]): Promise<Buffer> {
     const chunks: Buffer[] = [];
-    this.git.outputHandler((_command, stdout) => {
-      stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
-    });
+    this.capture = chunks;
     try {
       await this.run(args);
     } finally {
-      this.git.outputHandler(undefined);
+      this.capture = undefined;
     }
     return Buffer.concat(chunks);
   }
+}
+
+/** How long stderr may stay open after stdout has ended (git exited) before it is closed from this side. */
+const stderrGraceMs = 500;
+
+/**
+ * A git command is over when its output streams have closed. git's stdout ends when git exits;
+ * its stderr can stay open longer when git leaves a process behind that inherited it (the
+ * remote helper of a git that simple-git killed for stalling): stderr is closed from this
+ * side half a second after stdout ended, so the command still completes (with git's exit
+ * status) instead of waiting for that process.
+ */
+function closeAfterStdout(stdout: Readable, stderr: Readable): void {
+  stdout.once("end", () => {
+    if (stderr.closed) return;
+    const timer = setTimeout(() => stderr.destroy(), stderrGraceMs);
+    stderr.once("close", () => clearTimeout(timer));
+  });
 }
 
 function isLockContention(error: unknown): boolean {
