@@ -31,6 +31,7 @@ import {
   renameSync,
   statSync,
   symlinkSync,
+  writeFileSync,
 } from "node:fs";
 import { dirname, join, posix, relative } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
