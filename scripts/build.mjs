@@ -79,7 +79,9 @@ const importFromFacade = {
  */
 function assertLeanStartup(metafile) {
   const imports = Object.values(metafile.outputs).flatMap((output) =>
-    output.imports.filter((i) => i.external && !(i.kind === "dynamic-import" && i.path.startsWith(coldPrefix))),
+    output.imports.filter(
+      (i) => i.external && !(i.kind === "dynamic-import" && i.path.startsWith(coldPrefix)) && !(i.kind === "require-call" && i.path.startsWith(firstUsePrefix)),
+    ),
   );
   if (imports.length) {
     throw new Error(`the core imports ${imports.map((i) => `${i.path} (${i.kind})`).join(", ")}: load them lazily where they are used`);
@@ -96,7 +98,31 @@ function assertLeanStartup(metafile) {
  */
 const warmDynamicImports = new Set(["src/runtime/commands/run.ts"]);
 const coldPrefix = "tsexec-cold:";
-const scriptHead = "(function (exports, require, module, __tsexec_url, __tsexec_import, __tsexec_core_modules, __tsexec_cold) {";
+const firstUsePrefix = "tsexec-first-use:";
+const scriptHead = "(function (exports, require, module, __tsexec_url, __tsexec_import, __tsexec_core_modules, __tsexec_cold, __tsexec_cold_now) {";
+
+/**
+ * src/runtime/on-first-use.ts: each `export const loadX = (): typeof x => x;` (for its
+ * `import * as x from "…"`) becomes a synchronous load of that module from the cold script,
+ * so the core leaves out the primitives a warm run never uses (dlopen, derivations, fetchgit …).
+ */
+const firstUseLoaders = {
+  name: "first-use-loaders",
+  setup(b) {
+    b.onLoad({ filter: /\/src\/runtime\/on-first-use\.ts$/ }, (args) => {
+      const text = readFileSync(args.path, "utf8");
+      const modules = new Map([...text.matchAll(/^import \* as (\w+) from "([^"]+)";$/gm)].map(([, name, specifier]) => [name, sourceOf(dirname(args.path), specifier)]));
+      const loaders = [...text.matchAll(/^export const (\w+) = \(\): typeof (\w+) => (\w+);$/gm)];
+      const exports = (text.match(/^export /gm) ?? []).length;
+      if (loaders.length !== exports || loaders.some(([, , type, value]) => type !== value || !modules.has(value))) {
+        throw new Error(`${args.path}: every export must read \`export const loadX = (): typeof x => x;\` for an \`import * as x from "…"\``);
+      }
+      const contents = loaders.map(([, name, , value]) => `export const ${name} = () => require(${JSON.stringify(firstUsePrefix + modules.get(value))});`).join("\n");
+      return { contents, loader: "js" };
+    });
+    b.onResolve({ filter: new RegExp(`^${firstUsePrefix}`) }, (args) => ({ path: args.path, external: true }));
+  },
+};
 const scriptTail = "\n})";
 
 const sourceOf = (resolveDir, specifier) => relative(root, resolvePath(resolveDir, specifier.replace(/\.js$/, ".ts")));
@@ -148,14 +174,18 @@ function buildCore(coreSources, shared) {
     ...bundleOptions,
     stdin: { contents: lines.join("\n"), resolveDir: root, sourcefile: "core-entry.js", loader: "js" },
     outfile: `${staging}/core.cjs`,
-    plugins: [builtinsByGetter, importFromFacade, coldImports],
+    plugins: [builtinsByGetter, importFromFacade, firstUseLoaders, coldImports],
   });
 }
 
-/** The cold script: the core's cold `import()` targets; a module the core has is read from `__tsexec_core_modules`. */
-function buildCold(entries, coreSources) {
+/**
+ * The cold script: the core's cold `import()` targets (`modules`) and first-use loads (`now`,
+ * synchronous); a module the core has is read from `__tsexec_core_modules`.
+ */
+function buildCold(entries, firstUse, coreSources) {
   // Each module is evaluated when first imported, as it was in one bundle (some load builtins as they start).
-  const lines = [`export const modules = { ${[...entries].map((source) => `${JSON.stringify(source)}: () => import(${JSON.stringify(`./${source}`)})`).join(", ")} };`];
+  const table = (sources, load) => `{ ${[...sources].map((source) => `${JSON.stringify(source)}: () => ${load}(${JSON.stringify(`./${source}`)})`).join(", ")} }`;
+  const lines = [`export const modules = ${table(entries, "import")};`, `export const now = ${table(firstUse, "require")};`];
   const fromCore = {
     name: "from-core",
     setup(b) {
@@ -233,10 +263,14 @@ async function splitBundles() {
     const core = await buildCore(coreSources, shared);
     const nextCoreSources = sourcesIn(core.metafile);
     const entries = new Set();
+    const firstUse = new Set();
     for (const output of Object.values(core.metafile.outputs)) {
-      for (const i of output.imports) if (i.path.startsWith(coldPrefix)) entries.add(i.path.slice(coldPrefix.length));
+      for (const i of output.imports) {
+        if (i.path.startsWith(coldPrefix)) entries.add(i.path.slice(coldPrefix.length));
+        if (i.path.startsWith(firstUsePrefix)) firstUse.add(i.path.slice(firstUsePrefix.length));
+      }
     }
-    const cold = await buildCold(entries, nextCoreSources);
+    const cold = await buildCold(entries, firstUse, nextCoreSources);
     const nextShared = importedFromCore(sourcesIn(cold.metafile), nextCoreSources);
     const stable = sameSet(nextCoreSources, coreSources) && sameImports(nextShared, shared);
     coreSources = nextCoreSources;
@@ -246,12 +280,23 @@ async function splitBundles() {
     if (twice.length) throw new Error(`in both bundles: ${twice.join(", ")}`);
     assertLeanStartup(core.metafile);
     assertLeanStartup(cold.metafile);
+    if (process.env.TSEXEC_BUILD_SIZES === "1") printSizes(core.metafile);
     // The core's cold `import()`s call the facade, which loads the cold script.
-    const coreCode = core.outputFiles[0].text.replace(/\bimport\((["'`])tsexec-cold:([^"'`]+)\1\)/g, (_, q, source) => `__tsexec_cold(${JSON.stringify(source)})`);
+    const coreCode = core.outputFiles[0].text
+      .replace(/\bimport\((["'`])tsexec-cold:([^"'`]+)\1\)/g, (_, q, source) => `__tsexec_cold(${JSON.stringify(source)})`)
+      .replace(/\brequire\((["'`])tsexec-first-use:([^"'`]+)\1\)/g, (_, q, source) => `__tsexec_cold_now(${JSON.stringify(source)})`);
     if (coreCode.includes(coldPrefix)) throw new Error("a cold import() was left in the core");
+    if (coreCode.includes(firstUsePrefix)) throw new Error("a first-use require() was left in the core");
     return { core: coreCode, cold: cold.outputFiles[0].text };
   }
   throw new Error("the core and cold bundles do not converge");
+}
+
+/** `TSEXEC_BUILD_SIZES=1`: what each source adds to the core, largest first. */
+function printSizes(metafile) {
+  const inputs = Object.values(metafile.outputs)[0].inputs;
+  const rows = Object.entries(inputs).map(([source, { bytesInOutput }]) => [source, bytesInOutput]).sort((a, b) => b[1] - a[1]);
+  for (const [source, bytes] of rows) console.log(`${String(bytes).padStart(7)}  ${source}`);
 }
 
 /** The names src/index.ts exports, for the facade. */
@@ -286,11 +331,15 @@ const load = (name, coreModules) => {
   const script = new vm.Script(${JSON.stringify(scriptHead)} + fs.readFileSync(file, "utf8") + ${JSON.stringify(scriptTail)}, { filename: file, cachedData });
   compiled.push({ file, script });
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, require, module, import.meta.url, (specifier) => import(specifier), coreModules, loadCold);
+  script.runInThisContext()(module.exports, require, module, import.meta.url, (specifier) => import(specifier), coreModules, loadCold, loadColdNow);
   return module.exports;
 };
 let cold;
-const loadCold = (source) => (cold ??= new Promise((resolve) => resolve(load("cold.cjs", core.__tsexec_modules()).modules))).then((modules) => modules[source]());
+const coldScript = () => (cold ??= load("cold.cjs", core.__tsexec_modules()));
+const loadCold = (source) => new Promise((resolve) => resolve(coldScript().modules[source]()));
+// A first-use load (src/runtime/on-first-use.ts): synchronous, each module's namespace made once.
+const loaded = new Map();
+const loadColdNow = (source) => loaded.get(source) ?? loaded.set(source, coldScript().now[source]()).get(source);
 const core = load("core.cjs");
 // \`TSEXEC_WRITE_CODE_CACHE=1\` (the build) saves the core's code cache once a real run has compiled the warm path.
 if (process.env.TSEXEC_WRITE_CODE_CACHE === "1") process.once("exit", () => { const { file, script } = compiled[0]; fs.writeFileSync(file + ".cache.tmp", script.createCachedData()); fs.renameSync(file + ".cache.tmp", file + ".cache"); });

@@ -5,14 +5,14 @@
  * entry), written canonically (sorted keys, two spaces, final newline) and
  * atomically, and only when its content changed.
  *
- * Base helper: imports only errors and files.
+ * Base helper: imports only errors, files and lock-path.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { TsexecError } from "./errors.js";
 import { writeFileAtomic } from "./files.js";
+import { lockPath } from "./lock-path.js";
 
-export const lockFileName = "tsexec.lock";
+export { lockFileName, lockPath } from "./lock-path.js";
 export const lockVersion = 1;
 
 export interface NpmLockPackage {
@@ -51,10 +51,6 @@ export interface LockFile {
   readonly npm?: NpmLockSection;
   /** Script file (relative to the lock's directory, `/`-separated) → input name → entry. */
   readonly inputs?: Readonly<Record<string, Readonly<Record<string, InputLockEntry>>>>;
-}
-
-export function lockPath(dir: string): string {
-  return join(dir, lockFileName);
 }
 
 /** The lock in `dir`, validated; undefined when there is none. Throws TsexecError on a corrupt or future lock. */

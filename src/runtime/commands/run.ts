@@ -15,7 +15,7 @@ import { defaultExport, importScript, locateScript } from "../loader/index.js";
 import { appScript } from "../apps.js";
 import type { Input } from "../inputs.js";
 import { recallInputs } from "../inputs-memo.js";
-import { lookupRegistry, mayBeRegistryReference, readRegistry, splitRegistryReference } from "../registry.js";
+import { mayBeRegistryReference, splitRegistryReference } from "../registry-name.js";
 import { printable } from "../printable.js";
 import { looksLikeReference } from "./index.js";
 
@@ -143,12 +143,12 @@ export async function locateAny(script: string, ctx: PrimitiveContext): Promise<
   // A plain script path (`hello.ts`) costs what it always did: one stat in locateScript.
   if (/\.[A-Za-z0-9]+$/.test(script) && !script.includes("#")) return locateScript(script);
   const kind = pathKind(script);
-  if (kind !== undefined) warnIfShadowing(script, kind, ctx);
+  if (kind !== undefined) await warnIfShadowing(script, kind, ctx);
   if (kind === "directory") return appScript(script, script, undefined, `'${script}'`) ?? locateScript(script);
   if (kind === "file") return locateScript(script);
   const hashAt = script.indexOf("#");
   if (hashAt > 0 && pathKind(script.slice(0, hashAt)) === "directory") {
-    warnIfShadowing(script, "directory", ctx);
+    await warnIfShadowing(script, "directory", ctx);
     const dir = script.slice(0, hashAt);
     const fragment = script.slice(hashAt + 1);
     if (fragment === "") return appScript(dir, dir, undefined, `'${dir}'`) ?? locateScript(dir);
@@ -160,6 +160,7 @@ export async function locateAny(script: string, ctx: PrimitiveContext): Promise<
 
 /** `tools#deploy`, `tools/v3#deploy`: a registry name expanded to its reference. */
 async function runRegistryReference(script: string, ctx: PrimitiveContext): Promise<string> {
+  const { lookupRegistry, readRegistry } = await import("../registry.js");
   const found = lookupRegistry(script);
   if (found === undefined) {
     const name = splitRegistryReference(script)?.name ?? script;
@@ -175,8 +176,9 @@ async function runRegistryReference(script: string, ctx: PrimitiveContext): Prom
 }
 
 /** A file or directory named like a registry entry runs (the file wins); one line says which entry it shadows. */
-function warnIfShadowing(script: string, kind: "file" | "directory", ctx: PrimitiveContext): void {
+async function warnIfShadowing(script: string, kind: "file" | "directory", ctx: PrimitiveContext): Promise<void> {
   if (!mayBeRegistryReference(script)) return;
+  const { lookupRegistry } = await import("../registry.js");
   let found;
   try {
     found = lookupRegistry(script);
