@@ -299,6 +299,18 @@ function printSizes(metafile) {
   for (const [source, bytes] of rows) console.log(`${String(bytes).padStart(7)}  ${source}`);
 }
 
+/**
+ * A bundle as the facade compiles it: wrapped in its function expression here, so the facade
+ * reads the file (as latin1: one byte per character, no decoding) and compiles it without
+ * making a wrapped copy. esbuild escapes non-ASCII characters; this checks it did.
+ */
+function asScript(code) {
+  const wrapped = scriptHead + code + scriptTail;
+  const at = wrapped.search(/[^\x00-\x7f]/);
+  if (at >= 0) throw new Error(`a bundle has a non-ASCII character at ${at}: the facade reads it as latin1`);
+  return wrapped;
+}
+
 /** The names src/index.ts exports, for the facade. */
 async function publicNames() {
   const result = await build({
@@ -328,7 +340,8 @@ const load = (name, coreModules) => {
   const file = new URL("./" + name, import.meta.url).pathname;
   let cachedData;
   try { cachedData = fs.readFileSync(file + ".cache"); } catch {}
-  const script = new vm.Script(${JSON.stringify(scriptHead)} + fs.readFileSync(file, "utf8") + ${JSON.stringify(scriptTail)}, { filename: file, cachedData });
+  // The file is the whole function expression, ASCII (the build checks): read as latin1, compiled as it is, no copy.
+  const script = new vm.Script(fs.readFileSync(file, "latin1"), { filename: file, cachedData });
   compiled.push({ file, script });
   const module = { exports: {} };
   script.runInThisContext()(module.exports, require, module, import.meta.url, (specifier) => import(specifier), coreModules, loadCold, loadColdNow);
@@ -351,7 +364,7 @@ export const { ${names.join(", ")} } = core;
 function makeColdCodeCache() {
   const file = `${root}dist/cold.cjs`;
   const program = `const fs = require("node:fs"), vm = require("node:vm"), file = ${JSON.stringify(file)};
-const script = new vm.Script(${JSON.stringify(scriptHead)} + fs.readFileSync(file, "utf8") + ${JSON.stringify(scriptTail)}, { filename: file });
+const script = new vm.Script(fs.readFileSync(file, "latin1"), { filename: file });
 fs.writeFileSync(file + ".cache", script.createCachedData());`;
   execFileSync(process.execPath, ["-e", program], { stdio: "inherit" });
 }
@@ -375,8 +388,8 @@ function makeCodeCache() {
 try {
   const { core, cold } = await splitBundles();
   mkdirSync(staging, { recursive: true });
-  writeFileSync(`${staging}/core.cjs`, core);
-  writeFileSync(`${staging}/cold.cjs`, cold);
+  writeFileSync(`${staging}/core.cjs`, asScript(core));
+  writeFileSync(`${staging}/cold.cjs`, asScript(cold));
   writeFileSync(`${staging}/index.js`, facade(await publicNames()));
   await build({
     entryPoints: ["src/unsafe-lib.ts"],
