@@ -354,32 +354,29 @@ const loadCold = (source) => new Promise((resolve) => resolve(coldScript().modul
 const loaded = new Map();
 const loadColdNow = (source) => loaded.get(source) ?? loaded.set(source, coldScript().now[source]()).get(source);
 const core = load("core.cjs");
-// \`TSEXEC_WRITE_CODE_CACHE=1\` (the build) saves the core's code cache once a real run has compiled the warm path.
-if (process.env.TSEXEC_WRITE_CODE_CACHE === "1") process.once("exit", () => { const { file, script } = compiled[0]; fs.writeFileSync(file + ".cache.tmp", script.createCachedData()); fs.renameSync(file + ".cache.tmp", file + ".cache"); });
+// \`TSEXEC_WRITE_CODE_CACHE=core.cjs\` (or cold.cjs; the build) saves that script's code cache once a real run has compiled what it runs.
+const toCache = process.env.TSEXEC_WRITE_CODE_CACHE;
+if (toCache) process.once("exit", () => { for (const { file, script } of compiled) if (file.endsWith("/" + toCache)) { fs.writeFileSync(file + ".cache.tmp", script.createCachedData()); fs.renameSync(file + ".cache.tmp", file + ".cache"); } });
 export const { ${names.join(", ")} } = core;
 `;
 }
 
-/** The cold script's code cache: its top level only (whichever cold path a run takes compiles the rest). */
-function makeColdCodeCache() {
-  const file = `${root}dist/cold.cjs`;
-  const program = `const fs = require("node:fs"), vm = require("node:vm"), file = ${JSON.stringify(file)};
-const script = new vm.Script(fs.readFileSync(file, "latin1"), { filename: file });
-fs.writeFileSync(file + ".cache", script.createCachedData());`;
-  execFileSync(process.execPath, ["-e", program], { stdio: "inherit" });
-}
-
-/** Runs tsexec twice on examples/hello.ts: the first run fills the script cache, the second writes the code cache. */
-function makeCodeCache() {
+/**
+ * Runs tsexec twice on examples/hello.ts, each time saving a code cache as the run exits: the
+ * first run (a fresh script cache) transpiles, and saves the cold script's cache with the
+ * transpiler's path compiled; the second (warm) saves the core's with the warm path compiled.
+ */
+function makeCodeCaches() {
   const cacheDir = mkdtempSync(join(tmpdir(), "tsexec-build-"));
   try {
-    const run = (env) =>
+    const run = (script) =>
       execFileSync(process.execPath, [`${root}shebang/tsexec`, `${root}examples/hello.ts`], {
-        env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir, ...env },
+        env: { ...process.env, TSEXEC_CACHE_DIR: cacheDir, TSEXEC_WRITE_CODE_CACHE: script },
         stdio: "ignore",
       });
-    run({});
-    run({ TSEXEC_WRITE_CODE_CACHE: "1" });
+    run("cold.cjs");
+    run("core.cjs");
+    for (const script of ["core.cjs", "cold.cjs"]) if (!existsSync(`${root}dist/${script}.cache`)) throw new Error(`no code cache was written for dist/${script}`);
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
   }
@@ -418,8 +415,7 @@ try {
   });
   if (existsSync(`${root}dist`)) renameSync(`${root}dist`, old);
   renameSync(staging, `${root}dist`);
-  makeCodeCache();
-  makeColdCodeCache();
+  makeCodeCaches();
 } finally {
   rmSync(staging, { recursive: true, force: true });
   rmSync(old, { recursive: true, force: true });
