@@ -4,12 +4,15 @@
 //                        external and load when first used), minified: what a
 //                        warm run reaches without `import()`
 //   dist/core.cjs.cache  V8's code cache for it, made by running tsexec once
+//   dist/lazy.cjs        what lib's heavier primitives load on first call (dlopen,
+//                        derivations, fetchgit, reexec, lib.import: see
+//                        src/runtime/on-first-use.ts), with dist/lazy.cjs.cache
 //   dist/cold.cjs        the rest: modules only `import()` reaches (subcommands,
 //                        the transpiler, inputs, references, the npm store, git
 //                        checkouts), with its code cache dist/cold.cjs.cache
 //   dist/index.js        the package entry: an ES module facade that compiles
 //                        core.cjs with that cache and re-exports its API, and
-//                        compiles cold.cjs when the core first imports from it
+//                        compiles lazy.cjs and cold.cjs when first needed
 //   dist/unsafe-lib.js   `tsexec/unsafe-lib`, on top of the facade
 //   dist/show-parser.mjs the child process `tsexec show` parses untrusted files in
 //   dist/**/*.d.ts       types, from tsc
@@ -99,12 +102,13 @@ function assertLeanStartup(metafile) {
 const warmDynamicImports = new Set(["src/runtime/commands/run.ts"]);
 const coldPrefix = "tsexec-cold:";
 const firstUsePrefix = "tsexec-first-use:";
-const scriptHead = "(function (exports, require, module, __tsexec_url, __tsexec_import, __tsexec_core_modules, __tsexec_cold, __tsexec_cold_now) {";
+const scriptHead = "(function (exports, require, module, __tsexec_url, __tsexec_import, __tsexec_core_modules, __tsexec_cold, __tsexec_lazy) {";
 
 /**
  * src/runtime/on-first-use.ts: each `export const loadX = (): typeof x => x;` (for its
- * `import * as x from "…"`) becomes a synchronous load of that module from the cold script,
- * so the core leaves out the primitives a warm run never uses (dlopen, derivations, fetchgit …).
+ * `import * as x from "…"`) becomes a synchronous load of that module from a third script,
+ * dist/lazy.cjs, so the core leaves out the primitives a warm run never uses (dlopen,
+ * derivations, fetchgit …), and a script using one loads them without the cold script.
  */
 const firstUseLoaders = {
   name: "first-use-loaders",
@@ -179,32 +183,60 @@ function buildCore(coreSources, shared) {
 }
 
 /**
- * The cold script: the core's cold `import()` targets (`modules`) and first-use loads (`now`,
- * synchronous); a module the core has is read from `__tsexec_core_modules`.
+ * The lazy script: the modules behind src/runtime/on-first-use.ts, and whatever the cold
+ * script takes from them, each in `now` (loaded synchronously); a module the core has is
+ * read from `__tsexec_core_modules`.
  */
-function buildCold(entries, firstUse, coreSources) {
+function buildLazy(entries, coreSources) {
+  const lines = [`export const now = ${table(entries, "require")};`];
+  return build({
+    ...bundleOptions,
+    stdin: { contents: lines.join("\n"), resolveDir: root, sourcefile: "lazy-entry.js", loader: "js" },
+    outfile: `${staging}/lazy.cjs`,
+    plugins: [builtinsByGetter, importFromFacade, fromOtherScripts(coreSources, new Set(), new Set())],
+  });
+}
+
+/**
+ * The cold script: the core's cold `import()` targets (`modules`); a module the core has is
+ * read from `__tsexec_core_modules`, one the lazy script has is loaded from it (and added
+ * to `fromLazy`, so the lazy script offers it).
+ */
+function buildCold(entries, coreSources, lazySources, fromLazy) {
   // Each module is evaluated when first imported, as it was in one bundle (some load builtins as they start).
-  const table = (sources, load) => `{ ${[...sources].map((source) => `${JSON.stringify(source)}: () => ${load}(${JSON.stringify(`./${source}`)})`).join(", ")} }`;
-  const lines = [`export const modules = ${table(entries, "import")};`, `export const now = ${table(firstUse, "require")};`];
-  const fromCore = {
-    name: "from-core",
+  const lines = [`export const modules = ${table(entries, "import")};`];
+  return build({
+    ...bundleOptions,
+    stdin: { contents: lines.join("\n"), resolveDir: root, sourcefile: "cold-entry.js", loader: "js" },
+    outfile: `${staging}/cold.cjs`,
+    plugins: [builtinsByGetter, importFromFacade, fromOtherScripts(coreSources, lazySources, fromLazy)],
+  });
+}
+
+/** `{ "src/x.ts": () => load("./src/x.ts"), … }`. */
+const table = (sources, load) => `{ ${[...sources].map((source) => `${JSON.stringify(source)}: () => ${load}(${JSON.stringify(`./${source}`)})`).join(", ")} }`;
+
+/** Modules of the core (and of the lazy script) are taken from there, not bundled again. */
+function fromOtherScripts(coreSources, lazySources, fromLazy) {
+  return {
+    name: "from-other-scripts",
     setup(b) {
       b.onResolve({ filter: /^\.\.?\//, namespace: "file" }, (args) => {
         const source = sourceOf(args.resolveDir, args.path);
-        return coreSources.has(source) ? { path: source, namespace: "core" } : undefined;
+        if (coreSources.has(source)) return { path: source, namespace: "core" };
+        if (lazySources.has(source)) return { path: source, namespace: "lazy" };
+        return undefined;
       });
       b.onLoad({ filter: /.*/, namespace: "core" }, (args) => ({
         contents: `module.exports = __tsexec_core_modules[${JSON.stringify(args.path)}];`,
         loader: "js",
       }));
+      b.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => {
+        fromLazy.add(args.path);
+        return { contents: `module.exports = __tsexec_lazy(${JSON.stringify(args.path)});`, loader: "js" };
+      });
     },
   };
-  return build({
-    ...bundleOptions,
-    stdin: { contents: lines.join("\n"), resolveDir: root, sourcefile: "cold-entry.js", loader: "js" },
-    outfile: `${staging}/cold.cjs`,
-    plugins: [builtinsByGetter, importFromFacade, fromCore],
-  });
 }
 
 /**
@@ -253,12 +285,14 @@ const sameSet = (a, b) => a.size === b.size && [...a].every((x) => b.has(x));
 const sameImports = (a, b) => a.size === b.size && [...a].every(([source, names]) => b.has(source) && sameSet(names, b.get(source)));
 
 /**
- * Builds both scripts until they agree: the namespaces the cold script takes from the core
- * keep whole modules in the core, which may reach modules that were cold, and so on.
+ * Builds the three scripts until they agree: the namespaces the other scripts take from the
+ * core keep whole modules in the core, which may reach modules that were not, and so on; and
+ * what the cold script takes from the lazy one must be in the lazy one's table.
  */
 async function splitBundles() {
   let coreSources = new Set();
   let shared = new Map();
+  let lazyEntries = new Set();
   for (let round = 0; round < 20; round++) {
     const core = await buildCore(coreSources, shared);
     const nextCoreSources = sourcesIn(core.metafile);
@@ -270,30 +304,40 @@ async function splitBundles() {
         if (i.path.startsWith(firstUsePrefix)) firstUse.add(i.path.slice(firstUsePrefix.length));
       }
     }
-    const cold = await buildCold(entries, firstUse, nextCoreSources);
-    const nextShared = importedFromCore(sourcesIn(cold.metafile), nextCoreSources);
-    const stable = sameSet(nextCoreSources, coreSources) && sameImports(nextShared, shared);
+    const nextLazyEntries = new Set([...firstUse, ...[...lazyEntries].filter((source) => !nextCoreSources.has(source))]);
+    const lazy = await buildLazy(nextLazyEntries, nextCoreSources);
+    const lazySources = sourcesIn(lazy.metafile);
+    const fromLazy = new Set();
+    const cold = await buildCold(entries, nextCoreSources, lazySources, fromLazy);
+    const nextShared = importedFromCore(new Set([...sourcesIn(cold.metafile), ...lazySources]), nextCoreSources);
+    const stable = sameSet(nextCoreSources, coreSources) && sameImports(nextShared, shared) && [...fromLazy].every((source) => nextLazyEntries.has(source));
     coreSources = nextCoreSources;
     shared = nextShared;
+    lazyEntries = new Set([...nextLazyEntries, ...fromLazy]);
     if (!stable) continue;
-    const twice = [...sourcesIn(cold.metafile)].filter((source) => coreSources.has(source));
-    if (twice.length) throw new Error(`in both bundles: ${twice.join(", ")}`);
+    const scripts = { core: coreSources, lazy: lazySources, cold: sourcesIn(cold.metafile) };
+    for (const [a, b] of [["core", "lazy"], ["core", "cold"], ["lazy", "cold"]]) {
+      const twice = [...scripts[a]].filter((source) => scripts[b].has(source));
+      if (twice.length) throw new Error(`in both ${a} and ${b}: ${twice.join(", ")}`);
+    }
     assertLeanStartup(core.metafile);
+    assertLeanStartup(lazy.metafile);
     assertLeanStartup(cold.metafile);
-    if (process.env.TSEXEC_BUILD_SIZES === "1") printSizes(core.metafile);
-    // The core's cold `import()`s call the facade, which loads the cold script.
+    if (process.env.TSEXEC_BUILD_SIZES === "1") for (const [name, result] of Object.entries({ core, lazy, cold })) printSizes(name, result.metafile);
+    // The core's cold `import()`s call the facade, which loads the cold script; its first-use loads, the lazy one.
     const coreCode = core.outputFiles[0].text
       .replace(/\bimport\((["'`])tsexec-cold:([^"'`]+)\1\)/g, (_, q, source) => `__tsexec_cold(${JSON.stringify(source)})`)
-      .replace(/\brequire\((["'`])tsexec-first-use:([^"'`]+)\1\)/g, (_, q, source) => `__tsexec_cold_now(${JSON.stringify(source)})`);
+      .replace(/\brequire\((["'`])tsexec-first-use:([^"'`]+)\1\)/g, (_, q, source) => `__tsexec_lazy(${JSON.stringify(source)})`);
     if (coreCode.includes(coldPrefix)) throw new Error("a cold import() was left in the core");
     if (coreCode.includes(firstUsePrefix)) throw new Error("a first-use require() was left in the core");
-    return { core: coreCode, cold: cold.outputFiles[0].text };
+    return { core: coreCode, lazy: lazy.outputFiles[0].text, cold: cold.outputFiles[0].text };
   }
   throw new Error("the core and cold bundles do not converge");
 }
 
-/** `TSEXEC_BUILD_SIZES=1`: what each source adds to the core, largest first. */
-function printSizes(metafile) {
+/** `TSEXEC_BUILD_SIZES=1`: what each source adds to each script, largest first. */
+function printSizes(name, metafile) {
+  console.log(`${name}.cjs:`);
   const inputs = Object.values(metafile.outputs)[0].inputs;
   const rows = Object.entries(inputs).map(([source, { bytesInOutput }]) => [source, bytesInOutput]).sort((a, b) => b[1] - a[1]);
   for (const [source, bytes] of rows) console.log(`${String(bytes).padStart(7)}  ${source}`);
@@ -331,7 +375,7 @@ async function publicNames() {
 /** The facade: compiles core.cjs with its code cache (a stale or foreign cache is only slower), and cold.cjs when first imported. */
 function facade(names) {
   return `// Generated by scripts/build.mjs: tsexec's core is dist/core.cjs, compiled with V8's code cache;
-// what only some runs use is dist/cold.cjs, compiled the first time the core imports from it.
+// what only some runs use is dist/lazy.cjs (lib's heavier primitives) and dist/cold.cjs, each compiled when first used.
 const fs = process.getBuiltinModule("node:fs");
 const vm = process.getBuiltinModule("node:vm");
 const compiled = [];
@@ -344,15 +388,15 @@ const load = (name, coreModules) => {
   const script = new vm.Script(fs.readFileSync(file, "latin1"), { filename: file, cachedData });
   compiled.push({ file, script });
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, require, module, import.meta.url, (specifier) => import(specifier), coreModules, loadCold, loadColdNow);
+  script.runInThisContext()(module.exports, require, module, import.meta.url, (specifier) => import(specifier), coreModules, loadCold, loadLazy);
   return module.exports;
 };
-let cold;
-const coldScript = () => (cold ??= load("cold.cjs", core.__tsexec_modules()));
-const loadCold = (source) => new Promise((resolve) => resolve(coldScript().modules[source]()));
-// A first-use load (src/runtime/on-first-use.ts): synchronous, each module's namespace made once.
+let shared, cold, lazy;
+const coreModulesOnce = () => (shared ??= core.__tsexec_modules());
+const loadCold = (source) => new Promise((resolve) => resolve((cold ??= load("cold.cjs", coreModulesOnce())).modules[source]()));
+// A first-use load (src/runtime/on-first-use.ts), or the cold script's import of a lazy module: synchronous, each namespace made once.
 const loaded = new Map();
-const loadColdNow = (source) => loaded.get(source) ?? loaded.set(source, coldScript().now[source]()).get(source);
+const loadLazy = (source) => loaded.get(source) ?? loaded.set(source, (lazy ??= load("lazy.cjs", coreModulesOnce())).now[source]()).get(source);
 const core = load("core.cjs");
 // \`TSEXEC_WRITE_CODE_CACHE=core.cjs\` (or cold.cjs; the build) saves that script's code cache once a real run has compiled what it runs.
 const toCache = process.env.TSEXEC_WRITE_CODE_CACHE;
@@ -377,15 +421,21 @@ function makeCodeCaches() {
     run("cold.cjs");
     run("core.cjs");
     for (const script of ["core.cjs", "cold.cjs"]) if (!existsSync(`${root}dist/${script}.cache`)) throw new Error(`no code cache was written for dist/${script}`);
+    // The lazy script serves many primitives, none of which a build can run everywhere: its top level only.
+    const file = `${root}dist/lazy.cjs`;
+    const program = `const fs = require("node:fs"), vm = require("node:vm"), file = ${JSON.stringify(file)};
+fs.writeFileSync(file + ".cache", new vm.Script(fs.readFileSync(file, "latin1"), { filename: file }).createCachedData());`;
+    execFileSync(process.execPath, ["-e", program], { stdio: "inherit" });
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
   }
 }
 
 try {
-  const { core, cold } = await splitBundles();
+  const { core, lazy, cold } = await splitBundles();
   mkdirSync(staging, { recursive: true });
   writeFileSync(`${staging}/core.cjs`, asScript(core));
+  writeFileSync(`${staging}/lazy.cjs`, asScript(lazy));
   writeFileSync(`${staging}/cold.cjs`, asScript(cold));
   writeFileSync(`${staging}/index.js`, facade(await publicNames()));
   await build({
