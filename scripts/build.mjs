@@ -344,6 +344,21 @@ function printSizes(name, metafile) {
 }
 
 /**
+ * What a warm run compiles: every function the core declares is instantiated as it starts,
+ * so its size is start-up time. Raise this only knowingly; first consider loading the new code
+ * with `import()` (subcommands, cold paths) or src/runtime/on-first-use.ts (lib primitives).
+ */
+const coreBudget = 64 * 1024;
+
+function checkCoreBudget(core) {
+  const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
+  if (core.length > coreBudget) {
+    throw new Error(`dist/core.cjs is ${kib(core.length)}, over its budget of ${kib(coreBudget)} (scripts/build.mjs coreBudget): load what a warm run does not need lazily`);
+  }
+  return `dist/core.cjs ${kib(core.length)} (budget ${kib(coreBudget)})`;
+}
+
+/**
  * A bundle as the facade compiles it: wrapped in its function expression here, so the facade
  * reads the file (as latin1: one byte per character, no decoding) and compiles it without
  * making a wrapped copy. esbuild escapes non-ASCII characters; this checks it did.
@@ -434,6 +449,7 @@ fs.writeFileSync(file + ".cache", new vm.Script(fs.readFileSync(file, "latin1"),
 try {
   const { core, lazy, cold } = await splitBundles();
   mkdirSync(staging, { recursive: true });
+  const budgetLine = checkCoreBudget(asScript(core));
   writeFileSync(`${staging}/core.cjs`, asScript(core));
   writeFileSync(`${staging}/lazy.cjs`, asScript(lazy));
   writeFileSync(`${staging}/cold.cjs`, asScript(cold));
@@ -466,6 +482,7 @@ try {
   if (existsSync(`${root}dist`)) renameSync(`${root}dist`, old);
   renameSync(staging, `${root}dist`);
   makeCodeCaches();
+  console.log(`${budgetLine}, dist/lazy.cjs ${(lazy.length / 1024).toFixed(1)} KiB, dist/cold.cjs ${(cold.length / 1024).toFixed(1)} KiB`);
 } finally {
   rmSync(staging, { recursive: true, force: true });
   rmSync(old, { recursive: true, force: true });
