@@ -360,15 +360,10 @@ function checkCoreBudget(core) {
 
 /**
  * A bundle as the facade compiles it: wrapped in its function expression here, so the facade
- * reads the file (as latin1: one byte per character, no decoding) and compiles it without
- * making a wrapped copy. esbuild escapes non-ASCII characters; this checks it did.
+ * compiles the file's text as it is read (Node's one-call UTF-8 read; ASCII text becomes a
+ * one-byte string) instead of a wrapped copy of it, which would be young garbage to collect.
  */
-function asScript(code) {
-  const wrapped = scriptHead + code + scriptTail;
-  const at = wrapped.search(/[^\x00-\x7f]/);
-  if (at >= 0) throw new Error(`a bundle has a non-ASCII character at ${at}: the facade reads it as latin1`);
-  return wrapped;
-}
+const asScript = (code) => scriptHead + code + scriptTail;
 
 /** The names src/index.ts exports, for the facade. */
 async function publicNames() {
@@ -399,8 +394,8 @@ const load = (name, coreModules) => {
   const file = new URL("./" + name, import.meta.url).pathname;
   let cachedData;
   try { cachedData = fs.readFileSync(file + ".cache"); } catch {}
-  // The file is the whole function expression, ASCII (the build checks): read as latin1, compiled as it is, no copy.
-  const script = new vm.Script(fs.readFileSync(file, "latin1"), { filename: file, cachedData });
+  // The file is the whole function expression (see asScript in scripts/build.mjs): compiled as it is read.
+  const script = new vm.Script(fs.readFileSync(file, "utf8"), { filename: file, cachedData });
   compiled.push({ file, script });
   const module = { exports: {} };
   script.runInThisContext()(module.exports, require, module, import.meta.url, (specifier) => import(specifier), coreModules, loadCold, loadLazy);
@@ -439,7 +434,7 @@ function makeCodeCaches() {
     // The lazy script serves many primitives, none of which a build can run everywhere: its top level only.
     const file = `${root}dist/lazy.cjs`;
     const program = `const fs = require("node:fs"), vm = require("node:vm"), file = ${JSON.stringify(file)};
-fs.writeFileSync(file + ".cache", new vm.Script(fs.readFileSync(file, "latin1"), { filename: file }).createCachedData());`;
+fs.writeFileSync(file + ".cache", new vm.Script(fs.readFileSync(file, "utf8"), { filename: file }).createCachedData());`;
     execFileSync(process.execPath, ["-e", program], { stdio: "inherit" });
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
