@@ -187,13 +187,13 @@ function buildCore(coreSources, shared) {
  * script takes from them, each in `now` (loaded synchronously); a module the core has is
  * read from `__tsexec_core_modules`.
  */
-function buildLazy(entries, coreSources) {
+function buildLazy(entries, coreSources, shared) {
   const lines = [`export const now = ${table(entries, "require")};`];
   return build({
     ...bundleOptions,
     stdin: { contents: lines.join("\n"), resolveDir: root, sourcefile: "lazy-entry.js", loader: "js" },
     outfile: `${staging}/lazy.cjs`,
-    plugins: [builtinsByGetter, importFromFacade, fromOtherScripts(coreSources, new Set(), new Set())],
+    plugins: [builtinsByGetter, importFromFacade, fromOtherScripts(coreSources, shared, new Set(), new Set())],
   });
 }
 
@@ -202,22 +202,29 @@ function buildLazy(entries, coreSources) {
  * read from `__tsexec_core_modules`, one the lazy script has is loaded from it (and added
  * to `fromLazy`, so the lazy script offers it).
  */
-function buildCold(entries, coreSources, lazySources, fromLazy) {
+function buildCold(entries, coreSources, shared, lazySources, fromLazy) {
   // Each module is evaluated when first imported, as it was in one bundle (some load builtins as they start).
   const lines = [`export const modules = ${table(entries, "import")};`];
   return build({
     ...bundleOptions,
     stdin: { contents: lines.join("\n"), resolveDir: root, sourcefile: "cold-entry.js", loader: "js" },
     outfile: `${staging}/cold.cjs`,
-    plugins: [builtinsByGetter, importFromFacade, fromOtherScripts(coreSources, lazySources, fromLazy)],
+    plugins: [builtinsByGetter, importFromFacade, fromOtherScripts(coreSources, shared, lazySources, fromLazy)],
   });
 }
 
 /** `{ "src/x.ts": () => load("./src/x.ts"), … }`. */
 const table = (sources, load) => `{ ${[...sources].map((source) => `${JSON.stringify(source)}: () => ${load}(${JSON.stringify(`./${source}`)})`).join(", ")} }`;
 
-/** Modules of the core (and of the lazy script) are taken from there, not bundled again. */
-function fromOtherScripts(coreSources, lazySources, fromLazy) {
+/**
+ * Modules of the core (and of the lazy script) are taken from there, not bundled again. The
+ * names taken from the core (`shared`) become plain constants, read once: a call into the core
+ * then costs what a call inside one script does, where an import of a CommonJS object would go
+ * through two getters on every use (dlopen's re-run, bench/native.mjs). The core's modules
+ * export no binding that changes (the build checks), and they are all initialised before
+ * another script loads (the core's entry imports them).
+ */
+function fromOtherScripts(coreSources, shared, lazySources, fromLazy) {
   return {
     name: "from-other-scripts",
     setup(b) {
@@ -227,10 +234,13 @@ function fromOtherScripts(coreSources, lazySources, fromLazy) {
         if (lazySources.has(source)) return { path: source, namespace: "lazy" };
         return undefined;
       });
-      b.onLoad({ filter: /.*/, namespace: "core" }, (args) => ({
-        contents: `module.exports = __tsexec_core_modules[${JSON.stringify(args.path)}];`,
-        loader: "js",
-      }));
+      b.onLoad({ filter: /.*/, namespace: "core" }, (args) => {
+        const from = `__tsexec_core_modules[${JSON.stringify(args.path)}]`;
+        const names = shared.get(args.path);
+        if (names === undefined || names.has("*")) return { contents: `module.exports = ${from};`, loader: "js" };
+        const constants = [...names].map((name) => (name === "default" ? `export default __m.default;` : `export const ${name} = __m.${name};`));
+        return { contents: [`const __m = ${from};`, ...constants].join("\n"), loader: "js" };
+      });
       b.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => {
         fromLazy.add(args.path);
         return { contents: `module.exports = __tsexec_lazy(${JSON.stringify(args.path)});`, loader: "js" };
@@ -305,16 +315,21 @@ async function splitBundles() {
       }
     }
     const nextLazyEntries = new Set([...firstUse, ...[...lazyEntries].filter((source) => !nextCoreSources.has(source))]);
-    const lazy = await buildLazy(nextLazyEntries, nextCoreSources);
+    const lazy = await buildLazy(nextLazyEntries, nextCoreSources, shared);
     const lazySources = sourcesIn(lazy.metafile);
     const fromLazy = new Set();
-    const cold = await buildCold(entries, nextCoreSources, lazySources, fromLazy);
+    const cold = await buildCold(entries, nextCoreSources, shared, lazySources, fromLazy);
     const nextShared = importedFromCore(new Set([...sourcesIn(cold.metafile), ...lazySources]), nextCoreSources);
     const stable = sameSet(nextCoreSources, coreSources) && sameImports(nextShared, shared) && [...fromLazy].every((source) => nextLazyEntries.has(source));
     coreSources = nextCoreSources;
     shared = nextShared;
     lazyEntries = new Set([...nextLazyEntries, ...fromLazy]);
     if (!stable) continue;
+    for (const source of shared.keys()) {
+      if (/^\s*export\s+(let|var)\b/m.test(readFileSync(join(root, source), "utf8"))) {
+        throw new Error(`${source} exports a variable, which the lazy and cold scripts would read once: export a function that returns it`);
+      }
+    }
     const scripts = { core: coreSources, lazy: lazySources, cold: sourcesIn(cold.metafile) };
     for (const [a, b] of [["core", "lazy"], ["core", "cold"], ["lazy", "cold"]]) {
       const twice = [...scripts[a]].filter((source) => scripts[b].has(source));
