@@ -102,7 +102,7 @@ function assertLeanStartup(metafile) {
 const warmDynamicImports = new Set(["src/runtime/commands/run.ts"]);
 const coldPrefix = "tsexec-cold:";
 const firstUsePrefix = "tsexec-first-use:";
-const scriptHead = "(function (exports, require, module, __tsexec_url, __tsexec_import, __tsexec_core_modules, __tsexec_cold, __tsexec_lazy) {";
+const scriptHead = "(function (exports, require, module, __tsexec_url, __tsexec_import, __tsexec_core_modules, __tsexec_cold, __tsexec_lazy, __tsexec_export) {";
 
 /**
  * src/runtime/on-first-use.ts: each `export const loadX = (): typeof x => x;` (for its
@@ -148,8 +148,8 @@ const bundleOptions = {
 const sourcesIn = (metafile) => new Set(Object.keys(metafile.inputs).filter((p) => p.startsWith("src/")));
 
 /** The core: src/index.ts, its cold `import()`s left as `tsexec-cold:` externals, and the namespaces the cold script takes from it. */
-function buildCore(coreSources, shared) {
-  const lines = [`export * from "./src/index.ts";`];
+function buildCore(coreSources, shared, api) {
+  const lines = [`import { ${api.map((name, i) => `${name} as api${i}`).join(", ")} } from "./src/index.ts";`];
   const entries = [...shared].map(([source, names], i) => {
     const path = JSON.stringify(`./${source}`);
     if (names.has("*")) {
@@ -162,7 +162,10 @@ function buildCore(coreSources, shared) {
     return `${JSON.stringify(source)}: { ${list.map((name, j) => `get ${name}() { return m${i}_${j}; }`).join(", ")} }`;
   });
   // A function: the warm path never builds these objects.
-  lines.push(`export const __tsexec_modules = () => ({ ${entries.join(", ")} });`);
+  lines.push(`const __tsexec_modules = () => ({ ${entries.join(", ")} });`);
+  // Plain values for the facade, which reads each once: ES exports would become getters over
+  // getters (esbuild's CommonJS interop), about 17 kB the warm run would allocate for nothing.
+  lines.push(`__tsexec_export({ ${api.map((name, i) => `${name}: api${i}`).join(", ")}, __tsexec_modules });`);
   const coldImports = {
     name: "cold-imports",
     setup(b) {
@@ -299,12 +302,12 @@ const sameImports = (a, b) => a.size === b.size && [...a].every(([source, names]
  * core keep whole modules in the core, which may reach modules that were not, and so on; and
  * what the cold script takes from the lazy one must be in the lazy one's table.
  */
-async function splitBundles() {
+async function splitBundles(api) {
   let coreSources = new Set();
   let shared = new Map();
   let lazyEntries = new Set();
   for (let round = 0; round < 20; round++) {
-    const core = await buildCore(coreSources, shared);
+    const core = await buildCore(coreSources, shared, api);
     const nextCoreSources = sourcesIn(core.metafile);
     const entries = new Set();
     const firstUse = new Set();
@@ -413,7 +416,7 @@ const load = (name, coreModules) => {
   const script = new vm.Script(fs.readFileSync(file, "utf8"), { filename: file, cachedData });
   compiled.push({ file, script });
   const module = { exports: {} };
-  script.runInThisContext()(module.exports, require, module, import.meta.url, (specifier) => import(specifier), coreModules, loadCold, loadLazy);
+  script.runInThisContext()(module.exports, require, module, import.meta.url, (specifier) => import(specifier), coreModules, loadCold, loadLazy, (api) => (module.exports = api));
   return module.exports;
 };
 let shared, cold, lazy;
@@ -457,13 +460,14 @@ fs.writeFileSync(file + ".cache", new vm.Script(fs.readFileSync(file, "utf8"), {
 }
 
 try {
-  const { core, lazy, cold } = await splitBundles();
+  const api = await publicNames();
+  const { core, lazy, cold } = await splitBundles(api);
   mkdirSync(staging, { recursive: true });
   const budgetLine = checkCoreBudget(asScript(core));
   writeFileSync(`${staging}/core.cjs`, asScript(core));
   writeFileSync(`${staging}/lazy.cjs`, asScript(lazy));
   writeFileSync(`${staging}/cold.cjs`, asScript(cold));
-  writeFileSync(`${staging}/index.js`, facade(await publicNames()));
+  writeFileSync(`${staging}/index.js`, facade(api));
   await build({
     entryPoints: ["src/unsafe-lib.ts"],
     absWorkingDir: root,
