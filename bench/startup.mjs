@@ -77,9 +77,11 @@ export async function run(report) {
   }
   let samples;
   let warmModules;
+  let warmCollections;
   try {
     samples = interleave(variants, { rounds, warmup: 3 });
     warmModules = modulesLoaded(tsexecHello, { ...strippedEnv, TSEXEC_CACHE_DIR: warmCache }, warmCache);
+    warmCollections = collectionsIn(tsexecHello, { ...strippedEnv, TSEXEC_CACHE_DIR: warmCache });
   } finally {
     removeDir(warmCache);
     otherCaches.forEach(removeDir);
@@ -106,6 +108,10 @@ export async function run(report) {
   if (caCerts) ratios.push(["warm tsexec / node, NODE_EXTRA_CA_CERTS kept (for information)", `${pairedRatio("warm-ca", "node-ca").toFixed(2)}x`]);
   report.table("start-up ratios (median of per-round ratios)", ["ratio", "measured"], ratios);
   report.note(`overhead over node: warm +${formatMs(medians.warm - medians.node)}, cold +${formatMs(medians.cold - medians.node)}`);
+  report.note(
+    `garbage collections in one warm run: ${warmCollections} (node hello.mjs: ${collectionsIn(nodeHello, strippedEnv)}); each costs about 1 ms, ` +
+      "so what the warm path allocates matters (scripts/build.mjs keeps the core small)",
+  );
   report.note("tsx runs bench/fixtures/hello.ts: the same printing as examples/hello.ts without tsexec's IO wrapper, which tsx cannot run.");
   report.table(
     `ES modules the warm path loads (node hello.mjs loads 1): ${warmModules.filter((m) => m.format !== "builtin").length} files, ` +
@@ -114,6 +120,13 @@ export async function run(report) {
     warmModules.map((m) => [m.name, m.format, m.format === "builtin" ? "-" : String(m.size)]),
   );
   if (caCerts) report.note("NODE_EXTRA_CA_CERTS is set here: the measured commands ran without it (it adds a constant CA-bundle load to every node start).");
+}
+
+/** How many times V8 collects garbage in one run of `node args` (its --trace-gc lines). */
+function collectionsIn(args, env) {
+  const result = spawnSync(node, ["--trace-gc", ...args], { cwd: projectRoot, env: withEnv(env), encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`node --trace-gc ${args.join(" ")} failed:\n${result.stderr}`);
+  return (result.stdout.match(/^\[\d+:0x[0-9a-f]+\]\s+\d+ ms: (Scavenge|Mark-Compact|Minor Mark-Compact)/gm) ?? []).length;
 }
 
 /** The ES modules (files and node: builtins) one run of `node args` loads, in load order. */

@@ -28,7 +28,7 @@ export type { CommandIO, Dollar, DollarOptions } from "./builtins/exec/template.
 export { URI, Functor, Pointed, Apply, Applicative, Chain, Monad, ChainRec } from "./monad/instances.js";
 export { unsafePerformIO } from "./builtins/unsafe-perform-io.js";
 export { TsexecError } from "./runtime/errors.js";
-export { isDerivation } from "./builtins/derivation/derivation.js";
+export { isDerivation } from "./builtins/derivation/brand.js";
 export { makeLib } from "./runtime/lib.js";
 /** The `tsexec` command itself (the launcher calls it): resolves to the exit code. */
 export { main } from "./runtime/cli.js";

@@ -19,7 +19,8 @@ export interface ContextOptions {
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.TSEXEC_CACHE_DIR) return env.TSEXEC_CACHE_DIR;
   if (env.XDG_CACHE_HOME) return join(env.XDG_CACHE_HOME, "tsexec");
-  return join(homedir(), ".cache", "tsexec");
+  // $HOME is what os.homedir() returns on POSIX when it is set; reading it spares loading node:os.
+  return join(env.HOME || homedir(), ".cache", "tsexec");
 }
 
 export function makeContext(opts: ContextOptions = {}): PrimitiveContext {

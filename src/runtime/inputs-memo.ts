@@ -14,8 +14,9 @@
  */
 import { readFileSync, statSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
-import { FetchedInput, type Input, type InputsDeclaration } from "./inputs.js";
-import { lockPath } from "./lockfile.js";
+import type { Input, InputsDeclaration } from "./inputs.js";
+import { FetchedInput } from "./fetched-input.js";
+import { lockPath } from "./lock-path.js";
 import { printable } from "./printable.js";
 import { pathKey, writeCacheFile } from "./loader/cache.js";
 

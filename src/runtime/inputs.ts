@@ -18,6 +18,8 @@ import { createRequire } from "node:module";
 import { TsexecError } from "./errors.js";
 import { printable } from "./printable.js";
 
+export { FetchedInput } from "./fetched-input.js";
+
 /** The object form of an input. */
 export interface InputObjectSpec {
   /** Any URL fetchgit accepts (relative paths resolve against the script's directory). */
@@ -61,22 +63,6 @@ export interface Input {
   readonly hash: string;
   /** The path. */
   toString(): string;
-}
-
-/** An input as the script receives it: frozen; `${input}` is its path, as a derivation's output is. */
-export class FetchedInput implements Input {
-  constructor(
-    readonly path: string,
-    readonly rev: string,
-    readonly ref: string | undefined,
-    readonly url: string,
-    readonly hash: string,
-  ) {
-    Object.freeze(this);
-  }
-  toString(): string {
-    return this.path;
-  }
 }
 
 export const inputObjectFields = ["url", "ref", "rev", "submodules", "dir"] as const;

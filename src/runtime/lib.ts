@@ -1,19 +1,21 @@
 /**
  * `lib`: what a script receives beside `args`. The IO constructors come from
  * src/monad, the primitives from src/builtins; nothing heavy is loaded until a
- * primitive runs.
+ * primitive is used: dlopen, the derivation functions, fetchgit, reexec and
+ * import are entry points that load their module on first call (./on-first-use.ts).
  */
 import { attempt, bind, bracket, defer, ensuring, io, join, map, mapM, task, uninterruptible, unit, type IO } from "../monad/io.js";
 import { all, allSettled, exit, mapPar, race, sleep, timeout } from "./concurrency.js";
 import { exec } from "../builtins/exec/index.js";
 import { makeDollar, type Dollar } from "../builtins/exec/template.js";
 import { unsafePerformIO } from "../builtins/unsafe-perform-io.js";
-import { makeFetchgit, type FetchgitArgs } from "../builtins/fetchgit/index.js";
-import { makeImport, type ImportBase } from "../builtins/import.js";
-import { makeReexec, type HasOutPath } from "../builtins/reexec.js";
+import type { FetchgitArgs } from "../builtins/fetchgit/index.js";
+import type { ImportBase } from "../builtins/import.js";
+import type { HasOutPath } from "../builtins/reexec.js";
 import { getConfiguration, type Configuration } from "./package.js";
-import { makeDlopen, type Dlopen } from "../builtins/dlopen/index.js";
-import { build, derivation, runCommand, toFile, type Derivation } from "../builtins/derivation/index.js";
+import type { Dlopen } from "../builtins/dlopen/index.js";
+import type { build, derivation, runCommand, toFile, Derivation } from "../builtins/derivation/index.js";
+import { loadDerivation, loadDlopen, loadFetchgit, loadImport, loadReexec } from "./on-first-use.js";
 
 export interface Builtins {
   /** Run an IO from pure code and return its value (synchronous work only). */
@@ -101,10 +103,11 @@ export function makeLib(base: LibBase): Lib {
   const builtins: Builtins = {
     unsafePerformIO,
     "unsafe-perform-io": unsafePerformIO,
-    fetchgit: makeFetchgit(base.dir),
-    reexec: makeReexec(base.dir),
+    fetchgit: onFirstCall(() => loadFetchgit().makeFetchgit(base.dir)),
+    reexec: onFirstCall(() => loadReexec().makeReexec(base.dir)),
   };
-  return Object.freeze({
+  let dlopen: Dlopen | undefined;
+  const lib: Lib = {
     unit,
     map,
     join,
@@ -126,15 +129,23 @@ export function makeLib(base: LibBase): Lib {
     exit,
     exec,
     $: makeDollar(),
-    dlopen: makeDlopen(base.dir),
-    toFile,
-    runCommand,
-    derivation,
-    build,
+    // Three arguments spelled out (no rest array): a script may build a dlopen IO per call.
+    dlopen: ((filename, symbol, args) => (dlopen ??= loadDlopen().makeDlopen(base.dir))(filename, symbol, args)) as Dlopen,
+    toFile: (name, text) => loadDerivation().toFile(name, text),
+    runCommand: (name, env, script) => loadDerivation().runCommand(name, env, script),
+    derivation: (spec) => loadDerivation().derivation(spec),
+    build: (drv) => loadDerivation().build(drv),
     builtins: Object.freeze(builtins),
-    import: makeImport(base.dir),
+    import: onFirstCall(() => loadImport().makeImport(base.dir)),
     get configuration() {
       return getConfiguration();
     },
-  });
+  };
+  return Object.freeze(lib);
+}
+
+/** `f`, made on its first call (loading its module then), for a one- or two-argument primitive. */
+function onFirstCall<A, B, R>(make: () => (a: A, b?: B) => R): (a: A, b?: B) => R {
+  let f: ((a: A, b?: B) => R) | undefined;
+  return (a, b) => (f ??= make())(a, b);
 }

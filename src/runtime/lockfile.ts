@@ -5,15 +5,15 @@
  * entry), written canonically (sorted keys, two spaces, final newline) and
  * atomically, only when its content changed, and under a lock (updateLock).
  *
- * Base helper: imports only errors, files and file-lock.
+ * Base helper: imports only errors, files, file-lock and lock-path.
  */
 import { readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { TsexecError } from "./errors.js";
 import { acquireLockSync, type Release } from "./file-lock.js";
 import { removeLeftoversOfDeadProcesses, writeFileAtomic } from "./files.js";
+import { lockPath } from "./lock-path.js";
 
-export const lockFileName = "tsexec.lock";
+export { lockFileName, lockPath } from "./lock-path.js";
 export const lockVersion = 1;
 
 export interface NpmLockPackage {
@@ -52,10 +52,6 @@ export interface LockFile {
   readonly npm?: NpmLockSection;
   /** Script file (relative to the lock's directory, `/`-separated) → input name → entry. */
   readonly inputs?: Readonly<Record<string, Readonly<Record<string, InputLockEntry>>>>;
-}
-
-export function lockPath(dir: string): string {
-  return join(dir, lockFileName);
 }
 
 /** The lock in `dir`, validated; undefined when there is none. Throws TsexecError on a corrupt or future lock. */

@@ -15,6 +15,9 @@ import { dirname, join } from "node:path";
 import { TsexecError } from "./errors.js";
 import { makeDirectory, writeFileAtomic } from "./files.js";
 import { printable } from "./printable.js";
+import { splitRegistryReference } from "./registry-name.js";
+
+export { mayBeRegistryReference, splitRegistryReference } from "./registry-name.js";
 
 export const registryVersion = 1;
 
@@ -76,18 +79,6 @@ export function writeRegistry(registry: Registry, file: string = registryFile())
   } catch (error) {
     throw new TsexecError(`cannot write the registry ${file} (${(error as NodeJS.ErrnoException).code ?? String(error)}): make its directory writable, or set XDG_CONFIG_HOME`);
   }
-}
-
-/** `name[/ref][#fragment]`, split; undefined when `typed` cannot be a registry reference. */
-export function splitRegistryReference(typed: string): { name: string; ref: string | undefined; fragment: string | undefined } | undefined {
-  const m = /^([A-Za-z][A-Za-z0-9_-]*)(?:\/([^#?]+))?(?:#(.*))?$/.exec(typed);
-  if (!m) return undefined;
-  return { name: m[1]!, ref: m[2], fragment: m[3] === "" ? undefined : m[3] };
-}
-
-/** Whether `typed` is spelled like a registry reference whose first part has no file extension (`tools`, `tools/v3#deploy`). */
-export function mayBeRegistryReference(typed: string): boolean {
-  return splitRegistryReference(typed) !== undefined && !/\.[A-Za-z0-9]+(#|$)/.test(typed);
 }
 
 export interface RegistryExpansion {

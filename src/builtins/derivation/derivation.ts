@@ -13,8 +13,9 @@ import { join } from "node:path";
 import { describeValue } from "../../monad/describe.js";
 import { ambientContext } from "../../runtime/context.js";
 import { sha256Hex } from "../fetchgit/sha256.js";
+import { derivationBrand, isDerivation } from "./brand.js";
 
-const derivationBrand: unique symbol = Symbol.for("tsexec.derivation");
+export { isDerivation };
 
 /** Stands for the store directory inside recipes (NUL cannot occur in paths, args or env values). */
 export const storeToken = "\u0000tsexec-store\u0000";
@@ -85,10 +86,6 @@ export class Derivation {
   }
 }
 Object.defineProperty(Derivation.prototype, derivationBrand, { value: true });
-
-export function isDerivation(value: unknown): value is Derivation {
-  return typeof value === "object" && value !== null && (value as any)[derivationBrand] === true;
-}
 
 let lastStore: { readonly cacheDir: string; readonly store: string } | undefined;
 

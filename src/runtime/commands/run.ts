@@ -14,7 +14,6 @@ import { defaultExport, importScript, locateScript } from "../loader/index.js";
 import { appScript } from "../apps.js";
 import type { Input } from "../inputs.js";
 import { recallInputs } from "../inputs-memo.js";
-import { lookupRegistry } from "../registry.js";
 import { classifyTarget, unknownTargetError } from "./target.js";
 
 const noInputs: Readonly<Record<string, Input>> = Object.freeze({});
@@ -138,7 +137,7 @@ async function stopLeftovers(afterSignal: boolean): Promise<void> {
  * `.#deploy`), or a registry name (`tools#deploy`).
  */
 export async function locateAny(script: string, ctx: PrimitiveContext): Promise<string> {
-  const target = classifyTarget(script, ctx, "running");
+  const target = await classifyTarget(script, ctx, "running");
   switch (target.kind) {
     case "reference":
       return (await import("../reference.js")).resolveReferenceScript(script, ctx);
@@ -159,8 +158,9 @@ export async function locateAny(script: string, ctx: PrimitiveContext): Promise<
 
 /** `tools#deploy`, `tools/v3#deploy`: a registry name expanded to its reference. */
 async function runRegistryReference(script: string, ctx: PrimitiveContext): Promise<string> {
+  const { lookupRegistry } = await import("../registry.js");
   const found = lookupRegistry(script);
-  if (found === undefined) throw unknownTargetError(script, "script");
+  if (found === undefined) throw await unknownTargetError(script, "script");
   const { checkoutReference, parseReference, referenceScript } = await import("../reference.js");
   const reference = { ...parseReference(found.expanded), typed: script, registry: found.expanded };
   return referenceScript(await checkoutReference(reference, ctx));

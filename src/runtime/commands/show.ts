@@ -73,13 +73,13 @@ const toStdout: Write = (text) => process.stdout.write(text);
  * name or a local path, told apart by the rule `tsexec <target>` uses (target.ts).
  */
 export async function showTarget(typed: string, ctx: PrimitiveContext, write: Write = toStdout): Promise<void> {
-  const target = classifyTarget(typed, ctx, "listing");
+  const target = await classifyTarget(typed, ctx, "listing");
   switch (target.kind) {
     case "reference":
       return showReference(parseReference(typed), ctx, write);
     case "registry": {
       const found = lookupRegistry(typed);
-      if (found === undefined) throw unknownTargetError(typed);
+      if (found === undefined) throw await unknownTargetError(typed);
       return showReference({ ...parseReference(found.expanded), typed, registry: found.expanded }, ctx, write);
     }
     case "script":

@@ -18,7 +18,7 @@ import { statSync } from "node:fs";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../errors.js";
 import { printable } from "../printable.js";
-import { lookupRegistry, mayBeRegistryReference, readRegistry, splitRegistryReference } from "../registry.js";
+import { mayBeRegistryReference, splitRegistryReference } from "../registry-name.js";
 import { looksLikeReference } from "./index.js";
 
 export type Target =
@@ -30,18 +30,21 @@ export type Target =
   | { readonly kind: "local"; readonly path: string; readonly is: "file" | "directory"; readonly fragment: string | undefined }
   | { readonly kind: "missing"; readonly path: string };
 
-/** Classifies `typed` (see the module comment); a path that shadows a registry entry gets one warning line. */
-export function classifyTarget(typed: string, ctx: PrimitiveContext, doing: "running" | "listing"): Target {
+/**
+ * Classifies `typed` (see the module comment); a path that shadows a registry entry gets one
+ * warning line. The registry itself is read only for a name spelled like one of its entries.
+ */
+export async function classifyTarget(typed: string, ctx: PrimitiveContext, doing: "running" | "listing"): Promise<Target> {
   if (looksLikeReference(typed)) return { kind: "reference" };
   if (/\.[A-Za-z0-9]+$/.test(typed) && !typed.includes("#")) return { kind: "script", path: typed };
   const is = pathKind(typed);
   if (is !== undefined) {
-    warnIfShadowing(typed, is, ctx, doing);
+    await warnIfShadowing(typed, is, ctx, doing);
     return { kind: "local", path: typed, is, fragment: undefined };
   }
   const hashAt = typed.indexOf("#");
   if (hashAt > 0 && pathKind(typed.slice(0, hashAt)) === "directory") {
-    warnIfShadowing(typed, "directory", ctx, doing);
+    await warnIfShadowing(typed, "directory", ctx, doing);
     const fragment = typed.slice(hashAt + 1);
     return { kind: "local", path: typed.slice(0, hashAt), is: "directory", fragment: fragment === "" ? undefined : fragment };
   }
@@ -50,8 +53,9 @@ export function classifyTarget(typed: string, ctx: PrimitiveContext, doing: "run
 }
 
 /** The error for a registry-shaped target whose name is neither a file here nor in the registry. */
-export function unknownTargetError(typed: string, what = ""): TsexecError {
+export async function unknownTargetError(typed: string, what = ""): Promise<TsexecError> {
   const name = splitRegistryReference(typed)?.name ?? typed;
+  const { readRegistry } = await import("../registry.js");
   const known = Object.keys(readRegistry().entries);
   return new TsexecError(
     `cannot find ${what ? `${what} ` : ""}'${printable(typed)}': no such file or directory, and '${printable(name)}' is not a registry name ` +
@@ -60,8 +64,9 @@ export function unknownTargetError(typed: string, what = ""): TsexecError {
 }
 
 /** A file or directory named like a registry entry is the path (the file wins); one line says which entry it shadows. */
-function warnIfShadowing(typed: string, kind: "file" | "directory", ctx: PrimitiveContext, doing: string): void {
+async function warnIfShadowing(typed: string, kind: "file" | "directory", ctx: PrimitiveContext, doing: string): Promise<void> {
   if (!mayBeRegistryReference(typed)) return;
+  const { lookupRegistry } = await import("../registry.js");
   let found;
   try {
     found = lookupRegistry(typed);

@@ -13,7 +13,7 @@ import { versionString } from "../package.js";
 import { uniqueSuffix } from "../files.js";
 import { discardEntry, lookupManifest, manifestFile, writeManifest, type Manifest } from "./cache.js";
 import type { InputsDeclaration } from "../inputs.js";
-import { directoryEntry } from "./resolve.js";
+import { directoryEntry } from "./directory-entry.js";
 import { mapStacksOf, mapStacksOfCommonJS } from "./source-maps.js";
 
 const javaScriptExtensions = new Set([".js", ".mjs", ".cjs"]);

@@ -9,12 +9,15 @@
  * installed into the package store (src/builtins/packages, loaded only then)
  * and resolve to files there; fp-ts and tsexec fall back to tsexec's own copy.
  */
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { createRequire, isBuiltin } from "node:module";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { ambientContext } from "../context.js";
 import { TsexecError } from "../errors.js";
 import { packageRoot } from "../package.js";
+import { isFile } from "./directory-entry.js";
+
+export { directoryEntry } from "./directory-entry.js";
 
 /** Extensions tsexec transpiles. */
 export const typeScriptExtensions = [".ts", ".mts", ".cts", ".tsx"];
@@ -29,23 +32,6 @@ const conditions = ["node", "import", "module-sync", "default"];
 
 export function isTypeScript(file: string): boolean {
   return typeScriptExtensions.some((ext) => file.endsWith(ext));
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** The file a directory stands for, as nix's `default.nix`: `default.ts`, then `index.ts`. */
-export function directoryEntry(dir: string): string | undefined {
-  for (const name of ["default.ts", "index.ts"]) {
-    const file = join(dir, name);
-    if (isFile(file)) return file;
-  }
-  return undefined;
 }
 
 export function resolveSpecifier(specifier: string, importer: string): Resolution {
