@@ -11,7 +11,7 @@
 //   SHAPE   bind: right-nested, loop(n) = n === 0 ? unit(0) : bind(unit(n), () => loop(n - 1))
 //           io:   right-nested over synchronous steps, go(i) = i === n ? unit(i) : bind(io(() => i + 1), go)
 //           map:  left-nested,  io = map(inc, io), n times, on unit(0)
-//   REPS    timed repetitions after an untimed warm-up run at full size;
+//   REPS    timed repetitions after untimed warm-up runs at full size (see fullSizeWarmups);
 //           0: a single run at full size, no full-size warm-up (for N = 1e7)
 //
 // Prints one line of JSON: { buildMs[], runMs[], maxRssBytes } or
@@ -115,6 +115,17 @@ async function once(engine, size) {
   return { buildMs: Number(t1 - t0) / 1e6, runMs: Number(t2 - t1b) / 1e6 };
 }
 
+/**
+ * Untimed runs at full size before the timed ones, the same number for every engine: the
+ * figures are steady-state throughput, as a long program sees it. One is not enough. V8
+ * sizes its young generation from how much survived earlier collections, and starts at its
+ * minimum (1 MB) in a process whose start-up left little behind: a loop that leaves nothing
+ * alive then collects every megabyte until enough has survived to grow it. tsexec's lean
+ * start-up made its first runs of a bind loop 20-25% slower than its later ones (19 vs
+ * 15.5 ms per 10^6 steps; Effect's own loop keeps enough alive to reach 16 MB at once).
+ */
+const fullSizeWarmups = 5;
+
 async function main() {
   if (!["bind", "io", "map"].includes(shape)) throw new Error(`unknown shape '${shape}' (bind, io, map)`);
   const engine = await loadEngine(engineName);
@@ -123,7 +134,7 @@ async function main() {
   try {
     // Warm-up at a size that still fits a recursive engine's stack, then at full size.
     await once(engine, Math.min(n, 1000));
-    if (reps > 0) await once(engine, n);
+    if (reps > 0) for (let i = 0; i < fullSizeWarmups; i++) await once(engine, n);
     for (let i = 0; i < Math.max(reps, 1); i++) {
       const t = await once(engine, n);
       buildMs.push(t.buildMs);
