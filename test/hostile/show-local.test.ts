@@ -137,6 +137,26 @@ describe("tsexec show <local directory>", () => {
     );
     expect((await runTsexec(["show", ".#stolen"], { cwd: dir })).stdout).toBe("");
   });
+
+  test("a package.json or tsexec.lock over 1 MiB is noted, not read (show's limit per file)", async () => {
+    const dir = tempDir("show-local-huge-");
+    const padding = " ".repeat(1024 * 1024 + 1);
+    writeFileSync(join(dir, "package.json"), `{"name": "huge", "bin": {"huge": "tool.ts"}}${padding}`);
+    writeFileSync(join(dir, "tsexec.lock"), `{}${padding}`);
+    writeFileSync(join(dir, "tool.ts"), `export const inputs = { data: "git+file:///nowhere/data.git?ref=v1" };\n${script("A tool.")}`);
+    const out = await runTsexec(["show", "."], { cwd: dir });
+    expect(out.stderr).toBe("");
+    expect(out.stdout).toBe(
+      [
+        `. (local directory ${dir}):`,
+        "  apps: (not read: package.json is 1.0 MiB, over show's limit of 1 MiB per file)",
+        "  tool.ts  A tool.",
+        "  inputs:",
+        "    tool.ts: data  git+file:///nowhere/data.git?ref=v1  lock not read (1.0 MiB, over show's limit of 1 MiB per file)",
+        "",
+      ].join("\n"),
+    );
+  });
 });
 
 describe("tsexec show <local file>", () => {

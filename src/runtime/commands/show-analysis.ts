@@ -6,17 +6,31 @@
  * exhaust nothing but that child.
  */
 import { createRequire } from "node:module";
+import { mayDeclareInputs, readInputsDeclaration, type InputsDeclaration } from "../inputs.js";
 import { findTooDeep } from "../loader/nesting.js";
 
-/** What show prints for a file: a script's summary ("" if it has no doc comment), a note, or nothing (not a script). */
-export type Inspection = { readonly summary: string } | { readonly note: string } | Record<string, never>;
+/**
+ * What show prints for a file: a script's summary ("" if it has no doc comment) with its
+ * declared inputs (or why they cannot be read), a note, or nothing (not a script).
+ */
+export type Inspection =
+  | { readonly summary: string; readonly inputs?: InputsDeclaration; readonly inputsError?: string }
+  | { readonly note: string }
+  | Record<string, never>;
 
 /** Inspects one file's source; source nested too deep for the parser is refused with a note naming the line. */
 export function inspectSource(file: string, source: string): Inspection {
   const deep = findTooDeep(source);
   if (deep !== undefined) return { note: `not inspected: ${deep.brief} at line ${deep.line}` };
   const summary = analyzeScript(file, source);
-  return summary === undefined ? {} : { summary };
+  if (summary === undefined) return {};
+  if (!mayDeclareInputs(source)) return { summary };
+  try {
+    const inputs = readInputsDeclaration(file, source);
+    return inputs === undefined ? { summary } : { summary, inputs };
+  } catch (error) {
+    return { summary, inputsError: (error as Error).message };
+  }
 }
 
 // ---- static analysis (oxc-parser's ESTree AST) ----

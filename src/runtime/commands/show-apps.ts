@@ -4,26 +4,32 @@
  * declared inputs with whether tsexec.lock pins them. Static, like the rest
  * of show: nothing is run, nothing fetched.
  */
-import { readFileSync, realpathSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { listApps } from "../apps.js";
-import { mayDeclareInputs, readInputsDeclaration } from "../inputs.js";
+import type { InputsDeclaration } from "../inputs.js";
 import { printable } from "../printable.js";
 import { readLock, type LockFile } from "../lockfile.js";
 
+/** A listed script; its inputs come from the parser child, which read the file (show.ts). */
 interface Listed {
   readonly path: string;
   readonly summary: string;
+  readonly inputs?: InputsDeclaration;
+  readonly inputsError?: string;
 }
+
+/** What show reads in its own process (package.json, tsexec.lock) is held to the parser's limit per file. */
+const maxReadBytes = 1024 * 1024;
 
 /** The listing's lines: apps, then the other scripts, then inputs (the scripts' lines alone when there are neither). */
 export function flakeListing(root: string, checkout: string, scripts: readonly Listed[], what: string, withApps: boolean): string[] {
-  const appsReadable = !withApps || readableInside(root, checkout, "package.json");
-  const apps = withApps && appsReadable ? listApps(root, checkout, what) : [];
+  const unreadable = withApps ? whyNotReadable(root, checkout, "package.json") : undefined;
+  const apps = withApps && unreadable === undefined ? listApps(root, checkout, what) : [];
   const byPath = new Map(scripts.map((s) => [s.path, s]));
   const appScripts = new Set(apps.map((a) => a.script).filter((s): s is string => s !== undefined));
   const others = scripts.filter((s) => !appScripts.has(s.path));
-  const lines: string[] = appsReadable ? [] : ["  apps: (not read: package.json is a symbolic link out of the directory)"];
+  const lines: string[] = unreadable === undefined ? [] : [`  apps: (not read: package.json is ${unreadable})`];
   const indent = apps.length > 0 ? "    " : "  ";
   if (apps.length > 0) {
     lines.push("  apps:");
@@ -45,38 +51,29 @@ export function flakeListing(root: string, checkout: string, scripts: readonly L
 
 /** The script (relative to `root`) the app `name` runs, if `bin` names it and it is sound. */
 export function appPath(root: string, checkout: string, name: string): string | undefined {
-  if (!readableInside(root, checkout, "package.json")) return undefined;
+  if (whyNotReadable(root, checkout, "package.json") !== undefined) return undefined;
   return listApps(root, checkout, "").find((app) => app.name === name)?.script;
 }
 
-/** A tsexec.lock that leads out of the listed tree: never read. */
-const linkedOut = new Error("tsexec.lock is a symbolic link out of the directory");
+/** A tsexec.lock show does not read: why. */
+class NotRead extends Error {}
 
 /** `    deploy.ts: tools  github:acme/tools/v2  locked at <commit>` for each declared input. */
 function inputLines(root: string, boundary: string, scripts: readonly Listed[]): string[] {
   const lines: string[] = [];
   const locks = new Map<string, LockFile | undefined | Error>();
   for (const script of scripts) {
-    const file = join(root, script.path);
-    let source: string;
-    try {
-      source = readFileSync(file, "utf8");
-    } catch {
+    if (script.inputsError !== undefined) {
+      lines.push(`    ${printable(script.path)}: (inputs not readable: ${printable(script.inputsError)})`);
       continue;
     }
-    if (!mayDeclareInputs(source)) continue;
-    let declaration;
-    try {
-      declaration = readInputsDeclaration(file, source);
-    } catch (error) {
-      lines.push(`    ${printable(script.path)}: (inputs not readable: ${printable((error as Error).message)})`);
-      continue;
-    }
+    const declaration = script.inputs;
     if (declaration === undefined) continue;
-    const dir = dirname(file);
+    const dir = dirname(join(root, script.path));
     if (!locks.has(dir)) {
+      const unreadable = whyNotReadable(dir, boundary, "tsexec.lock");
       try {
-        locks.set(dir, readableInside(dir, boundary, "tsexec.lock") ? readLock(dir) : linkedOut);
+        locks.set(dir, unreadable === undefined ? readLock(dir) : new NotRead(unreadable));
       } catch (error) {
         locks.set(dir, error as Error);
       }
@@ -88,8 +85,8 @@ function inputLines(root: string, boundary: string, scripts: readonly Listed[]):
       const entry = lock instanceof Error ? undefined : lock?.inputs?.[key]?.[name];
       const state =
         lock instanceof Error
-          ? lock === linkedOut
-            ? "lock not read (a symbolic link out of the directory)"
+          ? lock instanceof NotRead
+            ? `lock not read (${lock.message})`
             : "lock unreadable"
           : entry === undefined
             ? "not locked"
@@ -103,17 +100,19 @@ function inputLines(root: string, boundary: string, scripts: readonly Listed[]):
 }
 
 /**
- * Whether `dir/name` may be read on a listing's behalf: absent (its reader
- * says so), or inside `boundary` once every link is followed. A crafted tree
- * (a checkout, a cloned directory) may link package.json or tsexec.lock anywhere.
+ * Why `dir/name` may not be read on a listing's behalf, or undefined when it may: absent
+ * (its reader says so), or inside `boundary` once every link is followed and no bigger than
+ * the parser's limit. A crafted tree (a checkout, a cloned directory) may link package.json
+ * or tsexec.lock anywhere, or make one a gigabyte.
  */
-function readableInside(dir: string, boundary: string, name: string): boolean {
+function whyNotReadable(dir: string, boundary: string, name: string): string | undefined {
   let real: string;
   try {
     real = realpathSync(join(dir, name));
   } catch {
-    return true;
+    return undefined;
   }
-  const inside = realpathSync(boundary);
-  return real.startsWith(inside + sep);
+  if (!real.startsWith(realpathSync(boundary) + sep)) return "a symbolic link out of the directory";
+  const size = statSync(real, { throwIfNoEntry: false })?.size ?? 0;
+  return size > maxReadBytes ? `${(size / (1024 * 1024)).toFixed(1)} MiB, over show's limit of 1 MiB per file` : undefined;
 }

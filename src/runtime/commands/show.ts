@@ -28,6 +28,8 @@ import { classifyTarget, unknownTargetError } from "./target.js";
 import { UsageError } from "../options.js";
 import type { CommandRun } from "./command.js";
 import type { Inspection } from "./show-analysis.js";
+import type { InputsDeclaration } from "../inputs.js";
+import { isInputsDeclaration } from "../loader/cache.js";
 
 /** `tsexec show REFERENCE | PATH`. */
 export const run: CommandRun = async ({ args, ctx }) => {
@@ -56,6 +58,10 @@ export interface ScriptInfo {
   readonly summary: string;
   /** Why the file was not inspected (then summary is ""). */
   readonly note?: string;
+  /** Its declared inputs, read by the parser child. */
+  readonly inputs?: InputsDeclaration;
+  /** Why its inputs declaration cannot be read. */
+  readonly inputsError?: string;
 }
 
 /** A script-named regular file found by the walk: to inspect, or listed with a note. */
@@ -187,7 +193,7 @@ function narrowTo(root: string, boundary: string, fragment: string | undefined):
 async function listing(root: string, boundary: string, narrowed: string | undefined, what: string): Promise<string[] | undefined> {
   const scripts = await listScripts(root, narrowed);
   if (scripts.length === 0) return undefined;
-  const listed = scripts.map((s) => ({ path: s.path, summary: s.note !== undefined ? `(${s.note})` : s.summary }));
+  const listed = scripts.map((s) => ({ ...s, summary: s.note !== undefined ? `(${s.note})` : s.summary }));
   return flakeListing(root, boundary, listed, what, narrowed === undefined);
 }
 
@@ -233,7 +239,10 @@ export async function listScripts(root: string, start?: string): Promise<ScriptI
     const note = notes.get(candidate);
     const inspection: Inspection = note !== undefined ? { note } : byCandidate.get(candidate)!;
     if ("note" in inspection) found.push({ path: candidate.path, summary: "", note: inspection.note });
-    else if ("summary" in inspection) found.push({ path: candidate.path, summary: inspection.summary });
+    else if ("summary" in inspection) {
+      const { summary, inputs, inputsError } = inspection;
+      found.push({ path: candidate.path, summary, ...(inputs && { inputs }), ...(inputsError !== undefined && { inputsError }) });
+    }
   }
   return found;
 }
@@ -391,7 +400,11 @@ function runParser(script: string, files: readonly string[], onResult: (inspecti
 function parseInspection(line: string): Inspection {
   try {
     const value = JSON.parse(line) as Record<string, unknown>;
-    if (typeof value.summary === "string") return { summary: value.summary };
+    if (typeof value.summary === "string") {
+      if (isInputsDeclaration(value.inputs)) return { summary: value.summary, inputs: value.inputs };
+      if (typeof value.inputsError === "string") return { summary: value.summary, inputsError: value.inputsError };
+      return { summary: value.summary };
+    }
     if (typeof value.note === "string") return { note: value.note };
     return {};
   } catch {

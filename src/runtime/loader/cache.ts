@@ -120,7 +120,7 @@ function isManifest(value: unknown, scriptsDir: string): value is Manifest {
 }
 
 /** The `inputs` a manifest keeps: name → { spec: string | { url, ... }, line }. */
-function isInputsDeclaration(value: unknown): boolean {
+export function isInputsDeclaration(value: unknown): value is InputsDeclaration {
   if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
   return Object.values(value).every((d: unknown) => {
     if (typeof d !== "object" || d === null) return false;
