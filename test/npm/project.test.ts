@@ -19,11 +19,11 @@ beforeAll(async () => {
     { name: "native-tool", version: "1.0.0", optionalDependencies: { "native-tool-linux-x64": "1.0.0", "native-tool-darwin-arm64": "1.0.0" }, files: { "index.js": "let b; try { b = require('native-tool-linux-x64'); } catch { b = require('native-tool-darwin-arm64'); } module.exports = 'binary: ' + b;\n" } },
     { name: "native-tool-linux-x64", version: "1.0.0", os: ["linux"], cpu: ["x64"] },
     { name: "native-tool-darwin-arm64", version: "1.0.0", os: ["darwin"], cpu: ["arm64"] },
-    // What yargs does for --version: the app's package.json is the one above the node_modules it was installed in.
+    // What yargs and app-root-path do: the app's package.json is the one above the node_modules the package
+    // was installed in (here a package with no dependencies, which a tree once linked into the store).
     {
       name: "app-version",
       version: "1.0.0",
-      dependencies: { "pad-core": "^1.0.0" },
       files: {
         "index.js":
           "const fs = require('fs');\nconst root = __dirname.substring(0, __dirname.lastIndexOf('node_modules'));\n" +
@@ -163,7 +163,6 @@ describe("project form", () => {
       "package.json": JSON.stringify({ name: "project", version: "4.5.6", dependencies: { "app-version": "1" } }),
       "package-lock.json": packageLock(registry, { dependencies: { "app-version": "1" } }, {
         "node_modules/app-version": { name: "app-version", version: "1.0.0" },
-        "node_modules/pad-core": { name: "pad-core", version: "1.0.0" },
       }),
       "tool.ts": `import version from "app-version";\nexport default ({ lib }: any) => lib.io(() => console.log("app", version));\n`,
     });

@@ -204,8 +204,7 @@ function planFromLock(
     seen.add(key);
     const { name, range: version } = splitAlias(key);
     const own = virtualPath(key, name);
-    const leaf = Object.keys(entry.dependencies).length === 0 && Object.keys(entry.optionalDependencies ?? {}).length === 0;
-    placements.push({ path: own, pkg: { name, version: version!, integrity: entry.integrity, hasInstallScript: entry.hasInstallScript === true, leaf } });
+    placements.push({ path: own, pkg: { name, version: version!, integrity: entry.integrity, hasInstallScript: entry.hasInstallScript === true } });
     const link = (alias: string, depKey: string) => {
       checkPackageName(alias, `${source}: "npm"."packages"."${key}"."dependencies"`);
       const path = `node_modules/.tsexec/${storeDirName(key)}/node_modules/${alias}`;

@@ -44,11 +44,6 @@ export function allowedByPackageJson(projectDir: string): string[] {
   }
 }
 
-const isEmpty = (value: unknown) => value === undefined || (typeof value === "object" && value !== null && Object.keys(value).length === 0);
-/** A package that requires nothing from the tree (no dependencies, optional, peer or bundled ones). */
-const isLeaf = (entry: LockEntry) =>
-  isEmpty(entry.dependencies) && isEmpty(entry.optionalDependencies) && isEmpty(entry.peerDependencies) && (entry.bundleDependencies === undefined || entry.bundleDependencies === false);
-
 /** The tree a lock file describes (for this platform, production and optional packages). */
 export function planFromPackageLock(lockFile: string, allowScripts: ReadonlySet<string>, replaceRegistry: (url: string) => string): TreePlan {
   let lock: { lockfileVersion?: unknown; packages?: unknown };
@@ -91,7 +86,7 @@ export function planFromPackageLock(lockFile: string, allowScripts: ReadonlySet<
     }
     placements.push({
       path,
-      pkg: { name, version: entry.version, integrity: entry.integrity, resolved, hasInstallScript: entry.hasInstallScript === true, leaf: isLeaf(entry) },
+      pkg: { name, version: entry.version, integrity: entry.integrity, resolved, hasInstallScript: entry.hasInstallScript === true },
     });
   }
   return { placements, links: [], allowScripts, manifest: projectManifest(lockFile) };

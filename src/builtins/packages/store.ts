@@ -33,7 +33,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join, posix, relative } from "node:path";
+import { dirname, join, posix } from "node:path";
 import { TsexecError } from "../../runtime/errors.js";
 import { makeDirectory, makeReadOnly, removeLeftoversOfDeadProcesses, removeTree, uniqueSuffix } from "../../runtime/files.js";
 import { acquireLock, lockLeftovers } from "../../runtime/file-lock.js";
@@ -52,8 +52,6 @@ export interface PackageSpec {
   /** The tarball URL, when the lock records one. */
   readonly resolved?: string | undefined;
   readonly hasInstallScript?: boolean | undefined;
-  /** No dependencies of any kind (nor peers): its place in a tree can be a link to the store's copy. */
-  readonly leaf?: boolean | undefined;
 }
 
 export interface TreePlan {
@@ -102,11 +100,11 @@ function storeName(pkg: PackageSpec): string {
 /** The hash naming a tree. */
 export function treeKey(plan: TreePlan): string {
   const hash = createHash("sha256");
-  hash.update(`tsexec-tree-2\0${platformKey()}\0${plan.manifest}\0`);
+  hash.update(`tsexec-tree-3\0${platformKey()}\0${plan.manifest}\0`);
   for (const { path, pkg } of [...plan.placements].sort((a, b) => (a.path < b.path ? -1 : 1))) {
     // Allowed at all, not only flagged: npm's rule finds a binding.gyp in the package itself. (v2: node-gyp and .bin links.)
     const scripts = plan.allowScripts.has(pkg.name) ? "scripts-v2" : "";
-    hash.update(`${path}\0${pkg.name}\0${pkg.version}\0${pkg.integrity}\0${scripts}\0${pkg.leaf ? "leaf" : ""}\n`);
+    hash.update(`${path}\0${pkg.name}\0${pkg.version}\0${pkg.integrity}\0${scripts}\n`);
   }
   for (const link of [...plan.links].sort((a, b) => (a.path < b.path ? -1 : 1))) hash.update(`link\0${link.path}\0${link.target}\n`);
   return hash.digest("hex").slice(0, 32);
@@ -218,20 +216,14 @@ function assemble(temp: string, plan: TreePlan, stored: Map<PackageSpec, string>
   mkdirSync(temp);
   const skipped: PackageSpec[] = [];
   const scripted: ScriptedPackage[] = [];
-  // Nothing may be placed through a link into the store: a package with anything beneath it gets a directory.
-  const occupied = [...plan.placements.map((p) => p.path), ...plan.links.map((l) => l.path)];
-  const hasNested = (path: string) => occupied.some((other) => other.startsWith(`${path}/`));
   for (const { path, pkg } of [...plan.placements].sort((a, b) => a.path.length - b.path.length)) {
     const dir = join(temp, path);
     // npm decides from the package too: a binding.gyp it would build counts where the lock does not say so.
     const hasScripts = pkg.hasInstallScript === true || buildsWithGyp(stored.get(pkg)!);
     const runsScripts = hasScripts && plan.allowScripts.has(pkg.name);
-    if (pkg.leaf && !runsScripts && !hasNested(path)) {
-      mkdirSync(dirname(dir), { recursive: true });
-      symlinkSync(relative(dirname(dir), stored.get(pkg)!), dir);
-      if (hasScripts) skipped.push(pkg);
-      continue;
-    }
+    // Every package gets a directory of its own in the tree (hard links to the store's files), never a
+    // link into the store: code that finds "the app" above the node_modules it was installed in
+    // (app-root-path, yargs) must find the tree's package.json, as in a local install.
     mkdirSync(dir, { recursive: true });
     if (runsScripts) {
       // Scripts may write into their package: give it its own copy, not links into the store.
