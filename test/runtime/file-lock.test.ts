@@ -114,6 +114,23 @@ describe("taking a lock", () => {
     expect(entries(lock)).toEqual([]);
   });
 
+  it.runIf(hasProc)("held by a process that exited but is not reaped yet (a zombie of ours): stale", () => {
+    // The synchronous wait blocks the event loop that would reap the child: its pid stays a zombie,
+    // which kill(pid, 0) still finds. Waiting on it as if it ran would never end.
+    const lock = freshLock();
+    const child = spawn("sh", ["-c", "exit 0"]);
+    const pid = child.pid!;
+    writeFileSync(lock, record({ pid, start: processStart(pid) }));
+    const deadline = Date.now() + 5000;
+    const state = () => readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.[0];
+    while (state() !== "Z" && Date.now() < deadline);
+    expect(state()).toBe("Z");
+    expect(lockState(lock)).toMatchObject({ kind: "stale", why: `its owner, pid ${pid}, is gone` });
+    const release = acquireLockSync(lock, { what: "x", log: () => {} });
+    expect(parseOwner(readFileSync(lock, "utf8"))?.pid).toBe(process.pid);
+    release();
+  });
+
   it("a pid now another process (start time differs), or an owner from an earlier boot: stale", () => {
     const lock = freshLock();
     if (hasProc) {
