@@ -11,7 +11,7 @@
 // Every checker must pass them (exit 0): a failing check never reports a time.
 import { cpSync, existsSync, mkdirSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { benchRoot, formatMs, interleave, median, projectRoot, quantile, removeDir, tempDir } from "./lib/measure.mjs";
+import { benchRoot, interleave, median, pairedRatio, projectRoot, removeDir, spreadCells, tempDir } from "./lib/measure.mjs";
 
 const node = process.execPath;
 
@@ -38,15 +38,15 @@ export async function run(report) {
     removeDir(denoDir);
     removeDir(cacheDir);
   }
-  const pairedRatio = (a, b) => median(samples[a].map((ms, i) => ms / samples[b][i]));
+  const ratio = (a, b) => pairedRatio(samples, a, b);
   report.table(
     `type-checking ${scripts.join(", ")} (${rounds} interleaved rounds after 1 warm-up; wall time, spawn to exit)`,
     ["checker", "median", "p10", "p90", "vs deno check"],
-    variants.map((v) => [v.label, formatMs(median(samples[v.name])), formatMs(quantile(samples[v.name], 0.1)), formatMs(quantile(samples[v.name], 0.9)), `${pairedRatio(v.name, "deno").toFixed(2)}x`]),
+    variants.map((v) => [v.label, ...spreadCells(samples[v.name]), `${ratio(v.name, "deno").toFixed(2)}x`]),
   );
   report.table("check ratios (median of per-round ratios)", ["ratio", "measured"], [
-    ["tsexec check (tsgo, the default) / deno check", report.target("check tsgo / deno check", pairedRatio("tsgo", "deno"), { op: "<=", value: 1.0 })],
-    ["tsexec check (TypeScript API, the fallback) / deno check", `${pairedRatio("tsc", "deno").toFixed(2)}x`],
+    ["tsexec check (tsgo, the default) / deno check", report.target("check tsgo / deno check", ratio("tsgo", "deno"), { op: "<=", value: 1.0 })],
+    ["tsexec check (TypeScript API, the fallback) / deno check", `${ratio("tsc", "deno").toFixed(2)}x`],
   ]);
   report.note("deno check shares one DENO_DIR across the rounds (warm after the warm-up round); it still re-checks each run, as tsexec check does.");
 }

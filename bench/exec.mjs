@@ -12,7 +12,7 @@
 // start-up adds to a spawn.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { benchRoot, formatMs, median, removeDir, tempDir } from "./lib/measure.mjs";
+import { benchRoot, formatMs, median, pairedRatio, removeDir, tempDir } from "./lib/measure.mjs";
 
 const worker = join(benchRoot, "lib", "exec-worker.mjs");
 const others = (process.env.TSEXEC_BENCH_ALSO ?? "").split(",").filter(Boolean);
@@ -44,7 +44,7 @@ export async function run(report) {
   } finally {
     removeDir(home);
   }
-  const ratio = (a, b) => median(perRound[a].map((ms, i) => ms / perRound[b][i]));
+  const ratio = (a, b) => pairedRatio(perRound, a, b);
   report.table(
     `${n} runs of \`true\` in a row, ${rounds} rounds x ${reps} repetitions (median), one process per engine, HOME empty (no ~/.bashrc for zx's bash)`,
     ["engine", "time", "per run", "vs spawn"],

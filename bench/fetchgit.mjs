@@ -21,7 +21,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { caCerts, manyCommitRepository, output, removeAll, strippedEnv } from "./lib/git-fixture.mjs";
-import { formatMs, interleave, median, projectRoot, quantile, tempDir } from "./lib/measure.mjs";
+import { formatMs, interleave, median, pairedRatio, projectRoot, spreadCells, tempDir } from "./lib/measure.mjs";
 
 const node = process.execPath;
 
@@ -118,11 +118,11 @@ export async function run(report) {
   } finally {
     removeAll(temporaries);
   }
-  const paired = (a, b) => median(samples[a].map((ms, i) => ms / samples[b][i]));
+  const paired = (a, b) => pairedRatio(samples, a, b);
   out.table(
     `fetchgit, whole tsexec processes: pinned commit of a 1000-commit repository over file:// (${rounds} interleaved rounds)`,
     ["case", "median", "p10", "p90"],
-    variants.map((v) => [v.label, formatMs(median(samples[v.name])), formatMs(quantile(samples[v.name], 0.1)), formatMs(quantile(samples[v.name], 0.9))]),
+    variants.map((v) => [v.label, ...spreadCells(samples[v.name])]),
   );
   // A tsexec process also starts node and runs a script: the fetch's own work is cold minus local, in the same round.
   const fetchWork = median(samples.cold.map((ms, i) => (ms - samples.local[i]) / samples.git[i]));

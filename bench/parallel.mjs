@@ -6,7 +6,7 @@
 // TSEXEC_BENCH_ALSO=dir1,dir2 adds other built checkouts.
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { benchRoot, formatMs, median } from "./lib/measure.mjs";
+import { benchRoot, formatMs, median, pairedRatio } from "./lib/measure.mjs";
 
 const worker = join(benchRoot, "lib", "parallel-worker.mjs");
 const others = (process.env.TSEXEC_BENCH_ALSO ?? "").split(",").filter(Boolean);
@@ -32,7 +32,7 @@ export async function run(report) {
     const order = round % 2 === 0 ? engines : [...engines].reverse();
     for (const engine of order) perRound[engine.name].push(median(spawnWorker(engine.name, n, reps).ms));
   }
-  const ratio = (a, b) => median(perRound[a].map((ms, i) => perRound[b][i] / ms));
+  const ratio = (a, b) => pairedRatio(perRound, b, a);
   report.table(
     `all of ${n.toLocaleString("en")} tasks (build + run), ${rounds} rounds x ${reps} runs (median), one process per engine`,
     ["engine", "time", "vs tsexec"],

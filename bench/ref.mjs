@@ -11,7 +11,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { caCerts, git, output, removeAll, strippedEnv } from "./lib/git-fixture.mjs";
-import { formatMs, interleave, median, projectRoot, quantile, tempDir } from "./lib/measure.mjs";
+import { interleave, median, pairedRatio, projectRoot, spreadCells, tempDir } from "./lib/measure.mjs";
 
 const node = process.execPath;
 const script = `import { helper } from "./helper.ts";\nexport default ({ args, lib }: any) => lib.io(() => helper(args.length));\n`;
@@ -65,11 +65,11 @@ export async function run(report) {
   } finally {
     removeAll(temporaries);
   }
-  const paired = (a, b) => median(samples[a].map((ms, i) => ms / samples[b][i]));
+  const paired = (a, b) => pairedRatio(samples, a, b);
   out.table(
     `git references, whole tsexec processes (${rounds} interleaved rounds)`,
     ["case", "median", "p10", "p90"],
-    variants.map((v) => [v.label, formatMs(median(samples[v.name])), formatMs(quantile(samples[v.name], 0.1)), formatMs(quantile(samples[v.name], 0.9))]),
+    variants.map((v) => [v.label, ...spreadCells(samples[v.name])]),
   );
   const ratios = [
     ["pinned reference / local path", out.target("pinned reference vs local path", paired("pinned", "local"), { op: "<=", value: 1.2 })],

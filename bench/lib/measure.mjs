@@ -35,6 +35,19 @@ export function quantile(values, q) {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.round(q * (sorted.length - 1))))];
 }
 
+/**
+ * The median of per-round ratios `a / b`, for samples taken side by side (`{ [name]: ms[] }`,
+ * one entry per round): drift in the machine's speed lands on both sides of each ratio.
+ */
+export function pairedRatio(samples, a, b) {
+  return median(samples[a].map((ms, i) => ms / samples[b][i]));
+}
+
+/** The median, p10 and p90 of `values` (ms), formatted: the spread columns of a timing table. */
+export function spreadCells(values) {
+  return [formatMs(median(values)), formatMs(quantile(values, 0.1)), formatMs(quantile(values, 0.9))];
+}
+
 /** `1.07x`; a target such as `<= 1.15` adds ` ok` or ` MISSED`. */
 export function formatRatio(ratio, target) {
   const text = `${ratio.toFixed(2)}x`;
