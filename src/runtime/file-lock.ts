@@ -22,7 +22,7 @@
  *
  * Base helper: imports only node builtins, errors, files, processes and printable.
  */
-import { linkSync, lstatSync, readFileSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { TsexecError } from "./errors.js";
 import { removeTree, uniqueSuffix } from "./files.js";
@@ -326,11 +326,41 @@ function linkExclusive(path: string, text: string): boolean {
   }
 }
 
+/** An owner record is ~200 bytes: a lock file larger than this is not one (unreadable, so stale after the grace). */
+const maxRecordBytes = 4096;
+
+/**
+ * A lock file's text. A lock may sit in a directory someone else made (tsexec.lock.lock in a
+ * cloned project): never through a link, never a FIFO or a device, never more than a record.
+ */
 function readText(path: string): string | undefined {
+  return readSmallFile(path, maxRecordBytes);
+}
+
+/**
+ * The text of a small file that may have been put there by someone else (a lock record in a
+ * cloned directory): read without following a link, only if it is a regular file, and only up
+ * to `maxBytes`. undefined for anything else (a link, a FIFO, /dev/zero behind a name, a file
+ * too large), so a crafted name can neither block the read nor fill memory.
+ */
+function readSmallFile(path: string, maxBytes: number): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, "utf8");
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return undefined;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return undefined;
+    // Read to the end rather than trust st_size (files under /proc report 0).
+    const buffer = Buffer.alloc(maxBytes + 1);
+    let length = 0;
+    for (let n; length < buffer.length && (n = readSync(fd, buffer, length, buffer.length - length, null)) > 0; ) length += n;
+    return length > maxBytes ? undefined : buffer.toString("utf8", 0, length);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

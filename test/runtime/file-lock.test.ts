@@ -6,7 +6,7 @@
  * timeout, `done()`, the synchronous form. No fixed sleeps: states are polled.
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, lutimesSync, readlinkSync, renameSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { buildSync } from "esbuild";
@@ -189,6 +189,27 @@ describe("taking a lock", () => {
     age(lock, unreadableGraceMs + 1000);
     tryLock(lock)!();
     expect(entries(lock)).toEqual([]);
+  });
+
+  it("a lock that is a link (to /dev/zero, to a record elsewhere), a FIFO or a huge file is never read through: unreadable, then broken without touching its target", () => {
+    const elsewhere = join(tempDir("file-lock-elsewhere-"), "record");
+    const elsewhereText = record({});
+    writeFileSync(elsewhere, elsewhereText);
+    const fifo = join(tempDir("file-lock-fifo-"), "f");
+    spawnSync("mkfifo", [fifo]);
+    const huge = join(tempDir("file-lock-huge-"), "h");
+    writeFileSync(huge, record({}) + " ".repeat(64 * 1024));
+    for (const make of [(l: string) => symlinkSync("/dev/zero", l), (l: string) => symlinkSync(elsewhere, l), (l: string) => renameSync(fifo, l), (l: string) => renameSync(huge, l)]) {
+      const lock = freshLock();
+      make(lock);
+      expect(lockState(lock)).toMatchObject({ kind: "held", owner: undefined });
+      expect(tryLock(lock)).toBeUndefined();
+      const past = (Date.now() - unreadableGraceMs - 1000) / 1000;
+      lutimesSync(lock, past, past); // the lock's own time: a link is not followed here either
+      tryLock(lock)!();
+      expect(entries(lock)).toEqual([]);
+    }
+    expect(readFileSync(elsewhere, "utf8")).toBe(elsewhereText);
   });
 
   it("N real processes taking turns: every increment of a shared counter survives, nothing is left behind", async () => {
