@@ -4,7 +4,7 @@
  * no link followed out, control characters escaped, nothing written into it.
  * Paths, references and registry names are told apart by run's rule.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { lstatSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -136,6 +136,24 @@ describe("tsexec show <local directory>", () => {
       ].join("\n"),
     );
     expect((await runTsexec(["show", ".#stolen"], { cwd: dir })).stdout).toBe("");
+  });
+
+  test("a package.json or tsexec.lock that is a FIFO is noted, not read (the read would never end)", async () => {
+    const dir = tempDir("show-local-fifo-");
+    spawnSync("mkfifo", [join(dir, "package.json"), join(dir, "tsexec.lock")]);
+    writeFileSync(join(dir, "tool.ts"), `export const inputs = { data: "git+file:///nowhere/data.git?ref=v1" };\n${script("A tool.")}`);
+    const out = await runTsexec(["show", "."], { cwd: dir });
+    expect(out.stderr).toBe("");
+    expect(out.stdout).toBe(
+      [
+        `. (local directory ${dir}):`,
+        "  apps: (not read: package.json is not a regular file)",
+        "  tool.ts  A tool.",
+        "  inputs:",
+        "    tool.ts: data  git+file:///nowhere/data.git?ref=v1  lock not read (not a regular file)",
+        "",
+      ].join("\n"),
+    );
   });
 
   test("a package.json or tsexec.lock over 1 MiB is noted, not read (show's limit per file)", async () => {

@@ -101,8 +101,8 @@ function inputLines(root: string, boundary: string, scripts: readonly Listed[]):
 
 /**
  * Why `dir/name` may not be read on a listing's behalf, or undefined when it may: absent
- * (its reader says so), or inside `boundary` once every link is followed and no bigger than
- * the parser's limit. A crafted tree (a checkout, a cloned directory) may link package.json
+ * (its reader says so), or a regular file inside `boundary` once every link is followed and
+ * no bigger than the parser's limit. A crafted tree (a checkout, a cloned directory) may link package.json
  * or tsexec.lock anywhere, or make one a gigabyte.
  */
 function whyNotReadable(dir: string, boundary: string, name: string): string | undefined {
@@ -113,6 +113,9 @@ function whyNotReadable(dir: string, boundary: string, name: string): string | u
     return undefined;
   }
   if (!real.startsWith(realpathSync(boundary) + sep)) return "a symbolic link out of the directory";
-  const size = statSync(real, { throwIfNoEntry: false })?.size ?? 0;
-  return size > maxReadBytes ? `${(size / (1024 * 1024)).toFixed(1)} MiB, over show's limit of 1 MiB per file` : undefined;
+  const stat = statSync(real, { throwIfNoEntry: false });
+  if (stat === undefined) return undefined;
+  // A FIFO would block the read for ever, a device never end it.
+  if (!stat.isFile()) return "not a regular file";
+  return stat.size > maxReadBytes ? `${(stat.size / (1024 * 1024)).toFixed(1)} MiB, over show's limit of 1 MiB per file` : undefined;
 }
