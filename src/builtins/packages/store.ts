@@ -262,35 +262,36 @@ function binEntries(plan: TreePlan): { path: string; name: string; what: string 
 
 /** Hard links of every file of `from` under `to` (copies where links are refused); existing files stay. */
 function linkTree(from: string, to: string): void {
-  for (const entry of readdirSync(from, { withFileTypes: true })) {
-    const source = join(from, entry.name);
-    const target = join(to, entry.name);
-    if (entry.isDirectory()) {
-      mkdirSync(target, { recursive: true });
-      linkTree(source, target);
-    } else if (entry.isFile()) {
-      try {
-        linkSync(source, target);
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === "EEXIST") continue; // a bundled copy and a placement of the same file: the first stays
-        if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw error;
-        copyFileSync(source, target);
-      }
+  placeFiles(from, to, (source, target) => {
+    try {
+      linkSync(source, target);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") return; // a bundled copy and a placement of the same file: the first stays
+      if (code !== "EXDEV" && code !== "EPERM" && code !== "EMLINK") throw error;
+      copyFileSync(source, target);
     }
-  }
+  });
 }
 
+/** Writable copies of every file of `from` under `to`, keeping only the execute bit (for install scripts to write into). */
 function copyTree(from: string, to: string): void {
+  placeFiles(from, to, (source, target) => {
+    copyFileSync(source, target);
+    chmodSync(target, lstatSync(source).mode & 0o111 ? 0o755 : 0o644);
+  });
+}
+
+/** Recreates the directories of `from` under `to` and places each regular file with `place` (links and others are skipped). */
+function placeFiles(from: string, to: string, place: (source: string, target: string) => void): void {
   for (const entry of readdirSync(from, { withFileTypes: true })) {
     const source = join(from, entry.name);
     const target = join(to, entry.name);
     if (entry.isDirectory()) {
       mkdirSync(target, { recursive: true });
-      copyTree(source, target);
+      placeFiles(source, target, place);
     } else if (entry.isFile()) {
-      copyFileSync(source, target);
-      chmodSync(target, lstatSync(source).mode & 0o111 ? 0o755 : 0o644);
+      place(source, target);
     }
   }
 }
