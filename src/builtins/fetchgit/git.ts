@@ -94,7 +94,6 @@ export class Git {
       // A command is done when git's output has closed (every byte read), not 50 ms after its exit
       // (simple-git's fallback, which can cut a large output short on a busy machine, and whose
       // timer kept every fetching run alive 50 ms after its last git). simple-git documents
-      // close-only as its coming default.
       // close-only as its coming default. A process git leaves behind holding stderr (a remote
       // helper of a git killed for stalling) is dealt with by closeAfterStdout.
       completion: { onClose: true, onExit: false },
