@@ -6,7 +6,7 @@
 //   dist/core.cjs.cache  V8's code cache for it, made by running tsexec once
 //   dist/lazy.cjs        what lib's heavier primitives load on first call (dlopen,
 //                        derivations, fetchgit, reexec, lib.import: see
-//                        src/runtime/on-first-use.ts), with dist/lazy.cjs.cache
+//                        src/cli/on-first-use.ts), with dist/lazy.cjs.cache
 //   dist/cold.cjs        the rest: modules only `import()` reaches (subcommands,
 //                        the transpiler, inputs, references, the npm store, git
 //                        checkouts), with its code cache dist/cold.cjs.cache
@@ -68,11 +68,11 @@ const builtinsByGetter = {
   },
 };
 
-/** A script cannot `import()`: the core receives the facade's own `import()` instead (src/runtime/dynamic-import.ts). */
+/** A script cannot `import()`: the core receives the facade's own `import()` instead (src/base/dynamic-import.ts). */
 const importFromFacade = {
   name: "import-from-facade",
   setup(b) {
-    b.onLoad({ filter: /\/src\/runtime\/dynamic-import\.ts$/ }, () => ({
+    b.onLoad({ filter: /\/src\/base\/dynamic-import\.ts$/ }, () => ({
       contents: "export const dynamicImport = (specifier) => __tsexec_import(specifier);",
       loader: "js",
     }));
@@ -83,7 +83,7 @@ const importFromFacade = {
  * The core may use Node's builtins (through the forwarders above), nothing else,
  * when it loads: a static import of an npm package (yargs, simple-git, koffi ...)
  * would make every run pay for it, and a dynamic one cannot run in a script. Load
- * those with createRequire or src/runtime/dynamic-import.ts where they are used.
+ * those with createRequire or src/base/dynamic-import.ts where they are used.
  */
 function assertLeanStartup(metafile) {
   const imports = Object.values(metafile.outputs).flatMap((output) =>
@@ -104,13 +104,13 @@ function assertLeanStartup(metafile) {
  * module the core has is given to the cold script as the core's own namespace object, not
  * bundled again. The `import()`s named here stay in the core: they are on the warm path.
  */
-const warmDynamicImports = new Set(["src/runtime/commands/run.ts"]);
+const warmDynamicImports = new Set(["src/cli/commands/run.ts"]);
 const coldPrefix = "tsexec-cold:";
 const firstUsePrefix = "tsexec-first-use:";
 const scriptHead = "(function (exports, require, module, __tsexec_url, __tsexec_import, __tsexec_core_modules, __tsexec_cold, __tsexec_lazy, __tsexec_export) {";
 
 /**
- * src/runtime/on-first-use.ts: each `export const loadX = (): typeof x => x;` (for its
+ * src/cli/on-first-use.ts: each `export const loadX = (): typeof x => x;` (for its
  * `import * as x from "…"`) becomes a synchronous load of that module from a third script,
  * dist/lazy.cjs, so the core leaves out the primitives a warm run never uses (dlopen,
  * derivations, fetchgit …), and a script using one loads them without the cold script.
@@ -118,7 +118,7 @@ const scriptHead = "(function (exports, require, module, __tsexec_url, __tsexec_
 const firstUseLoaders = {
   name: "first-use-loaders",
   setup(b) {
-    b.onLoad({ filter: /\/src\/runtime\/on-first-use\.ts$/ }, (args) => {
+    b.onLoad({ filter: /\/src\/cli\/on-first-use\.ts$/ }, (args) => {
       const text = readFileSync(args.path, "utf8");
       const modules = new Map([...text.matchAll(/^import \* as (\w+) from "([^"]+)";$/gm)].map(([, name, specifier]) => [name, sourceOf(dirname(args.path), specifier)]));
       const loaders = [...text.matchAll(/^export const (\w+) = \(\): typeof (\w+) => (\w+);$/gm)];
@@ -191,7 +191,7 @@ function buildCore(coreSources, shared, api) {
 }
 
 /**
- * The lazy script: the modules behind src/runtime/on-first-use.ts, and whatever the cold
+ * The lazy script: the modules behind src/cli/on-first-use.ts, and whatever the cold
  * script takes from them, each in `now` (loaded synchronously); a module the core has is
  * read from `__tsexec_core_modules`.
  */
@@ -369,7 +369,7 @@ function printSizes(name, metafile) {
 /**
  * What a warm run compiles: every function the core declares is instantiated as it starts,
  * so its size is start-up time. Raise this only knowingly; first consider loading the new code
- * with `import()` (subcommands, cold paths) or src/runtime/on-first-use.ts (lib primitives).
+ * with `import()` (subcommands, cold paths) or src/cli/on-first-use.ts (lib primitives).
  */
 const coreBudget = 64 * 1024;
 
@@ -427,7 +427,7 @@ const load = (name, coreModules) => {
 let shared, cold, lazy;
 const coreModulesOnce = () => (shared ??= core.__tsexec_modules());
 const loadCold = (source) => new Promise((resolve) => resolve((cold ??= load("cold.cjs", coreModulesOnce())).modules[source]()));
-// A first-use load (src/runtime/on-first-use.ts), or the cold script's import of a lazy module: synchronous, each namespace made once.
+// A first-use load (src/cli/on-first-use.ts), or the cold script's import of a lazy module: synchronous, each namespace made once.
 const loaded = new Map();
 const loadLazy = (source) => loaded.get(source) ?? loaded.set(source, (lazy ??= load("lazy.cjs", coreModulesOnce())).now[source]()).get(source);
 const core = load("core.cjs");
@@ -515,9 +515,9 @@ try {
     external: ["./index.js"],
     logLevel: "warning",
   });
-  // `tsexec show` parses untrusted files in a child process of its own (src/runtime/commands/show-parser.ts).
+  // `tsexec show` parses untrusted files in a child process of its own (src/cli/commands/show-parser.ts).
   await build({
-    entryPoints: ["src/runtime/commands/show-parser.ts"],
+    entryPoints: ["src/cli/commands/show-parser.ts"],
     absWorkingDir: root,
     outfile: `${staging}/show-parser.mjs`,
     bundle: true,

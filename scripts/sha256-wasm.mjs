@@ -1,4 +1,4 @@
-// Generates src/builtins/fetchgit/sha256-wasm.ts: SHA-256's compression function as a
+// Generates src/base/sha256-wasm.ts: SHA-256's compression function as a
 // WebAssembly module (a few hundred bytes), written out below instruction by instruction.
 //
 // Why WebAssembly: a fresh process runs tsexec's code in V8's bytecode interpreter, where
@@ -244,5 +244,5 @@ export const sha256WasmLayout = ${JSON.stringify(layout).replace(/"(\w+)":/g, "$
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  writeFileSync(new URL("../src/builtins/fetchgit/sha256-wasm.ts", import.meta.url), sha256WasmSource());
+  writeFileSync(new URL("../src/base/sha256-wasm.ts", import.meta.url), sha256WasmSource());
 }

@@ -6,19 +6,19 @@
  *     export default defineScript(({ args, lib }) => lib.io(() => console.log(args)));
  */
 import type { IO } from "./monad/io.js";
-import type { Lib } from "./runtime/lib.js";
-import type { Input, InputSpec } from "./runtime/inputs.js";
+import type { Lib } from "./cli/lib.js";
+import type { Input, InputSpec } from "./runtime/loader/inputs-declaration.js";
 import { run as runWith } from "./runtime/interpreter.js";
-import { ambientContext, makeContext, type ContextOptions } from "./runtime/context.js";
-export type { ContextOptions } from "./runtime/context.js";
+import { ambientContext, makeContext, type ContextOptions } from "./base/context.js";
+export type { ContextOptions } from "./base/context.js";
 
 export type { IO, Yielded, Either, PrimitiveContext } from "./monad/io.js";
-export type { Lib, Builtins } from "./runtime/lib.js";
+export type { Lib, Builtins } from "./cli/lib.js";
 export type { FetchgitArgs } from "./builtins/fetchgit/index.js";
-export type { Input, InputSpec, InputObjectSpec } from "./runtime/inputs.js";
-export type { ImportBase } from "./builtins/import.js";
-export type { HasOutPath } from "./builtins/reexec.js";
-export type { Configuration, Version } from "./runtime/package.js";
+export type { Input, InputSpec, InputObjectSpec } from "./runtime/loader/inputs-declaration.js";
+export type { ImportBase } from "./builtins/import/index.js";
+export type { HasOutPath } from "./builtins/reexec/index.js";
+export type { Configuration, Version } from "./base/package.js";
 export type { Derivation, DerivationInput, DerivationSpec } from "./builtins/derivation/index.js";
 export type { NativeSignature, Dlopen } from "./builtins/dlopen/index.js";
 export { unit, map, join, bind, mapM, io, task, attempt, defer, primitive, isIO, ensuring, bracket, uninterruptible } from "./monad/io.js";
@@ -26,12 +26,12 @@ export { all, allSettled, mapPar, race, timeout, sleep, exit, ApplicativePar, ty
 export { exec, ExecError, type ExecOptions, type ExecResult } from "./builtins/exec/index.js";
 export type { CommandIO, Dollar, DollarOptions } from "./builtins/exec/template.js";
 export { URI, Functor, Pointed, Apply, Applicative, Chain, Monad, ChainRec } from "./monad/instances.js";
-export { unsafePerformIO } from "./builtins/unsafe-perform-io.js";
-export { TsexecError } from "./runtime/errors.js";
-export { isDerivation } from "./builtins/derivation/brand.js";
-export { makeLib } from "./runtime/lib.js";
+export { unsafePerformIO } from "./builtins/unsafe-perform-io/index.js";
+export { TsexecError } from "./base/errors.js";
+export { isDerivation } from "./builtins/derivation/value.js";
+export { makeLib } from "./cli/lib.js";
 /** The `tsexec` command itself (the launcher calls it): resolves to the exit code. */
-export { main } from "./runtime/cli.js";
+export { main } from "./cli/main.js";
 
 /** A script's `export const inputs = { … }`: each name → a reference string or `{ url, ref, rev, submodules, dir }`. */
 export type InputsSpec = Readonly<Record<string, InputSpec>>;

@@ -19,7 +19,7 @@ import { isTracing } from "../monad/trace.js";
 import { describeValue } from "../monad/describe.js";
 import { URI } from "../monad/instances.js";
 import { Interruption, fork, type Fiber } from "./interpreter.js";
-import { TsexecError } from "./errors.js";
+import { TsexecError } from "../base/errors.js";
 
 export interface ParallelOptions {
   /** How many run at once (a positive integer; default: all of them). */

@@ -27,7 +27,7 @@
 import { Node, Tag, isIO, isThenable, joinIdentity, type IO, type PrimitiveContext } from "../monad/io.js";
 import { describeFunction, describeValue } from "../monad/describe.js";
 import { formatTrace, isTracing, nodeTrace } from "../monad/trace.js";
-import { TsexecError } from "./errors.js";
+import { TsexecError } from "../base/errors.js";
 
 /** The trace lines of the frames an error unwound through (under --show-trace). */
 const traceKey = Symbol.for("tsexec.trace");

@@ -1,7 +1,7 @@
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { parseLock, readLock, serializeLock, updateLock, type LockFile } from "../../src/runtime/lockfile.js";
+import { parseLock, readLock, serializeLock, updateLock, type LockFile } from "../../src/base/lockfile.js";
 import { tempDir } from "../helpers.js";
 
 const noLog = () => {};

@@ -6,7 +6,7 @@ import * as RA from "fp-ts/ReadonlyArray";
 import { attempt, bind, io, isIO, join, map, mapM, task, unit, type IO } from "../../src/monad/io.js";
 import { Applicative, ChainRec, Monad } from "../../src/monad/instances.js";
 import { run, runSync } from "../../src/runtime/interpreter.js";
-import { makeContext } from "../../src/runtime/context.js";
+import { makeContext } from "../../src/base/context.js";
 
 const ctx = makeContext({ cacheDir: "/nonexistent" });
 const runNow = <A>(program: IO<A>): A => runSync(program, ctx);

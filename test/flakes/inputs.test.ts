@@ -1,6 +1,6 @@
 /** Declared inputs and tsexec.lock, end to end: the real tsexec on real git repositories over file://. */
 import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { removeTree } from "../../src/runtime/files.js";
+import { removeTree } from "../../src/base/files.js";
 import { join } from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import { runTsexec, tempDir } from "../helpers.js";

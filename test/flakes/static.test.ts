@@ -1,12 +1,12 @@
-/** Reading `export const inputs` statically (src/runtime/inputs.ts), the registry's reference rewriting, and the types. */
+/** Reading `export const inputs` statically (src/runtime/loader/inputs-declaration.ts), the registry's reference rewriting, and the types. */
 import fc from "fast-check";
 import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { readInputsDeclaration } from "../../src/runtime/inputs.js";
-import { lookupRegistry, mayBeRegistryReference, withRefAndFragment } from "../../src/runtime/registry.js";
-import { parseReference } from "../../src/runtime/reference.js";
-import { isAppName } from "../../src/runtime/apps.js";
+import { readInputsDeclaration } from "../../src/runtime/loader/inputs-declaration.js";
+import { lookupRegistry, mayBeRegistryReference, withRefAndFragment } from "../../src/inputs/registry.js";
+import { parseReference } from "../../src/inputs/reference.js";
+import { isAppName } from "../../src/inputs/apps.js";
 import { root, runCommand, writeTree } from "../helpers.js";
 
 describe("readInputsDeclaration", () => {

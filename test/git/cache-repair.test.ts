@@ -13,7 +13,7 @@ import { runTsexec, tempDir } from "../helpers.js";
 import { toolFixture, WorkRepo, type ToolFixture } from "./fixtures.js";
 import { session } from "./support.js";
 import { repositoryPaths } from "../../src/builtins/fetchgit/cache.js";
-import { refTtlMs } from "../../src/runtime/reference.js";
+import { refTtlMs } from "../../src/inputs/reference.js";
 import { contentHash } from "../../src/builtins/fetchgit/hash.js";
 
 let fixture: ToolFixture;
@@ -132,7 +132,7 @@ describe("the hourly re-resolution of moving refs", () => {
 
 describe("making cache directories", () => {
   test("makeDirectories makes every missing level, and names the one that cannot be made", async () => {
-    const { makeDirectories } = await import("../../src/runtime/files.js");
+    const { makeDirectories } = await import("../../src/base/files.js");
     const base = tempDir("mkdirs-");
     makeDirectories(join(base, "a", "b", "c"), () => "unused");
     expect(existsSync(join(base, "a", "b", "c"))).toBe(true);

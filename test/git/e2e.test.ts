@@ -8,7 +8,7 @@ import { pathToFileURL } from "node:url";
 import { toolFixture, WorkRepo, type ToolFixture } from "./fixtures.js";
 import { startGitHttpServer, type GitHttpServer } from "./http-server.js";
 import { repositoryPaths } from "../../src/builtins/fetchgit/cache.js";
-import { removeTree } from "../../src/runtime/files.js";
+import { removeTree } from "../../src/base/files.js";
 
 let fixture: ToolFixture;
 let scripts: string;

@@ -97,8 +97,8 @@ describe("synchronous use", () => {
   test("unsafePerformIO gets a pinned checkout already in the cache synchronously, and names fetchgit otherwise", async () => {
     const s = session();
     const path = await s.fetch({ url: fixture.fileUrl, rev: fixture.commits.first });
-    const { makeLib } = await import("../../src/runtime/lib.js");
-    const { setAmbientContext } = await import("../../src/runtime/context.js");
+    const { makeLib } = await import("../../src/cli/lib.js");
+    const { setAmbientContext } = await import("../../src/base/context.js");
     setAmbientContext(s.ctx);
     const lib = makeLib({ dir: "/" });
     expect(lib.builtins.unsafePerformIO(lib.builtins.fetchgit({ url: fixture.fileUrl, rev: fixture.commits.first }))).toBe(path);

@@ -3,8 +3,8 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { launcher, runTsexec, tempDir, writeTree } from "../helpers.js";
 import { run } from "../../src/runtime/interpreter.js";
-import { makeLib } from "../../src/runtime/lib.js";
-import { makeContext } from "../../src/runtime/context.js";
+import { makeLib } from "../../src/cli/lib.js";
+import { makeContext } from "../../src/base/context.js";
 
 describe("lib.import", () => {
   const dir = writeTree({

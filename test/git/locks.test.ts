@@ -12,7 +12,7 @@ import { runTsexec, tempDir, writeTree } from "../helpers.js";
 import { toolFixture, type ToolFixture } from "./fixtures.js";
 import { session, until } from "./support.js";
 import { repositoryPaths } from "../../src/builtins/fetchgit/cache.js";
-import { unreadableGraceMs } from "../../src/runtime/file-lock.js";
+import { unreadableGraceMs } from "../../src/base/file-lock.js";
 
 let fixture: ToolFixture;
 beforeAll(() => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import fc from "fast-check";
-import { sha256Hex } from "../../src/builtins/fetchgit/sha256.js";
+import { sha256Hex } from "../../src/base/sha256.js";
 
 describe("sha256Hex", () => {
   it("matches the standard's test vectors", () => {

@@ -1,7 +1,7 @@
 /** In-process helpers: run lib.builtins.fetchgit with a context whose log lines are collected. */
 import type { PrimitiveContext } from "../../src/monad/io.js";
 import { run } from "../../src/runtime/interpreter.js";
-import { makeLib } from "../../src/runtime/lib.js";
+import { makeLib } from "../../src/cli/lib.js";
 import type { FetchgitArgs } from "../../src/builtins/fetchgit/index.js";
 import { tempDir } from "../helpers.js";
 

@@ -2,7 +2,7 @@
  * The nesting guard (src/runtime/loader/nesting.ts) against generated source:
  * brackets and template literals nest, while brackets inside strings,
  * comments and regular expressions do not count; and the escaping of
- * untrusted text for the terminal (src/runtime/printable.ts).
+ * untrusted text for the terminal (src/base/printable.ts).
  */
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
@@ -10,7 +10,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { createRequire } from "node:module";
 import { maxChain, maxNesting, tooDeepAt } from "../../src/runtime/loader/nesting.js";
-import { printable } from "../../src/runtime/printable.js";
+import { printable } from "../../src/base/printable.js";
 
 /** A piece of source, its nesting depth, and the line its deepest point first appears on (relative). */
 interface Piece {

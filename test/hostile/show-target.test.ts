@@ -1,10 +1,10 @@
-/** The rule run and show share for what a target names (src/runtime/commands/target.ts). */
+/** The rule run and show share for what a target names (src/cli/commands/target.ts). */
 import fc from "fast-check";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { makeContext } from "../../src/runtime/context.js";
-import { classifyTarget } from "../../src/runtime/commands/target.js";
+import { makeContext } from "../../src/base/context.js";
+import { classifyTarget } from "../../src/cli/commands/target.js";
 import { tempDir } from "../helpers.js";
 
 const logged: string[] = [];

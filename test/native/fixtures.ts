@@ -2,7 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { getConfiguration } from "../../src/runtime/package.js";
+import { getConfiguration } from "../../src/base/package.js";
 import { root, tempDir } from "../helpers.js";
 
 export const cSources = {

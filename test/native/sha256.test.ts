@@ -6,8 +6,8 @@ import { describe, expect, it } from "vitest";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import fc from "fast-check";
-import { sha256Hex, sha256HexJs, sha256HexWasm } from "../../src/builtins/fetchgit/sha256.js";
-import { sha256WasmLayout } from "../../src/builtins/fetchgit/sha256-wasm.js";
+import { sha256Hex, sha256HexJs, sha256HexWasm } from "../../src/base/sha256.js";
+import { sha256WasmLayout } from "../../src/base/sha256-wasm.js";
 // @ts-ignore: a plain ES module script, without types
 import { sha256WasmSource, layout } from "../../scripts/sha256-wasm.mjs";
 
@@ -38,7 +38,7 @@ describe("sha256Hex", () => {
   });
 
   it("the committed module is what scripts/sha256-wasm.mjs makes", () => {
-    expect(readFileSync(new URL("../../src/builtins/fetchgit/sha256-wasm.ts", import.meta.url), "utf8")).toBe(sha256WasmSource());
+    expect(readFileSync(new URL("../../src/base/sha256-wasm.ts", import.meta.url), "utf8")).toBe(sha256WasmSource());
     expect(sha256WasmLayout).toEqual(layout);
   });
 });

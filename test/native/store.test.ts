@@ -9,7 +9,7 @@ process.env.TSEXEC_CACHE_DIR = cacheDir;
 
 const { run, unsafePerformIO, makeLib, TsexecError } = await import("../../src/index.js");
 const { storeStats, validMarker, isBuilt } = await import("../../src/builtins/derivation/store.js");
-const { ownOwner } = await import("../../src/runtime/file-lock.js");
+const { ownOwner } = await import("../../src/base/file-lock.js");
 
 const lib = makeLib({ dir: process.cwd() });
 const store = join(cacheDir, "store");

@@ -6,9 +6,9 @@
 import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { binsOf } from "../../src/builtins/packages/bins.js";
-import { loadNpmConfig } from "../../src/builtins/packages/config.js";
-import { findNodeGyp, installScripts, scriptPath } from "../../src/builtins/packages/scripts.js";
+import { binsOf } from "../../src/runtime/npm/bins.js";
+import { loadNpmConfig } from "../../src/runtime/npm/config.js";
+import { findNodeGyp, installScripts, scriptPath } from "../../src/runtime/npm/scripts.js";
 import { runTsexec, tempDir, writeTree } from "../helpers.js";
 import { npmEnv, packageLock, startRegistry, type Registry } from "./registry.js";
 

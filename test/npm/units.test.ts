@@ -5,11 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { extractTarball } from "../../src/builtins/packages/tar.js";
-import { compareVersions, maxSatisfying, parseRange, parseVersion, satisfies } from "../../src/builtins/packages/semver.js";
-import { loadNpmConfig, parseNpmrc, tarballUrl } from "../../src/builtins/packages/config.js";
-import { parseNpmSpecifier } from "../../src/builtins/packages/index.js";
-import { fitsThisPlatform } from "../../src/builtins/packages/platform.js";
+import { extractTarball } from "../../src/runtime/npm/tar.js";
+import { compareVersions, maxSatisfying, parseRange, parseVersion, satisfies } from "../../src/runtime/npm/semver.js";
+import { loadNpmConfig, parseNpmrc, tarballUrl } from "../../src/runtime/npm/config.js";
+import { parseNpmSpecifier } from "../../src/runtime/npm/index.js";
+import { fitsThisPlatform } from "../../src/runtime/npm/platform.js";
 import { writeTree } from "../helpers.js";
 import { makeTarball } from "./registry.js";
 
@@ -167,7 +167,7 @@ describe("npm: specifiers and platforms", () => {
 
 describe("tsexec.lock npm entries", () => {
   it("os, cpu and libc restrictions read back; ill-typed ones name the entry", async () => {
-    const { parseLock } = await import("../../src/runtime/lockfile.js");
+    const { parseLock } = await import("../../src/base/lockfile.js");
     const text = JSON.stringify({ version: 1, npm: { specifiers: {}, packages: { "x-linux@1.0.0": { integrity: "sha512-abc=", dependencies: {}, os: ["linux"], cpu: ["x64"], libc: ["glibc"] } } } });
     expect(parseLock(text, "L").npm?.packages["x-linux@1.0.0"]?.libc).toEqual(["glibc"]);
     expect(() => parseLock(text.replace('["glibc"]', '"glibc"'), "L")).toThrow(/"npm"\."packages"\."x-linux@1\.0\.0"\."libc" must be an array of strings/);
@@ -181,7 +181,7 @@ describe("package-lock.json plans (hostile locks)", () => {
   };
   const integrity = "sha512-" + "A".repeat(86) + "==";
   it("places production and this platform's optional packages at the lock's paths", async () => {
-    const { planFromPackageLock } = await import("../../src/builtins/packages/project.js");
+    const { planFromPackageLock } = await import("../../src/runtime/npm/project.js");
     const plan = planFromPackageLock(
       lockWith({
         "node_modules/a": { version: "1.0.0", integrity, dependencies: { b: "1" } },
@@ -206,11 +206,11 @@ describe("package-lock.json plans (hostile locks)", () => {
     [{ "node_modules/x": { version: "1.0.0", integrity, resolved: "git+ssh://git@host/x.git" } }, /tsexec installs registry packages only/],
     [{ "node_modules/x": { version: "1.0.0", integrity, link: true, resolved: "packages/x" } }, /npm workspaces/],
   ])("refuses %o", async (packages, message) => {
-    const { planFromPackageLock } = await import("../../src/builtins/packages/project.js");
+    const { planFromPackageLock } = await import("../../src/runtime/npm/project.js");
     expect(() => planFromPackageLock(lockWith(packages), new Set(), (url) => url)).toThrow(message);
   });
   it("a lockfileVersion 1 lock says how to upgrade it", async () => {
-    const { planFromPackageLock } = await import("../../src/builtins/packages/project.js");
+    const { planFromPackageLock } = await import("../../src/runtime/npm/project.js");
     const dir = writeTree({ "package-lock.json": JSON.stringify({ lockfileVersion: 1, dependencies: {} }) });
     expect(() => planFromPackageLock(join(dir, "package-lock.json"), new Set(), (u) => u)).toThrow(/lockfileVersion 1\): tsexec reads lockfileVersion 2 and 3/);
   });

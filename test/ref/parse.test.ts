@@ -6,8 +6,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
-import { parseReference } from "../../src/runtime/reference.js";
-import { isTsexecError } from "../../src/runtime/errors.js";
+import { parseReference } from "../../src/inputs/reference.js";
+import { isTsexecError } from "../../src/base/errors.js";
 
 const hash = fc.stringMatching(/^[0-9a-f]{40}$/);
 const piece = fc.oneof(

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { launcher, runCommand, runTsexec, tempDir } from "../helpers.js";
 import { WorkRepo } from "../git/fixtures.js";
 import { startGitHttpServer, type GitHttpServer } from "../git/http-server.js";
-import { parseReference } from "../../src/runtime/reference.js";
+import { parseReference } from "../../src/inputs/reference.js";
 
 const printArgs = (label: string) =>
   `import { tag } from "./lib/tag.ts";\nexport default ({ args, lib }: any) => lib.io(() => console.log(tag(${JSON.stringify(label)}) + " " + JSON.stringify(args)));\n`;

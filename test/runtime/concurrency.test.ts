@@ -7,7 +7,7 @@ import * as RA from "fp-ts/ReadonlyArray";
 import { attempt, bind, bracket, ensuring, io, map, task, unit, type IO } from "../../src/monad/io.js";
 import { ApplicativePar, all, allSettled, exit, mapPar, race, sleep, timeout } from "../../src/runtime/concurrency.js";
 import { Interruption, run, runSync, start } from "../../src/runtime/interpreter.js";
-import { makeContext } from "../../src/runtime/context.js";
+import { makeContext } from "../../src/base/context.js";
 
 const ctx = makeContext({ cacheDir: "/nonexistent" });
 const runIO = <A>(program: IO<A>): Promise<A> => run(program, ctx);

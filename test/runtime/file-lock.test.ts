@@ -1,5 +1,5 @@
 /**
- * The one cross-process lock (src/runtime/file-lock.ts) in each state it can
+ * The one cross-process lock (src/base/file-lock.ts) in each state it can
  * be found in: free, held by a live owner, dead owner, reused pid, another
  * boot, host or pid namespace, unreadable (young and old), taken by N real
  * processes at once, retaken while being broken; and the waits: notices,
@@ -23,9 +23,9 @@ import {
   parseOwner,
   tryLock,
   unreadableGraceMs,
-} from "../../src/runtime/file-lock.js";
-import { removeLeftoversOfDeadProcesses } from "../../src/runtime/files.js";
-import { processStart } from "../../src/runtime/processes.js";
+} from "../../src/base/file-lock.js";
+import { removeLeftoversOfDeadProcesses } from "../../src/base/files.js";
+import { processStart } from "../../src/base/processes.js";
 
 const hasProc = existsSync("/proc/self/ns/pid");
 const freshLock = () => join(tempDir("file-lock-"), "x.lock");
@@ -38,7 +38,7 @@ const entries = (lock: string) => readdirSync(join(lock, "..")).sort();
 let worker: string;
 beforeAll(() => {
   const dir = tempDir("file-lock-worker-");
-  buildSync({ entryPoints: [join(root, "src/runtime/file-lock.ts")], bundle: true, platform: "node", format: "esm", outfile: join(dir, "file-lock.mjs"), logLevel: "silent" });
+  buildSync({ entryPoints: [join(root, "src/base/file-lock.ts")], bundle: true, platform: "node", format: "esm", outfile: join(dir, "file-lock.mjs"), logLevel: "silent" });
   worker = join(dir, "worker.mjs");
   writeFileSync(
     worker,

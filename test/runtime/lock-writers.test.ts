@@ -2,7 +2,7 @@
  * tsexec.lock written by several processes at once never loses a section:
  * the real tsexec running an npm: script and scripts with git inputs in one
  * directory at the same time, and real processes each adding entries of
- * their own section many times (src/runtime/lockfile.ts updateLock).
+ * their own section many times (src/base/lockfile.ts updateLock).
  */
 import { spawn } from "node:child_process";
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -44,7 +44,7 @@ describe("tsexec.lock with concurrent writers", () => {
   it("four processes each adding 30 entries of their own section, one at a time: all 120 are there", async () => {
     const dir = tempDir("lock-writers-");
     const bundle = join(tempDir("lock-writers-bundle-"), "lockfile.mjs");
-    buildSync({ entryPoints: [join(root, "src/runtime/lockfile.ts")], bundle: true, platform: "node", format: "esm", outfile: bundle, logLevel: "silent" });
+    buildSync({ entryPoints: [join(root, "src/base/lockfile.ts")], bundle: true, platform: "node", format: "esm", outfile: bundle, logLevel: "silent" });
     const worker = join(bundle, "..", "worker.mjs");
     writeFileSync(
       worker,

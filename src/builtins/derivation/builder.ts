@@ -6,9 +6,9 @@
  */
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { join } from "node:path";
-import { trackChild } from "../../runtime/children.js";
-import { TsexecError } from "../../runtime/errors.js";
-import { getConfiguration } from "../../runtime/package.js";
+import { trackChild } from "../../base/children.js";
+import { TsexecError } from "../../base/errors.js";
+import { getConfiguration } from "../../base/package.js";
 import { renderForStore, type Derivation } from "./derivation.js";
 
 /** nix's exit code for a failed build. */

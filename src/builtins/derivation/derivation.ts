@@ -9,13 +9,12 @@
  * with the store directory replaced by a token, and the token is replaced by
  * the real store directory only when the build runs.
  */
-import { join } from "node:path";
 import { describeValue } from "../../monad/describe.js";
-import { ambientContext } from "../../runtime/context.js";
-import { sha256Hex } from "../fetchgit/sha256.js";
-import { derivationBrand, isDerivation } from "./brand.js";
+import { sha256Hex } from "../../base/sha256.js";
+import { ambientContext } from "../../base/context.js";
+import { Derivation, outputPath, storeDir, isDerivation, type Recipe } from "./value.js";
 
-export { isDerivation };
+export { Derivation, outputPath, storeDir, isDerivation, type Recipe };
 
 /** Stands for the store directory inside recipes (NUL cannot occur in paths, args or env values). */
 export const storeToken = "\u0000tsexec-store\u0000";
@@ -42,67 +41,8 @@ export interface TimeLimits {
   readonly maxSilentTime?: number;
 }
 
-export type Recipe =
-  | { readonly kind: "file"; readonly text: string }
-  | {
-      readonly kind: "command";
-      readonly builder: string;
-      readonly args: readonly string[];
-      readonly env: readonly (readonly [string, string])[];
-      readonly timeout?: number;
-      readonly maxSilentTime?: number;
-    };
-
 /** Derivations made in this process, by hash: how an interpolated output path is traced back to its derivation. */
 const known = new Map<string, Derivation>();
-
-export class Derivation {
-  declare readonly [derivationBrand]: true;
-  /** `<hash>-<name>`: the output's file name in the store. */
-  readonly storeName: string;
-
-  constructor(
-    readonly name: string,
-    readonly hash: string,
-    /** The build, with input output paths written as `storeToken/<hash>-<name>`. */
-    readonly recipe: Recipe,
-    /** Derivations whose outputs this one uses; built first. */
-    readonly inputs: readonly Derivation[],
-  ) {
-    this.storeName = `${hash}-${name}`;
-  }
-
-  /** The output path in the running program's store (what `${drv}` stands for). */
-  get outPath(): string {
-    return outputPath(this, ambientContext().cacheDir);
-  }
-
-  toString(): string {
-    return this.outPath;
-  }
-
-  toJSON(): string {
-    return this.outPath;
-  }
-}
-Object.defineProperty(Derivation.prototype, derivationBrand, { value: true });
-
-let lastStore: { readonly cacheDir: string; readonly store: string } | undefined;
-
-/**
- * `<cacheDir>/store`, remembered for the last cache directory: a script asks
- * for it with every derivation it makes and looks up, and `join` normalises
- * character by character (~10 µs in a fresh process's interpreter).
- */
-export function storeDir(cacheDir: string): string {
-  if (lastStore?.cacheDir !== cacheDir) lastStore = { cacheDir, store: join(cacheDir, "store") };
-  return lastStore.store;
-}
-
-export function outputPath(drv: Derivation, cacheDir: string): string {
-  // What `join` would give: the store directory is normalised, and a store name is one plain segment.
-  return `${storeDir(cacheDir)}/${drv.storeName}`;
-}
 
 /** Replaces the store token with a real store directory. */
 export function renderForStore(text: string, store: string): string {

@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
-import { packageRoot } from "../../runtime/package.js";
+import { packageRoot } from "../../base/package.js";
 import { runCommand, toFile, type Derivation } from "./derivation.js";
 
 let cached: Derivation | undefined;

@@ -21,9 +21,9 @@
 import { lstatSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
-import { TsexecError } from "../../runtime/errors.js";
-import { acquireLock, acquireLockSync, tryLock, type LockWait, type Release } from "../../runtime/file-lock.js";
-import { makeDirectory, makeReadOnly, removeTree, writeFileAtomic } from "../../runtime/files.js";
+import { TsexecError } from "../../base/errors.js";
+import { acquireLock, acquireLockSync, tryLock, type LockWait, type Release } from "../../base/file-lock.js";
+import { makeDirectory, makeReadOnly, removeTree, writeFileAtomic } from "../../base/files.js";
 import {
   builderCommand,
   checkBuilder,

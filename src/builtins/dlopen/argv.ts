@@ -11,8 +11,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
-import { TsexecError } from "../../runtime/errors.js";
-import { packageRoot } from "../../runtime/package.js";
+import { TsexecError } from "../../base/errors.js";
+import { packageRoot } from "../../base/package.js";
 import { runCommand, toFile, type Derivation } from "../derivation/derivation.js";
 import { realiseSync } from "../derivation/store.js";
 import { koffi, type LibraryHandle } from "./koffi.js";

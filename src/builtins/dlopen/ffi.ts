@@ -5,7 +5,7 @@
  */
 import { koffi, type KoffiFunction, type KoffiTypeObject, type LibraryHandle } from "./koffi.js";
 import type { PrimitiveContext } from "../../monad/io.js";
-import { TsexecError } from "../../runtime/errors.js";
+import { TsexecError } from "../../base/errors.js";
 import { describeValue } from "../../monad/describe.js";
 import { loadWithArgv } from "./argv.js";
 

@@ -4,7 +4,7 @@
  * JS functions that take and return the runtime's own values.
  */
 import type { PrimitiveContext } from "../../monad/io.js";
-import { TsexecError } from "../../runtime/errors.js";
+import { TsexecError } from "../../base/errors.js";
 import { loadWithArgv } from "./argv.js";
 import { loadError, nativeStats, where, type LibraryRef } from "./ffi.js";
 

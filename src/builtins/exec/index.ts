@@ -3,7 +3,7 @@
  * `{ stdout, stderr, exitCode, signal }`.
  *
  * Each child gets a process group of its own (`detached: true`) and is
- * registered with the runtime (src/runtime/children.ts), so interrupting the
+ * registered with the runtime (src/base/children.ts), so interrupting the
  * step (a signal, a failed sibling in lib.all, a lost race, lib.timeout)
  * stops the whole group: SIGTERM, then SIGKILL after the grace period. The
  * step ends only once the child has exited, so nothing outlives it.
@@ -11,8 +11,8 @@
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { suspendStep, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
-import { TsexecError } from "../../runtime/errors.js";
-import { stopChild, trackChild } from "../../runtime/children.js";
+import { TsexecError } from "../../base/errors.js";
+import { stopChild, trackChild } from "../../base/children.js";
 import { formatCommandLine, printable } from "./quote.js";
 
 export interface ExecOptions {

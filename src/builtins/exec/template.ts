@@ -13,7 +13,7 @@
 import { Node, map, type IO } from "../../monad/io.js";
 import { traced } from "../../monad/trace.js";
 import { describeValue } from "../../monad/describe.js";
-import { TsexecError } from "../../runtime/errors.js";
+import { TsexecError } from "../../base/errors.js";
 import { exec, type ExecOptions, type ExecResult } from "./index.js";
 
 /** An IO running a command, with helpers for its output. */

@@ -18,10 +18,10 @@
  */
 import { mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { acquireLock as acquireFileLock, type Release } from "../../runtime/file-lock.js";
+import { acquireLock as acquireFileLock, type Release } from "../../base/file-lock.js";
 // uniqueSuffix() leads with the pid, so leftovers of dead processes are recognised.
-import { makeDirectories, removeLeftoversOfDeadProcesses, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
-import { sha256Hex } from "./sha256.js";
+import { makeDirectories, removeLeftoversOfDeadProcesses, uniqueSuffix, writeFileAtomic } from "../../base/files.js";
+import { sha256Hex } from "../../base/sha256.js";
 import { isFullHash } from "./url.js";
 
 export interface RepositoryPaths {

@@ -11,8 +11,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TsexecError } from "../../runtime/errors.js";
-import { makeReadOnly, removeTree, uniqueSuffix, writeFileAtomic } from "../../runtime/files.js";
+import { TsexecError } from "../../base/errors.js";
+import { makeReadOnly, removeTree, uniqueSuffix, writeFileAtomic } from "../../base/files.js";
 import {
   acquireLock,
   checkoutName,
@@ -31,7 +31,7 @@ import { progressBar } from "./progress.js";
 import { ConfinedTree, UnsafeEntryError } from "./confined.js";
 import { extractTar } from "./tar.js";
 import { isFullHash, normalizeUrl, printable, resolveSubmoduleUrl } from "./url.js";
-import { offlineError, verifyHash, type FetchRequest, type FetchResult } from "./request.js";
+import { lookupCached, offlineError, verifyHash, type FetchRequest, type FetchResult } from "./request.js";
 
 /** More packs than this in a cache repository are consolidated (git's default gc.autoPackLimit). */
 export const packLimit = 50;
@@ -93,16 +93,20 @@ async function fetchOnce(request: FetchRequest): Promise<FetchResult> {
   return { path: verifyHash(path, request), commit: extracted.commit, pinned };
 }
 
+/** A submodule's checkout: from the cache if it has it, else fetched as any other (under its own lock). */
+function fetchSubmodule(request: FetchRequest): Promise<FetchResult> {
+  const cached = lookupCached(request);
+  return cached === undefined ? fetchCheckout(request) : Promise.resolve(cached);
+}
+
 /** Adds submodules (each fetched under its own lock), checks the hash, makes the tree read-only and renames it into place. */
 async function finish(paths: RepositoryPaths, request: FetchRequest, commit: string, tree: ConfinedTree, submodules: readonly Submodule[]): Promise<string> {
   const temp = tree.root;
   try {
     if (submodules.length > 0) {
-      // Imported lazily: index.ts is the module that imports this one.
-      const { fetchgitPath } = await import("./index.js");
       const parents = [...(request.parents ?? []), `${request.url} at ${commit}`];
       for (const sub of submodules) {
-        const fetched = await fetchgitPath({ ...request, url: sub.url, rev: sub.commit, hash: undefined, fetchSubmodules: true, parents });
+        const fetched = await fetchSubmodule({ ...request, url: sub.url, rev: sub.commit, hash: undefined, fetchSubmodules: true, parents });
         try {
           tree.copyIn(sub.path, fetched.path);
         } catch (error) {

@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import type { Readable } from "node:stream";
 import { Script } from "node:vm";
 import type { SimpleGit, SimpleGitOptions, SimpleGitProgressEvent } from "simple-git";
-import { TsexecError } from "../../runtime/errors.js";
+import { TsexecError } from "../../base/errors.js";
 
 type SimpleGitFactory = (options: Partial<SimpleGitOptions>) => SimpleGit;
 let simpleGitFactory: SimpleGitFactory | undefined;

@@ -15,7 +15,7 @@
  */
 import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { TsexecError } from "../../runtime/errors.js";
+import { TsexecError } from "../../base/errors.js";
 
 export function contentHash(root: string): string {
   const files: string[] = [];

@@ -8,13 +8,12 @@
  */
 import { asyncStep, primitive, unit, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
-import { TsexecError } from "../../runtime/errors.js";
-import { findCheckout, readResolutions, repositoryPaths } from "./cache.js";
+import { TsexecError } from "../../base/errors.js";
 import { normalizeHash } from "./hash.js";
-import { verifyHash, type FetchRequest, type FetchResult } from "./request.js";
-import { isFullHash, normalizeUrl, validateRev } from "./url.js";
+import { lookupCached, type FetchRequest, type FetchResult } from "./request.js";
+import { normalizeUrl, validateRev } from "./url.js";
 
-export type { FetchRequest, FetchResult } from "./request.js";
+export { lookupCached, type FetchRequest, type FetchResult } from "./request.js";
 
 export interface FetchgitArgs {
   /** https, http, ssh, git or file URL, `user@host:path`, or a local path (relative to the script). */
@@ -64,23 +63,6 @@ export function makeRequest(args: FetchgitArgs, dir: string, ctx: PrimitiveConte
     log: (line) => ctx.log(line),
     askedAt: Date.now(),
   };
-}
-
-/**
- * The checkout if the cache already answers `request` without git: a pinned
- * commit checked out, or a moving rev resolved recently enough (or at all, offline).
- */
-export function lookupCached(request: FetchRequest): FetchResult | undefined {
-  const paths = repositoryPaths(request.cacheDir, request.url);
-  if (isFullHash(request.rev)) {
-    const path = findCheckout(paths, request.rev, request.fetchSubmodules);
-    return path === undefined ? undefined : { path: verifyHash(path, request), commit: request.rev, pinned: true };
-  }
-  if (request.maxRefAge <= 0 && !request.offline) return undefined;
-  const known = readResolutions(paths, request.log)[request.rev];
-  if (known === undefined || (!request.offline && Date.now() - known.resolvedAt >= request.maxRefAge)) return undefined;
-  const path = findCheckout(paths, known.commit, request.fetchSubmodules);
-  return path === undefined ? undefined : { path: verifyHash(path, request), commit: known.commit, pinned: false };
 }
 
 /** Answers `request` from the cache, or fetches. */

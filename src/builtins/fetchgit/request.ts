@@ -1,8 +1,9 @@
 /** What a fetch is asked for, and checks shared by the fast path (index.ts) and the slow one (checkout.ts). */
-import { TsexecError } from "../../runtime/errors.js";
-import { writeFileAtomic } from "../../runtime/files.js";
-import { readMetadata, type RepositoryPaths } from "./cache.js";
+import { TsexecError } from "../../base/errors.js";
+import { writeFileAtomic } from "../../base/files.js";
+import { findCheckout, readMetadata, readResolutions, repositoryPaths, type RepositoryPaths } from "./cache.js";
 import { contentHash } from "./hash.js";
+import { isFullHash } from "./url.js";
 
 export interface FetchRequest {
   /** Validated and canonical (normalizeUrl). */
@@ -62,4 +63,21 @@ export function offlineError(request: FetchRequest, paths: RepositoryPaths): nev
     `fetchgit: offline (--offline or TSEXEC_OFFLINE): '${request.rev}' of ${request.url} is not in the cache (${paths.root}); ` +
       `run once without --offline to fetch it`,
   );
+}
+
+/**
+ * The checkout if the cache already answers `request` without git: a pinned
+ * commit checked out, or a moving rev resolved recently enough (or at all, offline).
+ */
+export function lookupCached(request: FetchRequest): FetchResult | undefined {
+  const paths = repositoryPaths(request.cacheDir, request.url);
+  if (isFullHash(request.rev)) {
+    const path = findCheckout(paths, request.rev, request.fetchSubmodules);
+    return path === undefined ? undefined : { path: verifyHash(path, request), commit: request.rev, pinned: true };
+  }
+  if (request.maxRefAge <= 0 && !request.offline) return undefined;
+  const known = readResolutions(paths, request.log)[request.rev];
+  if (known === undefined || (!request.offline && Date.now() - known.resolvedAt >= request.maxRefAge)) return undefined;
+  const path = findCheckout(paths, known.commit, request.fetchSubmodules);
+  return path === undefined ? undefined : { path: verifyHash(path, request), commit: known.commit, pinned: false };
 }

@@ -4,7 +4,7 @@
  * fetch, and every entry is written through a ConfinedTree, which nothing
  * in the archive can lead outside the target.
  */
-import { tarEntries } from "../../runtime/tar.js";
+import { tarEntries } from "../../base/tar.js";
 import { UnsafeEntryError, type ConfinedTree } from "./confined.js";
 
 /**

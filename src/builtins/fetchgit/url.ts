@@ -5,14 +5,14 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { TsexecError } from "../../runtime/errors.js";
+import { TsexecError } from "../../base/errors.js";
 
 const allowedSchemes = new Set(["https:", "http:", "ssh:", "git:", "file:"]);
 
 /** `user@host:path`, git's scp-like syntax (the user part is required so `c:/x` stays a path). */
 const scpLike = /^[A-Za-z0-9._~-]+@[A-Za-z0-9.-]+:(?!\/\/)[^\s]*$/;
 
-import { printable } from "../../runtime/printable.js";
+import { printable } from "../../base/printable.js";
 
 export { printable };
 

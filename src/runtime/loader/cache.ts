@@ -13,9 +13,9 @@
  */
 import { readFileSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { TsexecError } from "../errors.js";
-import { makeDirectory, removeLeftoversOfDeadProcesses, writeFileAtomic } from "../files.js";
-import type { InputsDeclaration } from "../inputs.js";
+import { TsexecError } from "../../base/errors.js";
+import { makeDirectory, removeLeftoversOfDeadProcesses, writeFileAtomic } from "../../base/files.js";
+import type { InputsDeclaration } from "./inputs-declaration.js";
 
 /** `[path, mtimeMs, size]` of a source when it was transpiled. */
 export type SourceStamp = [path: string, mtimeMs: number, size: number];
@@ -30,7 +30,7 @@ export interface Manifest {
   readonly sources: SourceStamp[];
   /** Every module output the entry's output imports (its own included), in `scripts/`. */
   readonly outputs: OutputStamp[];
-  /** The entry's static `inputs` declaration (src/runtime/inputs.ts), read while transpiling: warm runs get it free. */
+  /** The entry's static `inputs` declaration (src/runtime/loader/inputs-declaration.ts), read while transpiling: warm runs get it free. */
   readonly inputs?: InputsDeclaration;
 }
 

@@ -7,12 +7,12 @@ import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { TsexecError } from "../errors.js";
-import { dynamicImport } from "../dynamic-import.js";
-import { versionString } from "../package.js";
-import { uniqueSuffix } from "../files.js";
+import { TsexecError } from "../../base/errors.js";
+import { dynamicImport } from "../../base/dynamic-import.js";
+import { versionString } from "../../base/package.js";
+import { uniqueSuffix } from "../../base/files.js";
 import { discardEntry, lookupManifest, manifestFile, writeManifest, type Manifest } from "./cache.js";
-import type { InputsDeclaration } from "../inputs.js";
+import type { InputsDeclaration } from "./inputs-declaration.js";
 import { directoryEntry } from "./directory-entry.js";
 import { mapStacksOf, mapStacksOfCommonJS } from "./source-maps.js";
 
@@ -44,7 +44,7 @@ export async function importModule(file: string, cacheDir: string, warn?: (line:
 
 export interface ImportedScript {
   readonly namespace: Record<string, unknown>;
-  /** Its static `inputs` declaration, if it exports one (src/runtime/inputs.ts). */
+  /** Its static `inputs` declaration, if it exports one (src/runtime/loader/inputs-declaration.ts). */
   readonly inputs: InputsDeclaration | undefined;
 }
 
@@ -66,7 +66,7 @@ export async function importScript(
       try {
         const namespace = await importJavaScript(file);
         if (!("inputs" in namespace)) return { namespace, inputs: undefined };
-        const { readInputsDeclaration } = await import("../inputs.js");
+        const { readInputsDeclaration } = await import("./inputs-declaration.js");
         return { namespace, inputs: readInputsDeclaration(file, readFileSync(file, "utf8")) };
       } catch (error) {
         if (commonJS || !isMissingPackage(error)) throw error;

@@ -6,15 +6,15 @@
  * "exports" with the node/import/default conditions, then "main").
  *
  * `npm:` specifiers, and bare packages that no node_modules provides, are
- * installed into the package store (src/builtins/packages, loaded only then)
+ * installed into the package store (src/runtime/npm, loaded only then)
  * and resolve to files there; fp-ts and tsexec fall back to tsexec's own copy.
  */
 import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { createRequire, isBuiltin } from "node:module";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
-import { ambientContext } from "../context.js";
-import { TsexecError } from "../errors.js";
-import { packageRoot } from "../package.js";
+import { ambientContext } from "../../base/context.js";
+import { TsexecError } from "../../base/errors.js";
+import { packageRoot } from "../../base/package.js";
 import { isFile } from "./directory-entry.js";
 
 export { directoryEntry } from "./directory-entry.js";
@@ -155,7 +155,7 @@ export async function resolveImport(specifier: string, importer: string, depends
     if (name === "tsexec" || nodeModulesPackage(name, importer) !== undefined) return resolveSpecifier(specifier, importer);
   }
   const ctx = ambientContext();
-  const packages = await import("../../builtins/packages/index.js");
+  const packages = await import("../npm/index.js");
   if (specifier.startsWith("npm:")) {
     const found = await packages.locateNpmSpecifier(specifier.slice(4), importer, ctx);
     found.dependsOn.forEach(dependsOn);

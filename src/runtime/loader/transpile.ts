@@ -13,13 +13,13 @@ import { readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename } from "node:path";
 import { pathToFileURL } from "node:url";
-import { TsexecError } from "../errors.js";
-import { dynamicImport } from "../dynamic-import.js";
-import { printable } from "../printable.js";
+import { TsexecError } from "../../base/errors.js";
+import { dynamicImport } from "../../base/dynamic-import.js";
+import { printable } from "../../base/printable.js";
 import { findTooDeep, tooDeepAt } from "./nesting.js";
 import { resolveImport } from "./resolve.js";
 import { outputFile, sweepTemporaryFiles, writeCacheFile, type Manifest, type OutputStamp, type SourceStamp } from "./cache.js";
-import { readInputsDeclaration, type InputsDeclaration } from "../inputs.js";
+import { readInputsDeclaration, type InputsDeclaration } from "./inputs-declaration.js";
 
 interface OxcResult {
   code: string;

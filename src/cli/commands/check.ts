@@ -1,0 +1,396 @@
+/**
+ * `tsexec check [SCRIPT…]`: type-checks scripts as tsexec runs them, with no
+ * tsconfig needed. Loaded only for this command (and `--check`), so a plain
+ * run never pays for a type checker.
+ *
+ * Without a tsconfig.json beside the script, the options are the ones
+ * tsexec's loader implements: strict, ES modules, bundler-like resolution
+ * with `.ts` imports, Node's types, isolated modules (oxc transpiles each file
+ * alone), and `tsexec` resolved to the running copy's own types. A
+ * tsconfig.json beside the script (or above it, within its package) is
+ * honoured (extended, with noEmit).
+ *
+ * A script without an extension (a shebang script, `#!/usr/bin/env tsexec`)
+ * runs as TypeScript, but no checker reads a file so named: it is checked as
+ * a `.ts` copy in the cache, with `rootDirs` joining the copy's directory to
+ * the script's so its relative imports resolve as they do beside it, and
+ * errors name the script itself.
+ *
+ * Two checkers read the same generated config: TypeScript's native port
+ * (`tsgo`, an optional dependency) when it is installed for this platform, else
+ * TypeScript's own API. bench/check.mjs measures both against `deno check`.
+ */
+import { createHash } from "node:crypto";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
+import { ambientContext } from "../../base/context.js";
+import { TsexecError } from "../../base/errors.js";
+import { writeCacheFile } from "../../runtime/loader/cache.js";
+import { locateScript } from "../../runtime/loader/index.js";
+import { packageRoot } from "../../base/package.js";
+import type { CommandRun } from "./command.js";
+
+/** `tsexec check [SCRIPT…]`: exit 1 on any type error, 0 otherwise. */
+export const run: CommandRun = async ({ args, ctx }) => {
+  const errors = await checkScripts(args.length > 0 ? args : ["."], ctx.cacheDir);
+  return errors === 0 ? 0 : 1;
+};
+
+/** `tsexec --check SCRIPT`: type errors stop the run before anything in it runs. */
+export async function checkBeforeRun(file: string, cacheDir: string): Promise<void> {
+  const errors = await checkScripts([file], cacheDir, { summary: false });
+  if (errors > 0) throw new TsexecError(`${plural(errors, "type error")} (listed above): the script was not run`);
+}
+
+export interface Diagnostic {
+  /** Absolute path; undefined for an error about the options themselves. */
+  readonly file: string | undefined;
+  readonly line: number;
+  readonly column: number;
+  readonly code: number;
+  readonly message: string;
+}
+
+type Checker = (config: string, cwd: string) => Promise<Diagnostic[]>;
+
+/**
+ * Checks `paths` (scripts, or directories: a directory with a tsconfig.json
+ * is that project, else its TypeScript files); prints each error with a code
+ * frame to stderr; returns the number of errors.
+ */
+export async function checkScripts(
+  paths: readonly string[],
+  cacheDir: string,
+  { summary = true, write = (text: string) => void process.stderr.write(text) } = {},
+): Promise<number> {
+  const checker = pickChecker();
+  const diagnostics: Diagnostic[] = [];
+  for (const group of groupByConfig(paths, cacheDir)) {
+    const found = await checker(await writeCheckConfig(group, cacheDir), process.cwd());
+    const copy = group.standIn;
+    diagnostics.push(...(copy === undefined ? found : found.map((d) => (d.file === copy.file ? { ...d, file: copy.script } : d))));
+  }
+  for (const diagnostic of diagnostics) write(formatDiagnostic(diagnostic));
+  if (summary && diagnostics.length > 0) {
+    const files = new Set(diagnostics.map((d) => d.file)).size;
+    write(`error: ${plural(diagnostics.length, "type error")} in ${plural(files, "file")} (listed above)\n`);
+  }
+  return diagnostics.length;
+}
+
+// ---- what to check, under which options ----
+
+/** Scripts that share a tsconfig.json (or have none) are checked as one program. */
+interface CheckGroup {
+  /** The tsconfig.json to extend, if the scripts have one beside them. */
+  readonly userConfig: string | undefined;
+  /** The root files; undefined: the user config's own `files`/`include`. */
+  files: string[] | undefined;
+  /** An extensionless script, checked as a `.ts` copy (its group's only file). */
+  readonly standIn?: StandIn;
+}
+
+interface StandIn {
+  readonly script: string;
+  readonly file: string;
+}
+
+const checkedExtensions = /\.(ts|mts|cts|tsx)$/;
+
+function groupByConfig(paths: readonly string[], cacheDir: string): CheckGroup[] {
+  const groups = new Map<string, CheckGroup>();
+  const alone: CheckGroup[] = [];
+  const add = (userConfig: string | undefined, files: string[] | undefined) => {
+    const key = userConfig ?? "";
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, { userConfig, files });
+    else if (group.files !== undefined) group.files = files === undefined ? undefined : [...group.files, ...files];
+  };
+  for (const path of paths) {
+    const absolute = resolve(path);
+    if (isDirectory(absolute)) {
+      const config = join(absolute, "tsconfig.json");
+      if (existsSync(config)) add(config, undefined);
+      else {
+        const files = readdirSync(absolute)
+          .filter((name) => checkedExtensions.test(name) && !name.endsWith(".d.ts"))
+          .map((name) => join(absolute, name));
+        if (files.length === 0) throw new TsexecError(`'${path}' holds no TypeScript file and no tsconfig.json: name the scripts to check`);
+        add(undefined, files);
+      }
+      continue;
+    }
+    const file = locateScript(path);
+    if (extname(file) === "") {
+      const standIn = writeStandIn(file, cacheDir);
+      alone.push({ userConfig: nearestConfig(dirname(file)), files: [standIn.file], standIn });
+      continue;
+    }
+    if (!checkedExtensions.test(file)) {
+      throw new TsexecError(`cannot type-check '${path}': only TypeScript is checked (.ts, .mts, .cts, .tsx, or a script without an extension); check a .ts file that imports it`);
+    }
+    add(nearestConfig(dirname(file)), [file]);
+  }
+  return [...groups.values(), ...alone];
+}
+
+/** `<cache>/check/scripts/<hash of the script's path>/<its name>.ts`, holding the script's text now. */
+function writeStandIn(script: string, cacheDir: string): StandIn {
+  const dir = join(cacheDir, "check", "scripts", createHash("sha256").update(script).digest("hex").slice(0, 32));
+  const file = join(dir, `${basename(script)}.ts`);
+  writeCacheFile(file, readFileSync(script, "utf8"));
+  return { script, file };
+}
+
+/**
+ * The tsconfig.json an editor would use for a script in `dir`: beside it, else
+ * in a parent, up to the directory of the nearest package.json (a project's
+ * edge: a tsconfig above it belongs to something else).
+ */
+function nearestConfig(dir: string): string | undefined {
+  for (;;) {
+    const config = join(dir, "tsconfig.json");
+    if (existsSync(config)) return config;
+    if (existsSync(join(dir, "package.json")) || dirname(dir) === dir) return undefined;
+    dir = dirname(dir);
+  }
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The compiler options tsexec's loader implements (used when no tsconfig.json is beside the script). */
+export function loaderCompilerOptions(): Record<string, unknown> {
+  return {
+    strict: true,
+    target: "ES2022",
+    lib: ["ES2023"],
+    module: "ESNext",
+    moduleResolution: "Bundler",
+    allowImportingTsExtensions: true,
+    isolatedModules: true,
+    esModuleInterop: true,
+    resolveJsonModule: true,
+    skipLibCheck: true,
+    types: ["node"],
+  };
+}
+
+/**
+ * The generated tsconfig both checkers read, in `<cache>/check/`: named by a
+ * hash of its text, so concurrent checks never write different contents to
+ * one file.
+ */
+async function writeCheckConfig(group: CheckGroup, cacheDir: string): Promise<string> {
+  const user = group.userConfig === undefined ? "" : readFileSync(group.userConfig, "utf8");
+  // The generated config lives in the cache, so Node's types and `tsexec` are named
+  // where tsexec finds them, unless the user's tsconfig names them itself.
+  const compilerOptions = {
+    ...(group.userConfig === undefined ? loaderCompilerOptions() : {}),
+    noEmit: true,
+    // The copy of an extensionless script imports what sits beside the script.
+    ...(group.standIn === undefined ? {} : { rootDirs: [dirname(group.standIn.script), dirname(group.standIn.file)] }),
+    ...(/"typeRoots"\s*:/.test(user) ? {} : { typeRoots: typeRoots(group.userConfig) }),
+    ...(/"paths"\s*:/.test(user) ? {} : { paths: await typePaths(group.files ?? []) }),
+  };
+  const config = {
+    ...(group.userConfig === undefined ? {} : { extends: group.userConfig }),
+    compilerOptions,
+    ...(group.files === undefined ? {} : { files: group.files, include: [] }),
+  };
+  const text = JSON.stringify(config, null, 2) + "\n";
+  const file = join(cacheDir, "check", `${createHash("sha256").update(text).digest("hex").slice(0, 32)}.tsconfig.json`);
+  if (!existsSync(file)) writeCacheFile(file, text);
+  return file;
+}
+
+/** `node_modules/@types` up from the user's tsconfig (what tsc would use), then the one beside tsexec's. */
+function typeRoots(userConfig: string | undefined): string[] {
+  const roots: string[] = [];
+  if (userConfig !== undefined) {
+    for (let dir = dirname(userConfig); ; dir = dirname(dir)) {
+      const types = join(dir, "node_modules", "@types");
+      if (isDirectory(types)) roots.push(types);
+      if (dirname(dir) === dir) break;
+    }
+  }
+  const own = nodeTypeRoot();
+  return roots.includes(own) ? roots : [...roots, own];
+}
+
+/** The directory holding `@types/node`, found from tsexec's package (a dependency of it). */
+function nodeTypeRoot(): string {
+  return dirname(dirname(createRequire(join(packageRoot, "package.json")).resolve("@types/node/package.json")));
+}
+
+/**
+ * Specifier → type files for modules the loader resolves in its own way:
+ * `tsexec` is the running copy, wherever the script lives; each `npm:`
+ * specifier a checked script imports is the package the store installs for it
+ * (through the script's tsexec.lock, as a run would: a cold check installs).
+ * Inputs need no entry: `defineScript(inputs, fn)` types their names.
+ */
+async function typePaths(files: readonly string[]): Promise<Record<string, string[]>> {
+  const paths: Record<string, string[]> = {
+    tsexec: [join(packageRoot, "dist", "index.d.ts")],
+    "tsexec/unsafe-lib": [join(packageRoot, "dist", "unsafe-lib.d.ts")],
+  };
+  for (const file of files) {
+    const specifiers = npmSpecifiersIn(readFileSync(file, "utf8"));
+    if (specifiers.length === 0) continue;
+    const packages = await import("../../runtime/npm/index.js");
+    for (const text of specifiers) {
+      const found = await packages.locateNpmSpecifier(text, file, ambientContext());
+      if (found.packageDir !== undefined) paths[`npm:${text}`] = [found.subpath === "." ? found.packageDir : join(found.packageDir, found.subpath)];
+    }
+  }
+  return paths;
+}
+
+/** The `npm:` specifiers a module names in string literals (imports, exports, dynamic imports). */
+function npmSpecifiersIn(source: string): string[] {
+  return [...new Set([...source.matchAll(/(["'])npm:([^"'\s]+)\1/g)].map((m) => m[2]!))];
+}
+
+// ---- the checkers ----
+
+/** `TSEXEC_CHECKER=tsc|tsgo` forces one (the bench measures both); else tsgo when installed. */
+function pickChecker(): Checker {
+  const wanted = process.env.TSEXEC_CHECKER;
+  if (wanted !== undefined && wanted !== "" && wanted !== "tsc" && wanted !== "tsgo") {
+    throw new TsexecError(`TSEXEC_CHECKER is '${wanted}': set it to tsc or tsgo, or unset it`);
+  }
+  if (wanted === "tsc") return checkWithTypeScriptApi;
+  const tsgo = tsgoExecutable();
+  if (tsgo !== undefined && wanted === "tsgo") return (config, cwd) => checkWithTsgo(tsgo, config, cwd);
+  if (tsgo !== undefined) {
+    return async (config, cwd) => {
+      const diagnostics = await checkWithTsgo(tsgo, config, cwd);
+      // TypeScript 7 dropped options older configs still use (baseUrl, moduleResolution node, target ES5):
+      // such a config is TypeScript 5's to check, not an error of the user's.
+      return diagnostics.some(isOptionError) ? checkWithTypeScriptApi(config) : diagnostics;
+    };
+  }
+  if (wanted === "tsgo") throw new TsexecError(`TSEXEC_CHECKER=tsgo, but @typescript/native-preview is not installed for ${process.platform}-${process.arch}`);
+  return checkWithTypeScriptApi;
+}
+
+/** TS5xxx: an error about the compiler options, not about the code. */
+function isOptionError(d: Diagnostic): boolean {
+  return d.code >= 5000 && d.code < 6000;
+}
+
+/** The native checker's executable, from its platform package (an optional dependency: absent on some platforms). */
+function tsgoExecutable(): string | undefined {
+  try {
+    const fromTsexec = createRequire(join(packageRoot, "package.json"));
+    const preview = createRequire(fromTsexec.resolve("@typescript/native-preview/package.json"));
+    const platformPackage = preview.resolve(`@typescript/native-preview-${process.platform}-${process.arch}/package.json`);
+    const exe = join(dirname(platformPackage), "lib", process.platform === "win32" ? "tsgo.exe" : "tsgo");
+    return existsSync(exe) ? exe : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs tsgo on the generated config and reads its plain (`--pretty false`) output. */
+function checkWithTsgo(exe: string, config: string, cwd: string): Promise<Diagnostic[]> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(exe, ["-p", config, "--pretty", "false"], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.on("error", (error) => reject(new TsexecError(`cannot run the type checker ${exe}: ${error.message}`)));
+    child.on("close", (code) => {
+      const diagnostics = parseTscOutput(out, cwd);
+      if (code !== 0 && diagnostics.length === 0) {
+        reject(new TsexecError(`the type checker ${exe} failed (exit ${code}) without a diagnostic: ${out.trim().split("\n")[0] ?? ""}`));
+      } else resolvePromise(diagnostics);
+    });
+  });
+}
+
+/** `file(line,col): error TS1234: message`, continuation lines indented (a message chain). */
+export function parseTscOutput(out: string, cwd: string): Diagnostic[] {
+  const diagnostics: Diagnostic[] = [];
+  let last: { -readonly [K in keyof Diagnostic]: Diagnostic[K] } | undefined;
+  for (const line of out.split("\n")) {
+    const located = /^(.+)\((\d+),(\d+)\): error TS(\d+): (.*)$/.exec(line);
+    const global = located ? null : /^error TS(\d+): (.*)$/.exec(line);
+    if (located) {
+      const [, file, row, col, code, message] = located;
+      last = { file: isAbsolute(file!) ? file! : resolve(cwd, file!), line: Number(row), column: Number(col), code: Number(code), message: message! };
+      diagnostics.push(last);
+    } else if (global) {
+      last = { file: undefined, line: 0, column: 0, code: Number(global[1]), message: global[2]! };
+      diagnostics.push(last);
+    } else if (last !== undefined && /^\s+\S/.test(line)) {
+      last.message += `\n${line}`;
+    }
+  }
+  return diagnostics;
+}
+
+type TypeScript = typeof import("typescript");
+
+/** TypeScript's own API, in this process, on the same generated config. */
+async function checkWithTypeScriptApi(config: string): Promise<Diagnostic[]> {
+  const ts = createRequire(join(packageRoot, "package.json"))("typescript") as TypeScript;
+  const configErrors: import("typescript").Diagnostic[] = [];
+  const parsed = ts.getParsedCommandLineOfConfigFile(config, {}, {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (d) => configErrors.push(d),
+  });
+  if (parsed === undefined) return configErrors.map((d) => fromTypeScript(ts, d));
+  const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options, projectReferences: parsed.projectReferences });
+  const all = [...parsed.errors, ...ts.getPreEmitDiagnostics(program)];
+  return all.filter((d) => d.category === ts.DiagnosticCategory.Error).map((d) => fromTypeScript(ts, d));
+}
+
+function fromTypeScript(ts: TypeScript, d: import("typescript").Diagnostic): Diagnostic {
+  const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
+  if (d.file === undefined || d.start === undefined) return { file: undefined, line: 0, column: 0, code: d.code, message };
+  const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+  return { file: d.file.fileName, line: line + 1, column: character + 1, code: d.code, message };
+}
+
+// ---- output ----
+
+/** `file:line:col: error TS2322: message`, then the line with a caret under the column. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const message = printable(d.message);
+  if (d.file === undefined) return `tsconfig: error TS${d.code}: ${message}\n`;
+  const head = `${displayPath(d.file)}:${d.line}:${d.column}: error TS${d.code}: ${message}\n`;
+  let source: string;
+  try {
+    source = readFileSync(d.file, "utf8").split("\n")[d.line - 1] ?? "";
+  } catch {
+    return head;
+  }
+  const gutter = String(d.line);
+  const text = printable(source.replace(/\r$/, "").replace(/\t/g, " "));
+  return `${head}  ${gutter} | ${text}\n  ${" ".repeat(gutter.length)} | ${" ".repeat(Math.max(0, d.column - 1))}^\n`;
+}
+
+/** Paths under the current directory are shown relative to it, as tsc does. */
+function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith("..") || isAbsolute(rel) ? file : rel;
+}
+
+/** Control characters from a file never reach the terminal. */
+function printable(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, "?");
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}

@@ -1,0 +1,200 @@
+/**
+ * Running a script (the default command): locate it (a path or a git
+ * reference), import it, call its default export with `{ args, lib }`, run
+ * the IO value it returns to the end.
+ */
+import { dirname, join } from "node:path";
+import { isIO, type IO, type PrimitiveContext } from "../../monad/io.js";
+import { describeValue } from "../../monad/describe.js";
+import { TsexecError } from "../../base/errors.js";
+import { Interruption, start, type Fiber } from "../../runtime/interpreter.js";
+import { anythingLeft, killGrace, setKillGrace, signalEverything, stopEverything } from "../../base/children.js";
+import { makeLib } from "../lib.js";
+import { defaultExport, importScript, locateScript } from "../../runtime/loader/index.js";
+import { appScript } from "../../inputs/apps.js";
+import type { Input } from "../../runtime/loader/inputs-declaration.js";
+import { recallInputs } from "../../inputs/memo.js";
+import { classifyTarget, unknownTargetError } from "./target.js";
+
+const noInputs: Readonly<Record<string, Input>> = Object.freeze({});
+
+export async function runScript(script: string, scriptArgs: readonly string[], ctx: PrimitiveContext): Promise<void> {
+  const file = await locateAny(script, ctx);
+  // --check: type errors stop the run before any of the script's code runs.
+  if (ctx.options.check === true) await (await import("./check.js")).checkBeforeRun(file, ctx.cacheDir);
+  const { namespace, inputs: declaration } = await importScript(file, ctx.cacheDir);
+  if (!("default" in namespace)) {
+    throw new TsexecError(`${script} does not export a function (it has no default export): add \`export default ({ args, lib }) => ...\``);
+  }
+  const exported = defaultExport(namespace);
+  if (typeof exported !== "function") {
+    throw new TsexecError(`${script} does not export a function (it exports ${describeValue(exported)})`);
+  }
+  // Seen before anything runs: an async function can only ever return a Promise.
+  if (exported.constructor?.name === "AsyncFunction") {
+    throw new TsexecError(
+      `the function exported by ${script} is async, so it returns a Promise, not an IO value: ` +
+        `drop \`async\` and wrap asynchronous work in lib.task(() => promise)`,
+    );
+  }
+  if (declaration === undefined && "inputs" in namespace && namespace.inputs !== undefined) {
+    throw new TsexecError(
+      `${script} exports 'inputs' that tsexec cannot read without running it: declare them in the script itself, as \`export const inputs = { name: "reference", … }\``,
+    );
+  }
+  // Declared inputs are fetched (through tsexec.lock) before the function is called.
+  const inputs =
+    declaration === undefined || Object.keys(declaration).length === 0
+      ? noInputs
+      : ((ctx.options.frozen === true ? undefined : recallInputs(file, declaration, ctx.cacheDir)) ??
+        (await (await import("../../inputs/locked.js")).provideInputs(file, declaration, ctx)));
+  const program: unknown = exported({ args: [script, ...scriptArgs], lib: makeLib({ dir: dirname(file) }), inputs });
+  if (!isIO(program)) {
+    const hint =
+      describeValue(program) === "a Promise"
+        ? ": a Promise is not an IO value (is the function async?); wrap asynchronous work in lib.task(() => promise)"
+        : program === undefined
+          ? " (did the function forget to return?)"
+          : "";
+    throw new TsexecError(`the function exported by ${script} returned ${describeValue(program)}, not an IO value${hint}`);
+  }
+  setKillGrace(killGraceMs(ctx));
+  await runToTheEnd(program, ctx);
+}
+
+/** --kill-grace SECONDS, else $TSEXEC_KILL_GRACE, else 3 s. */
+function killGraceMs(ctx: PrimitiveContext): number {
+  const given = ctx.options["kill-grace"] ?? process.env.TSEXEC_KILL_GRACE;
+  if (given === undefined || given === "") return 3000;
+  const seconds = Number(given);
+  if (typeof given !== "string" || !/^\d+(\.\d+)?$/.test(given.trim()) || !Number.isFinite(seconds)) {
+    throw new TsexecError(`--kill-grace (or $TSEXEC_KILL_GRACE) must be a number of seconds, such as 3 or 0.5; got '${String(given)}'`);
+  }
+  return Math.round(seconds * 1000);
+}
+
+/** The exit codes of a program stopped by a signal: 128 + the signal's number, as shells report it. */
+const signalExitCodes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+
+/**
+ * SIGINT, SIGTERM and SIGHUP interrupt the program: every child (registered
+ * ones with their process groups, and any other descendant found in /proc)
+ * gets SIGTERM and, after the grace period, SIGKILL; the program unwinds
+ * through its finalizers. A second signal sends SIGKILL at once.
+ */
+function interruptOnSignals(ctx: PrimitiveContext): { readonly received: () => boolean; attach(fiber: Fiber): void; dispose(): void } {
+  let received: NodeJS.Signals | undefined;
+  let program: Fiber | undefined;
+  const interrupt = (fiber: Fiber, signal: NodeJS.Signals): void =>
+    fiber.interrupt(new Interruption(`interrupted by ${signal}`, signalExitCodes[signal as keyof typeof signalExitCodes]));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (received !== undefined) {
+      // Asked again: no more grace. SIGKILL now; and if something that is no child still holds
+      // the program (a promise that never settles), end the process shortly after.
+      signalEverything("SIGKILL", true);
+      const code = signalExitCodes[received as keyof typeof signalExitCodes];
+      setTimeout(() => process.exit(code), 1000).unref();
+      return;
+    }
+    received = signal;
+    if (ctx.verbose) ctx.log(`${signal}: interrupting the program`);
+    stopEverything(true);
+    if (program !== undefined) interrupt(program, signal);
+  };
+  const signals = Object.keys(signalExitCodes) as NodeJS.Signals[];
+  for (const signal of signals) process.on(signal, onSignal);
+  return {
+    received: () => received !== undefined,
+    attach: (fiber) => {
+      program = fiber;
+      if (received !== undefined) interrupt(fiber, received);
+    },
+    dispose: () => {
+      for (const signal of signals) process.off(signal, onSignal);
+    },
+  };
+}
+
+/**
+ * Whatever the program leaves running when it ends (a child a library started
+ * and never waited for) is stopped and waited for, so nothing outlives the run.
+ */
+async function stopLeftovers(afterSignal: boolean): Promise<void> {
+  // /proc is read only when a child may be left (a signal, or a child process handle still open): a
+  // run that started nothing pays nothing.
+  const everyDescendant = afterSignal || process.getActiveResourcesInfo().includes("ProcessWrap");
+  if (!anythingLeft(everyDescendant)) return;
+  stopEverything(everyDescendant);
+  // Bounded: a process stuck in the kernel (state D) outlives even SIGKILL for a while.
+  const giveUp = Date.now() + killGrace() + 2000;
+  while (anythingLeft(everyDescendant) && Date.now() < giveUp) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+/**
+ * The file a script argument names (target.ts says which kind, by the rule
+ * show shares): a git reference (fetched, or found in the cache; args[0]
+ * stays as typed), a local path, a local directory's app (`./tools#deploy`,
+ * `.#deploy`), or a registry name (`tools#deploy`).
+ */
+export async function locateAny(script: string, ctx: PrimitiveContext): Promise<string> {
+  const target = await classifyTarget(script, ctx, "running");
+  switch (target.kind) {
+    case "reference":
+      return (await import("../../inputs/reference.js")).resolveReferenceScript(script, ctx);
+    case "script":
+    case "missing":
+      // A plain script path (`hello.ts`) costs what it always did: one stat in locateScript.
+      return locateScript(target.path);
+    case "local": {
+      const { path: dir, fragment } = target;
+      if (target.is === "file") return locateScript(dir);
+      if (fragment === undefined) return appScript(dir, dir, undefined, `'${dir}'`) ?? locateScript(dir);
+      return appScript(dir, dir, fragment, `'${dir}'`) ?? locateScript(join(dir, fragment));
+    }
+    case "registry":
+      return runRegistryReference(script, ctx);
+  }
+}
+
+/** `tools#deploy`, `tools/v3#deploy`: a registry name expanded to its reference. */
+async function runRegistryReference(script: string, ctx: PrimitiveContext): Promise<string> {
+  const { lookupRegistry } = await import("../../inputs/registry.js");
+  const found = lookupRegistry(script);
+  if (found === undefined) throw await unknownTargetError(script, "script");
+  const { checkoutReference, parseReference, referenceScript } = await import("../../inputs/reference.js");
+  const reference = { ...parseReference(found.expanded), typed: script, registry: found.expanded };
+  return referenceScript(await checkoutReference(reference, ctx));
+}
+
+/**
+ * Runs the program; if Node's event loop empties while the program still
+ * waits on a step (a promise nothing will settle), that is an error naming the
+ * step, not Node's silent exit 13.
+ */
+async function runToTheEnd(program: IO<unknown>, ctx: PrimitiveContext): Promise<void> {
+  let waitingOn = "an asynchronous step";
+  let stuck: (error: TsexecError) => void = () => {};
+  const onEmptyLoop = () =>
+    stuck(
+      new TsexecError(
+        `the program can never finish: it waits on ${waitingOn}, whose promise nothing is left to settle (no timer, socket or child process is pending)`,
+      ),
+    );
+  process.once("beforeExit", onEmptyLoop);
+  let ended: (fiber: Fiber) => void = () => {};
+  const outcome = new Promise<unknown>((resolve, reject) => {
+    ended = (fiber) => (fiber.failed ? reject(fiber.value) : resolve(fiber.value));
+  });
+  // Listening before the program starts: a signal that comes as its first child starts is heard.
+  const signals = interruptOnSignals(ctx);
+  const fiber = start(program, ctx, (f) => ended(f), (step) => (waitingOn = step));
+  if (fiber.done) ended(fiber);
+  signals.attach(fiber);
+  try {
+    await Promise.race([outcome, new Promise<never>((_, reject) => (stuck = reject))]);
+  } finally {
+    process.off("beforeExit", onEmptyLoop);
+    await stopLeftovers(signals.received());
+    signals.dispose();
+  }
+}
