@@ -28,7 +28,10 @@ export type { CommandIO, Dollar, DollarOptions } from "./builtins/exec/template.
 export { URI, Functor, Pointed, Apply, Applicative, Chain, Monad, ChainRec } from "./monad/instances.js";
 export { unsafePerformIO } from "./builtins/unsafe-perform-io/index.js";
 export { TsexecError } from "./base/errors.js";
-export { isDerivation } from "./builtins/derivation/value.js";
+import { hasDerivationBrand } from "./builtins/derivation/brand.js";
+import type { Derivation } from "./builtins/derivation/value.js";
+/** A value made by lib.toFile, lib.runCommand or lib.derivation (the brand alone: the Derivation class stays out of start-up). */
+export const isDerivation: (value: unknown) => value is Derivation = hasDerivationBrand as (value: unknown) => value is Derivation;
 export { makeLib } from "./cli/lib.js";
 /** The `tsexec` command itself (the launcher calls it): resolves to the exit code. */
 export { main } from "./cli/main.js";

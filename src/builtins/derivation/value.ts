@@ -1,18 +1,15 @@
 /**
- * A derivation as a value: its class, the brand that marks it, and where its
- * output lives. A module of its own (no hashing, no build store), so the public
- * `isDerivation` and a derivation's `outPath` cost nothing at start-up; the
- * constructors that hash a recipe are in derivation.ts.
+ * A derivation as a value: its class and where its output lives. A module of
+ * its own (no hashing, no build store): the constructors that hash a recipe
+ * (derivation.ts) import it, not the other way round.
  */
 import { join } from "node:path";
 import { ambientContext } from "../../base/context.js";
-
-/** What marks a derivation: a registered symbol on its prototype, so one made by another copy of tsexec is recognised too. */
-export const derivationBrand: unique symbol = Symbol.for("tsexec.derivation");
+import { derivationBrand, hasDerivationBrand } from "./brand.js";
 
 /** A value made by lib.toFile, lib.runCommand or lib.derivation. */
 export function isDerivation(value: unknown): value is Derivation {
-  return typeof value === "object" && value !== null && (value as any)[derivationBrand] === true;
+  return hasDerivationBrand(value);
 }
 
 export type Recipe =
