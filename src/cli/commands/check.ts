@@ -26,6 +26,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { ambientContext } from "../../base/context.js";
+import { beforeSpawn, trackChild } from "../../base/children.js";
 import { TsexecError } from "../../base/errors.js";
 import { writeCacheFile } from "../../runtime/loader/cache.js";
 import { locateScript } from "../../runtime/loader/index.js";
@@ -303,7 +304,10 @@ function tsgoExecutable(): string | undefined {
 /** Runs tsgo on the generated config and reads its plain (`--pretty false`) output. */
 function checkWithTsgo(exe: string, config: string, cwd: string): Promise<Diagnostic[]> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(exe, ["-p", config, "--pretty", "false"], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    beforeSpawn();
+    // A process group of its own, registered: a signal to tsexec stops the checker (and what it started) too.
+    const child = spawn(exe, ["-p", config, "--pretty", "false"], { cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    trackChild(child);
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
