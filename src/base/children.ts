@@ -205,11 +205,16 @@ export function survivors(): ProcessIds[] {
   const running = runningProcesses();
   const found = descendantsIn(running, process.pid);
   if (ownRun === undefined) return found;
-  const ownStart = readStat(process.pid)?.start ?? 0;
+  const byPid = new Map(running.map((p) => [p.pid, p]));
+  const ownStart = byPid.get(process.pid)?.start ?? 0;
+  // A process that left the tree was reparented to the nearest subreaper above the parent it
+  // lost, which is one of tsexec's own ancestors, or to init. Only those ancestors' younger
+  // children are read: another program's processes are not.
+  const ancestors = new Set([1]);
+  for (let at = byPid.get(process.pid)?.ppid; at !== undefined && at > 1 && !ancestors.has(at); at = byPid.get(at)?.ppid) ancestors.add(at);
   const seen = new Set(found.map((p) => p.pid));
   for (const stat of running) {
-    // Only a process younger than this run can be one of its children's.
-    if (stat.start < ownStart || stat.pid === process.pid || seen.has(stat.pid)) continue;
+    if (stat.start < ownStart || !ancestors.has(stat.ppid) || stat.pid === process.pid || seen.has(stat.pid)) continue;
     if (carriesOwnMark(stat.pid)) found.push(stat);
   }
   return found;

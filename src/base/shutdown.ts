@@ -93,9 +93,10 @@ function onSignal(signal: NodeJS.Signals): void {
     return;
   }
   received = signal as StopSignal;
+  // The program first: interrupting it signals its own children at once, before /proc is read.
+  for (const interrupt of [...claims]) interrupt(received);
   stopEverything(true);
-  if (claims.size > 0) for (const interrupt of [...claims]) interrupt(received);
-  else exitOnceChildrenAreGone();
+  if (claims.size === 0) exitOnceChildrenAreGone();
 }
 
 let exiting = false;
