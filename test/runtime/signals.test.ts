@@ -112,7 +112,7 @@ describe("signals before the program runs", () => {
     }
   });
 
-  it("SIGTERM during tsexec check: the checker is stopped, exit 143", async () => {
+  it.each(["tsgo", "tsc"])("SIGTERM during tsexec check (TSEXEC_CHECKER=%s): the checker is stopped, exit 143", async (checker) => {
     // Type-level work that keeps the checker busy for seconds.
     const lines = [`type D = "0"|"1"|"2"|"3"|"4"|"5"|"6"|"7"|"8"|"9";`];
     for (let i = 0; i < 300; i++) {
@@ -120,8 +120,8 @@ describe("signals before the program runs", () => {
       lines.push(`export const v${i}: T${i}<\`\${D}\${D}\${D}\`> = null as any;`);
     }
     const dir = writeTree({ "heavy.ts": lines.join("\n") + "\n" });
-    const run = startTsexec(["check", "heavy.ts"], dir);
-    await waitUntil(() => run.started().some((pid) => /tsgo|tsc/.test(cmdline(pid))), "the checker runs");
+    const run = startTsexec(["check", "heavy.ts"], dir, { TSEXEC_CHECKER: checker });
+    await waitUntil(() => run.started().some((pid) => (checker === "tsgo" ? /tsgo/ : /typescript/).test(cmdline(pid))), "the checker runs");
     run.child.kill("SIGTERM");
     expect(await run.exit).toMatchObject({ code: 143, signal: null, stdout: "", stderr: "" });
     expect(marked(run.marker)).toEqual([]);
