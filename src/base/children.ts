@@ -215,7 +215,12 @@ export function survivors(): ProcessIds[] {
   const seen = new Set(found.map((p) => p.pid));
   for (const stat of running) {
     if (stat.start < ownStart || !ancestors.has(stat.ppid) || stat.pid === process.pid || seen.has(stat.pid)) continue;
-    if (carriesOwnMark(stat.pid)) found.push(stat);
+    if (!carriesOwnMark(stat.pid)) continue;
+    // It and what it started since (its own tree).
+    for (const member of [stat, ...descendantsIn(running, stat.pid)]) {
+      if (!seen.has(member.pid)) found.push(member);
+      seen.add(member.pid);
+    }
   }
   return found;
 }

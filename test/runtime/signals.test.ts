@@ -34,6 +34,15 @@ function cmdline(pid: number): string {
   }
 }
 
+/** The state letter of a process (R, S, Z ...), undefined once it is gone. */
+function stateOf(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1]?.[0];
+  } catch {
+    return undefined;
+  }
+}
+
 async function waitUntil(condition: () => boolean, what: string, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition()) {
@@ -189,19 +198,25 @@ describe("processes that leave tsexec's process group", () => {
     expect(marked(run.marker)).toEqual([]);
   });
 
-  it("a double-forked setsid child is stopped when the program ends normally", async () => {
+  it("a double-forked setsid child, and a child it started with an empty environment, are stopped when the program ends normally", async () => {
+    // The escapee's own child carries no mark (env -i) and leads a session of its own: it is found as the escapee's descendant.
+    const seconds = `600.${Date.now() % 1000}${process.pid}`;
+    const unmarked = `/bin/sleep ${seconds}`;
+    const escapeeWithChild = `trap "" TERM; env -i setsid ${unmarked} >/dev/null 2>&1 & exec sleep 600 >/dev/null 2>&1`;
     const dir = writeTree({
       "s.ts": [
         `export default ({ lib }: any) =>`,
-        `  lib.bind(lib.$\`sh -c \${'(setsid sh -c ' + "'" + ${JSON.stringify(escapee)} + "'" + ' &) ; exit 0'}\`, () =>`,
-        `    lib.io(() => console.log("done")));`,
+        `  lib.bind(lib.$\`sh -c \${'(setsid sh -c ' + "'" + ${JSON.stringify(escapeeWithChild)} + "'" + ' &) ; exit 0'}\`, () =>`,
+        `    lib.bind(lib.sleep(300), () => lib.io(() => console.log("done"))));`,
       ].join("\n"),
     });
+    const withUnmarked = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p) && cmdline(Number(p)).trim() === unmarked);
     const run = startTsexec(["--kill-grace", "0.3", "s.ts"], dir);
-    // Seen while the program runs: the escapee exists (so its absence afterwards means tsexec stopped it).
-    await waitUntil(() => run.started().some((pid) => cmdline(pid).startsWith("sleep 600")), "the escapee runs");
+    // Seen while the program runs (so their absence afterwards means tsexec stopped them).
+    await waitUntil(() => run.started().some((pid) => cmdline(pid).startsWith("sleep 600")) && withUnmarked().length > 0, "the escapee and its child run");
     expect(await run.exit).toMatchObject({ code: 0, stdout: "done\n", stderr: "" });
     expect(marked(run.marker)).toEqual([]);
+    expect(withUnmarked().filter((p) => ![undefined, "Z"].includes(stateOf(Number(p))))).toEqual([]);
   });
 
   it("a killed shell's grandchildren are gone before the step after lib.timeout runs", async () => {
