@@ -20,7 +20,7 @@
  * - A wait longer than 2 s prints one line naming the owner, then every 10 s
  *   how long so far, without --verbose: a wait is never silent.
  *
- * Base helper: imports only node builtins, errors, files, processes and printable.
+ * Base helper: imports only node builtins, errors, files, processes, printable and shutdown.
  */
 import { closeSync, constants, fstatSync, linkSync, lstatSync, openSync, readSync, readlinkSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -28,6 +28,7 @@ import { TsexecError } from "./errors.js";
 import { removeTree, uniqueSuffix } from "./files.js";
 import { printable } from "./printable.js";
 import { isAlive, processStart } from "./processes.js";
+import { onExit } from "./shutdown.js";
 
 /** How long a lock without a readable owner may exist before it is taken for a crash's leftover. */
 export const unreadableGraceMs = 3_000;
@@ -84,11 +85,15 @@ export function tryLock(lock: string): Release | undefined {
 
 function releaser(lock: string, text: string): Release {
   let held = true;
-  return () => {
+  const release = (): void => {
     if (!held) return;
     held = false;
+    forget();
     if (readText(lock) === text) unlinkQuietly(lock);
   };
+  // Released on the way out too: a run stopped by a signal exits without unwinding what it was doing.
+  const forget = onExit(release);
+  return release;
 }
 
 /**

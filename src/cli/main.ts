@@ -12,11 +12,22 @@ import { makeContext, setAmbientContext } from "../base/context.js";
 import { findCommand } from "./commands/index.js";
 import { parseCommandLine, UsageError, type Flags, type ParsedCommandLine } from "./options.js";
 import { packageRoot, versionString } from "../base/package.js";
+import { handleStopSignals, stopExitCode } from "../base/shutdown.js";
 
 const tryHelp = "Try 'tsexec --help' for more information.";
 
-/** Runs tsexec with `argv` (without node and the launcher); resolves to the exit code. */
+/**
+ * Runs tsexec with `argv` (without node and the launcher); resolves to the exit code.
+ * SIGINT, SIGTERM and SIGHUP are heard from here on, whatever tsexec is doing
+ * (src/base/shutdown.ts): a run they stop exits 130, 143 or 129.
+ */
 export async function main(argv: readonly string[]): Promise<number> {
+  handleStopSignals();
+  const code = await command(argv);
+  return stopExitCode() ?? code;
+}
+
+async function command(argv: readonly string[]): Promise<number> {
   let commandLine: ParsedCommandLine;
   try {
     commandLine = parseCommandLine(argv);
@@ -68,6 +79,9 @@ function reportUsage(message: string): number {
 function reportError(error: unknown, showTrace: boolean): number {
   // A signal or lib.exit: the program has already said what it had to.
   if (isInterruption(error)) return error.exitCode;
+  // Whatever failed after a signal failed because of it (a killed git, an install script): not news.
+  const stopped = stopExitCode();
+  if (stopped !== undefined) return stopped;
   const lines: string[] = [];
   if (isTsexecError(error) || error instanceof UsageError) {
     lines.push(`error: ${error.message}`);

@@ -6,7 +6,7 @@
  */
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { join } from "node:path";
-import { trackChild } from "../../base/children.js";
+import { childMark, trackChild } from "../../base/children.js";
 import { TsexecError } from "../../base/errors.js";
 import { getConfiguration } from "../../base/package.js";
 import { renderForStore, type Derivation } from "./derivation.js";
@@ -87,7 +87,9 @@ export interface BuilderResult {
 export function runBuilder(command: BuilderCommand, launcher: string | undefined, limits: BuildLimits, verbose: boolean): Promise<BuilderResult> {
   return new Promise((resolve) => {
     const [file, args] = launcher === undefined ? [command.file, command.args] : [launcher, [String(process.pid), command.file, ...command.args]];
-    const child = trackChild(childProcess().spawn(file, args, { ...command.options, detached: true }));
+    // The builder's environment is its own: it carries the run's mark explicitly (children.ts).
+    const env = command.options.env === undefined ? undefined : { ...command.options.env, ...childMark() };
+    const child = trackChild(childProcess().spawn(file, args, { ...command.options, ...(env === undefined ? {} : { env }), detached: true }));
     let output = "";
     let error: Error | undefined;
     let exceeded: BuilderResult["exceeded"];

@@ -13,7 +13,7 @@
  * later runs are one closure call away from koffi's.
  */
 import { isAbsolute, resolve } from "node:path";
-import { realpathSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { bind, io, primitive, unit, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { isTracing } from "../../monad/trace.js";
 import { ambientContext } from "../../base/context.js";
@@ -244,6 +244,13 @@ function locate(filename: string, dir: string, symbol: string): LibraryRef {
     const relative = isAbsolute(filename) ? "" : ` (relative paths resolve against the script's directory, ${dir})`;
     const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
     throw new TsexecError(`lib.dlopen(${path}, "${symbol}"): no such file (${code}); check the path${relative}.`);
+  }
+  // dlopen() opens the file before it reads a byte: a FIFO would block it (and the whole event loop,
+  // signals included) until a writer comes. Only a regular file can be a library.
+  const stat = statSync(real, { throwIfNoEntry: false });
+  if (stat !== undefined && !stat.isFile()) {
+    const kind = stat.isDirectory() ? "a directory" : stat.isFIFO() ? "a FIFO" : stat.isSocket() ? "a socket" : stat.isCharacterDevice() || stat.isBlockDevice() ? "a device" : "not a regular file";
+    throw new TsexecError(`lib.dlopen(${path}, "${symbol}"): ${real === path ? "it" : real} is ${kind}, not a shared library; name a library file.`);
   }
   return { key: real, load: real, shown: path };
 }

@@ -12,7 +12,7 @@ import type { ChildProcess, SpawnOptions } from "node:child_process";
 import { suspendStep, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
 import { TsexecError } from "../../base/errors.js";
-import { stopChild, trackChild } from "../../base/children.js";
+import { beforeSpawn, stopChild, trackChild } from "../../base/children.js";
 import { formatCommandLine, printable } from "./quote.js";
 
 export interface ExecOptions {
@@ -32,7 +32,12 @@ export interface ExecOptions {
   readonly encoding?: BufferEncoding;
   /** Yield the result of a non-zero exit or a signal instead of failing. */
   readonly nothrow?: boolean;
+  /** The most bytes stdout and stderr may hold, together (default 256 MiB): over it the child is stopped and the step fails. */
+  readonly maxBuffer?: number;
 }
+
+/** lib.exec's default output cap: well under what one string can hold in V8 (512 MiB). */
+export const defaultMaxBuffer = 256 * 1024 * 1024;
 
 export interface ExecResult {
   readonly stdout: string;
@@ -55,7 +60,7 @@ export class ExecError extends TsexecError {
   }
 }
 
-const optionNames = new Set(["cwd", "env", "clearEnv", "input", "timeout", "stdio", "encoding", "nothrow"]);
+const optionNames = new Set(["cwd", "env", "clearEnv", "input", "timeout", "stdio", "encoding", "nothrow", "maxBuffer"]);
 
 /** `exec(file, args?, options?)`: see the file's comment. */
 export function exec(file: string, args: readonly (string | number)[] = [], options: ExecOptions = {}): IO<ExecResult> {
@@ -82,7 +87,10 @@ function checkOptions(options: ExecOptions): void {
   for (const key of Object.keys(options)) {
     if (!optionNames.has(key)) throw new TypeError(`lib.exec: unknown option '${key}' (known: ${[...optionNames].join(", ")})`);
   }
-  const { timeout, stdio, input } = options;
+  const { timeout, stdio, input, maxBuffer } = options;
+  if (maxBuffer !== undefined && (typeof maxBuffer !== "number" || !(maxBuffer > 0))) {
+    throw new TypeError(`lib.exec: maxBuffer must be a positive number of bytes, got ${describeValue(maxBuffer)}`);
+  }
   if (timeout !== undefined && (typeof timeout !== "number" || !(timeout > 0))) {
     throw new TypeError(`lib.exec: timeout must be a positive number of milliseconds, got ${describeValue(timeout)}`);
   }
@@ -112,6 +120,7 @@ function spawnCommand(
   done: (failed: boolean, value: unknown) => void,
 ): () => void {
   if (ctx.verbose) ctx.log(`$ ${command}`);
+  beforeSpawn(); // before the environment is copied: the child carries the run's mark
   const inherit = options.stdio === "inherit";
   const spawnOptions: SpawnOptions = {
     cwd: options.cwd,
@@ -123,8 +132,22 @@ function spawnCommand(
   trackChild(child);
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
-  child.stdout?.on("data", (chunk: Buffer) => stdout.push(chunk));
-  child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk));
+  const maxBuffer = options.maxBuffer ?? defaultMaxBuffer;
+  let buffered = 0;
+  let overflowed = false;
+  const collect = (into: Buffer[]) => (chunk: Buffer) => {
+    if (overflowed) return;
+    buffered += chunk.length;
+    if (buffered <= maxBuffer) into.push(chunk);
+    else {
+      // What is kept so far is dropped too: the step fails, and memory is not held for a message.
+      overflowed = true;
+      stdout.length = stderr.length = 0;
+      stop();
+    }
+  };
+  child.stdout?.on("data", collect(stdout));
+  child.stderr?.on("data", collect(stderr));
   if (options.input !== undefined && child.stdin) {
     child.stdin.on("error", () => {}); // a child that does not read its input (EPIPE) is not an error of ours
     child.stdin.end(options.input);
@@ -146,6 +169,18 @@ function spawnCommand(
   child.on("close", (code: number | null, signal: NodeJS.Signals | null) => {
     if (timer !== undefined) clearTimeout(timer);
     if (spawnError !== undefined) return done(true, cannotRun(file, command, spawnError, options.cwd));
+    if (overflowed) {
+      return done(true, new TsexecError(`${command} wrote more than ${maxBuffer} bytes to stdout and stderr (lib.exec's maxBuffer option; default 256 MiB); it was stopped. Raise maxBuffer, or send the output to a file`));
+    }
+    try {
+      finish(code, signal);
+    } catch (error) {
+      // Node's own limits (a string too long to decode ...): a failure of this step, which
+      // lib.attempt catches and finalizers outlive, never a crash of tsexec.
+      done(true, new TsexecError(`${command}: its output could not be read: ${printable(String((error as Error)?.message ?? error))}`));
+    }
+  });
+  const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
     const encoding = options.encoding ?? "utf8";
     const result: ExecResult = {
       stdout: Buffer.concat(stdout).toString(encoding),
@@ -159,7 +194,7 @@ function spawnCommand(
     if ((code === 0 && signal === null) || options.nothrow) return done(false, result);
     const how = signal !== null ? `was killed by signal ${signal}` : `failed with exit code ${code}`;
     done(true, new ExecError(`${command} ${how}${tail}`, result));
-  });
+  };
   return stop;
 }
 

@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { acquireLock as acquireFileLock, type Release } from "../../base/file-lock.js";
 // uniqueSuffix() leads with the pid, so leftovers of dead processes are recognised.
 import { makeDirectories, removeLeftoversOfDeadProcesses, uniqueSuffix, writeFileAtomic } from "../../base/files.js";
+import { removeOnExit } from "../../base/shutdown.js";
 import { sha256Hex } from "../../base/sha256.js";
 import { isFullHash } from "./url.js";
 
@@ -179,6 +180,8 @@ export function makeTempCheckout(paths: RepositoryPaths): string {
   makeCacheDirectory(paths.checkouts);
   const dir = join(paths.checkouts, `${tempPrefix}${uniqueSuffix()}`);
   mkdirSync(dir);
+  // A run stopped by a signal mid-fetch leaves nothing behind (once renamed into place, there is nothing here to remove).
+  removeOnExit(dir);
   return dir;
 }
 

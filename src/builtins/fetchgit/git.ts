@@ -11,6 +11,7 @@ import type { Readable } from "node:stream";
 import { Script } from "node:vm";
 import type { SimpleGit, SimpleGitOptions, SimpleGitProgressEvent } from "simple-git";
 import { TsexecError } from "../../base/errors.js";
+import { beforeSpawn } from "../../base/children.js";
 
 type SimpleGitFactory = (options: Partial<SimpleGitOptions>) => SimpleGit;
 let simpleGitFactory: SimpleGitFactory | undefined;
@@ -87,6 +88,7 @@ export class Git {
     readonly dir: string,
     private readonly options: GitOptions,
   ) {
+    beforeSpawn(); // before the environment is copied: git carries the run's mark
     this.git = simpleGit({
       baseDir: dir,
       timeout: { block: options.timeoutMs },

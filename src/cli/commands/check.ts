@@ -26,6 +26,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { ambientContext } from "../../base/context.js";
+import { beforeSpawn, trackChild } from "../../base/children.js";
 import { TsexecError } from "../../base/errors.js";
 import { writeCacheFile } from "../../runtime/loader/cache.js";
 import { locateScript } from "../../runtime/loader/index.js";
@@ -303,7 +304,10 @@ function tsgoExecutable(): string | undefined {
 /** Runs tsgo on the generated config and reads its plain (`--pretty false`) output. */
 function checkWithTsgo(exe: string, config: string, cwd: string): Promise<Diagnostic[]> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(exe, ["-p", config, "--pretty", "false"], { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    beforeSpawn();
+    // A process group of its own, registered: a signal to tsexec stops the checker (and what it started) too.
+    const child = spawn(exe, ["-p", config, "--pretty", "false"], { cwd, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    trackChild(child);
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
     child.stderr.setEncoding("utf8").on("data", (d: string) => (out += d));
@@ -338,28 +342,53 @@ export function parseTscOutput(out: string, cwd: string): Diagnostic[] {
   return diagnostics;
 }
 
-type TypeScript = typeof import("typescript");
-
-/** TypeScript's own API, in this process, on the same generated config. */
-async function checkWithTypeScriptApi(config: string): Promise<Diagnostic[]> {
-  const ts = createRequire(join(packageRoot, "package.json"))("typescript") as TypeScript;
-  const configErrors: import("typescript").Diagnostic[] = [];
-  const parsed = ts.getParsedCommandLineOfConfigFile(config, {}, {
-    ...ts.sys,
-    onUnRecoverableConfigFileDiagnostic: (d) => configErrors.push(d),
+/**
+ * TypeScript's own API on the generated config, in a child Node process: a
+ * check takes seconds, and in tsexec's own process it would block the event
+ * loop (and with it SIGINT and SIGTERM) for all of them. The child prints the
+ * diagnostics as JSON; it is registered with the run's children like tsgo.
+ */
+function checkWithTypeScriptApi(config: string): Promise<Diagnostic[]> {
+  const typescript = createRequire(join(packageRoot, "package.json")).resolve("typescript");
+  return new Promise((resolvePromise, reject) => {
+    beforeSpawn();
+    const child = spawn(process.execPath, ["-e", typeScriptChecker, typescript, config], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    trackChild(child);
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+    child.on("error", (error) => reject(new TsexecError(`cannot run the type checker (TypeScript's API in ${process.execPath}): ${error.message}`)));
+    child.on("close", (code, signal) => {
+      try {
+        if (code === 0) return resolvePromise(JSON.parse(out) as Diagnostic[]);
+      } catch {
+        // not JSON: reported below
+      }
+      const how = signal !== null ? `was killed by ${signal}` : `failed (exit ${code})`;
+      reject(new TsexecError(`the type checker (TypeScript's API) ${how}: ${printable(err.trim().split("\n")[0] ?? "")}`));
+    });
   });
-  if (parsed === undefined) return configErrors.map((d) => fromTypeScript(ts, d));
-  const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options, projectReferences: parsed.projectReferences });
-  const all = [...parsed.errors, ...ts.getPreEmitDiagnostics(program)];
-  return all.filter((d) => d.category === ts.DiagnosticCategory.Error).map((d) => fromTypeScript(ts, d));
 }
 
-function fromTypeScript(ts: TypeScript, d: import("typescript").Diagnostic): Diagnostic {
-  const message = ts.flattenDiagnosticMessageText(d.messageText, "\n");
-  if (d.file === undefined || d.start === undefined) return { file: undefined, line: 0, column: 0, code: d.code, message };
+/** The child's program: argv[1] is typescript's entry, argv[2] the config; prints Diagnostic[] as JSON. */
+const typeScriptChecker = `
+const ts = require(process.argv[1]);
+const configErrors = [];
+const parsed = ts.getParsedCommandLineOfConfigFile(process.argv[2], {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => configErrors.push(d) });
+const convert = (d) => {
+  const message = ts.flattenDiagnosticMessageText(d.messageText, "\\n");
+  if (d.file === undefined || d.start === undefined) return { line: 0, column: 0, code: d.code, message };
   const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
   return { file: d.file.fileName, line: line + 1, column: character + 1, code: d.code, message };
+};
+let all = configErrors;
+if (parsed !== undefined) {
+  const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options, projectReferences: parsed.projectReferences });
+  all = [...parsed.errors, ...ts.getPreEmitDiagnostics(program)].filter((d) => d.category === ts.DiagnosticCategory.Error);
 }
+process.stdout.write(JSON.stringify(all.map(convert)));
+`;
 
 // ---- output ----
 

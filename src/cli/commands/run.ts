@@ -8,7 +8,8 @@ import { isIO, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
 import { TsexecError } from "../../base/errors.js";
 import { Interruption, start, type Fiber } from "../../runtime/interpreter.js";
-import { anythingLeft, killGrace, setKillGrace, signalEverything, stopEverything } from "../../base/children.js";
+import { anythingLeft, childrenStarted, killGrace, setKillGrace, stopEverything } from "../../base/children.js";
+import { onInterrupt, signalExitCodes, stopSignal, type StopSignal } from "../../base/shutdown.js";
 import { makeLib } from "../lib.js";
 import { defaultExport, importScript, locateScript } from "../../runtime/loader/index.js";
 import { appScript } from "../../inputs/apps.js";
@@ -73,45 +74,28 @@ function killGraceMs(ctx: PrimitiveContext): number {
   return Math.round(seconds * 1000);
 }
 
-/** The exit codes of a program stopped by a signal: 128 + the signal's number, as shells report it. */
-const signalExitCodes = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
-
 /**
- * SIGINT, SIGTERM and SIGHUP interrupt the program: every child (registered
- * ones with their process groups, and any other descendant found in /proc)
- * gets SIGTERM and, after the grace period, SIGKILL; the program unwinds
- * through its finalizers. A second signal sends SIGKILL at once.
+ * SIGINT, SIGTERM and SIGHUP interrupt the program (src/base/shutdown.ts has
+ * already stopped every child: registered ones with their process groups, and
+ * any other survivor found in /proc); the program unwinds through its
+ * finalizers.
  */
 function interruptOnSignals(ctx: PrimitiveContext): { readonly received: () => boolean; attach(fiber: Fiber): void; dispose(): void } {
-  let received: NodeJS.Signals | undefined;
+  let received: StopSignal | undefined;
   let program: Fiber | undefined;
-  const interrupt = (fiber: Fiber, signal: NodeJS.Signals): void =>
-    fiber.interrupt(new Interruption(`interrupted by ${signal}`, signalExitCodes[signal as keyof typeof signalExitCodes]));
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (received !== undefined) {
-      // Asked again: no more grace. SIGKILL now; and if something that is no child still holds
-      // the program (a promise that never settles), end the process shortly after.
-      signalEverything("SIGKILL", true);
-      const code = signalExitCodes[received as keyof typeof signalExitCodes];
-      setTimeout(() => process.exit(code), 1000).unref();
-      return;
-    }
+  const interrupt = (fiber: Fiber, signal: StopSignal): void => fiber.interrupt(new Interruption(`interrupted by ${signal}`, signalExitCodes[signal]));
+  const dispose = onInterrupt((signal) => {
     received = signal;
     if (ctx.verbose) ctx.log(`${signal}: interrupting the program`);
-    stopEverything(true);
     if (program !== undefined) interrupt(program, signal);
-  };
-  const signals = Object.keys(signalExitCodes) as NodeJS.Signals[];
-  for (const signal of signals) process.on(signal, onSignal);
+  });
   return {
     received: () => received !== undefined,
     attach: (fiber) => {
       program = fiber;
       if (received !== undefined) interrupt(fiber, received);
     },
-    dispose: () => {
-      for (const signal of signals) process.off(signal, onSignal);
-    },
+    dispose,
   };
 }
 
@@ -120,14 +104,14 @@ function interruptOnSignals(ctx: PrimitiveContext): { readonly received: () => b
  * and never waited for) is stopped and waited for, so nothing outlives the run.
  */
 async function stopLeftovers(afterSignal: boolean): Promise<void> {
-  // /proc is read only when a child may be left (a signal, or a child process handle still open): a
-  // run that started nothing pays nothing.
-  const everyDescendant = afterSignal || process.getActiveResourcesInfo().includes("ProcessWrap");
+  // /proc is read only when a child may be left (a signal, a child started, or a child process
+  // handle still open): a run that started nothing pays nothing.
+  const everyDescendant = afterSignal || childrenStarted() || process.getActiveResourcesInfo().includes("ProcessWrap");
   if (!anythingLeft(everyDescendant)) return;
   stopEverything(everyDescendant);
   // Bounded: a process stuck in the kernel (state D) outlives even SIGKILL for a while.
   const giveUp = Date.now() + killGrace() + 2000;
-  while (anythingLeft(everyDescendant) && Date.now() < giveUp) await new Promise((resolve) => setTimeout(resolve, 10));
+  while (anythingLeft(everyDescendant) && Date.now() < giveUp) await new Promise((resolve) => setTimeout(resolve, 5));
 }
 
 /**
@@ -185,6 +169,9 @@ async function runToTheEnd(program: IO<unknown>, ctx: PrimitiveContext): Promise
   const outcome = new Promise<unknown>((resolve, reject) => {
     ended = (fiber) => (fiber.failed ? reject(fiber.value) : resolve(fiber.value));
   });
+  // Stopped before it started (while the script was fetched or imported): it never starts.
+  const early = stopSignal();
+  if (early !== undefined) throw new Interruption(`interrupted by ${early}`, signalExitCodes[early]);
   // Listening before the program starts: a signal that comes as its first child starts is heard.
   const signals = interruptOnSignals(ctx);
   const fiber = start(program, ctx, (f) => ended(f), (step) => (waitingOn = step));

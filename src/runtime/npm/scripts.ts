@@ -6,11 +6,13 @@
  * default for a package with a `binding.gyp` and neither an `install` nor a
  * `preinstall` script: `node-gyp rebuild`, with the node-gyp npm bundles.
  */
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, realpathSync, statSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join, relative } from "node:path";
 import { TsexecError } from "../../base/errors.js";
 import { removeTree } from "../../base/files.js";
+import { beforeSpawn, stopChild, trackChild } from "../../base/children.js";
+import { removeOnExit, stopSignal } from "../../base/shutdown.js";
 import { readManifest } from "./bins.js";
 import type { NpmConfig } from "./config.js";
 import { printable } from "./tar.js";
@@ -97,7 +99,7 @@ export interface ScriptedPackage {
  * `treeRoot`. `scratch` is a directory name for a `node-gyp` command on PATH
  * (under a name the store removes if we are killed), made only when needed.
  */
-export function runInstallScripts(packages: readonly ScriptedPackage[], treeRoot: string, config: NpmConfig, scratch: string): void {
+export async function runInstallScripts(packages: readonly ScriptedPackage[], treeRoot: string, config: NpmConfig, scratch: string): Promise<void> {
   const planned = packages.map((pkg) => ({ pkg, scripts: installScripts(pkg.dir) })).filter((p) => p.scripts.length > 0);
   if (planned.length === 0) return;
   const nodeGyp = findNodeGyp(config.setting("node-gyp"));
@@ -110,6 +112,7 @@ export function runInstallScripts(packages: readonly ScriptedPackage[], treeRoot
   }
   const baseEnv: NodeJS.ProcessEnv = { ...process.env, ...config.scriptEnv(), npm_node_execpath: process.execPath, NODE: process.execPath };
   const extraPath: string[] = [];
+  const removed = removeOnExit(scratch);
   try {
     if ("found" in nodeGyp) {
       // Scripts call `node-gyp` by name (`node-gyp rebuild`, `prebuild-install || node-gyp rebuild`): npm puts one on PATH.
@@ -119,30 +122,51 @@ export function runInstallScripts(packages: readonly ScriptedPackage[], treeRoot
       extraPath.push(scratch);
     }
     for (const { pkg, scripts } of planned) {
-      for (const { event, script } of scripts) run(pkg, event, script, treeRoot, baseEnv, extraPath);
+      for (const { event, script } of scripts) await run(pkg, event, script, treeRoot, baseEnv, extraPath);
     }
   } finally {
     removeTree(scratch);
+    removed();
   }
 }
 
-function run(pkg: ScriptedPackage, event: string, script: string, treeRoot: string, baseEnv: NodeJS.ProcessEnv, extraPath: readonly string[]): void {
+/**
+ * Runs one script in a process group of its own, registered with the run's
+ * children (a signal stops it with its group), without blocking the event
+ * loop: tsexec hears SIGINT and SIGTERM while a build takes minutes.
+ */
+function run(pkg: ScriptedPackage, event: string, script: string, treeRoot: string, baseEnv: NodeJS.ProcessEnv, extraPath: readonly string[]): Promise<void> {
   const path = [...scriptPath(pkg.dir, treeRoot), ...extraPath, dirname(process.execPath), process.env.PATH ?? ""].join(delimiter);
-  const result = spawnSync("sh", ["-c", script], {
-    cwd: pkg.dir,
-    stdio: ["ignore", 2, 2],
-    env: {
-      ...baseEnv,
-      PATH: path,
-      npm_lifecycle_event: event,
-      npm_lifecycle_script: script,
-      npm_package_name: pkg.name,
-      npm_package_version: pkg.version,
-      npm_package_json: join(pkg.dir, "package.json"),
-    },
+  const failed = (how: string) => new TsexecError(`the ${event} script of ${pkg.what} (${printable(script)}) ${how}; nothing was installed`);
+  const stopped = stopSignal();
+  if (stopped !== undefined) return Promise.reject(failed(`was not started: tsexec received ${stopped}`));
+  beforeSpawn();
+  return new Promise((resolve, reject) => {
+    const child = spawn("sh", ["-c", script], {
+      cwd: pkg.dir,
+      stdio: ["ignore", 2, 2],
+      detached: true, // a process group of its own: stopping it stops what it started
+      env: {
+        ...baseEnv,
+        ...(process.env.TSEXEC_RUNS === undefined ? {} : { TSEXEC_RUNS: process.env.TSEXEC_RUNS }),
+        PATH: path,
+        npm_lifecycle_event: event,
+        npm_lifecycle_script: script,
+        npm_package_name: pkg.name,
+        npm_package_version: pkg.version,
+        npm_package_json: join(pkg.dir, "package.json"),
+      },
+    });
+    trackChild(child);
+    let spawnError: NodeJS.ErrnoException | undefined;
+    child.on("error", (error) => {
+      spawnError = error;
+      stopChild(child);
+    });
+    child.on("close", (code, signal) => {
+      if (code === 0 && spawnError === undefined) return resolve();
+      const how = spawnError ? `could not start (${spawnError.code ?? spawnError.message})` : signal ? `was killed by ${signal}` : `exited with ${code}`;
+      reject(failed(how));
+    });
   });
-  if (result.status !== 0) {
-    const how = result.error ? `could not start (${(result.error as NodeJS.ErrnoException).code ?? result.error.message})` : result.signal ? `was killed by ${result.signal}` : `exited with ${result.status}`;
-    throw new TsexecError(`the ${event} script of ${pkg.what} (${printable(script)}) ${how}; nothing was installed`);
-  }
 }

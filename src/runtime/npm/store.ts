@@ -37,6 +37,7 @@ import { dirname, join, posix } from "node:path";
 import { TsexecError } from "../../base/errors.js";
 import { makeDirectory, makeReadOnly, removeLeftoversOfDeadProcesses, removeTree, uniqueSuffix } from "../../base/files.js";
 import { acquireLock, lockLeftovers } from "../../base/file-lock.js";
+import { removeOnExit } from "../../base/shutdown.js";
 import { linkBins, makeBinsExecutable } from "./bins.js";
 import { tarballUrl, type NpmConfig } from "./config.js";
 import { fromNpmCache, get, parseIntegrity, shortHash, verifyIntegrity } from "./fetch.js";
@@ -130,10 +131,13 @@ export async function ensureTree(plan: TreePlan, options: InstallOptions): Promi
     removeLeftovers(join(options.cacheDir, "npm", "packages"));
     const stored = await storePackages(plan.placements.map((p) => p.pkg), options);
     const temp = join(treesDir, `.tmp-${uniqueSuffix()}`);
+    // Install scripts run while the tree is assembled: a signal then exits before this unwinds.
+    const removed = removeOnExit(temp);
     try {
-      const skipped = assemble(temp, plan, stored, options.config);
+      const skipped = await assemble(temp, plan, stored, options.config);
       makeReadOnly(temp);
       renameSync(temp, treeDir);
+      removed();
       if (skipped.length) {
         const names = [...new Set(skipped.map((p) => p.name))];
         options.log(
@@ -142,6 +146,7 @@ export async function ensureTree(plan: TreePlan, options: InstallOptions): Promi
       }
     } catch (error) {
       removeTree(temp);
+      removed();
       throw error;
     }
     return treeDir;
@@ -212,7 +217,7 @@ async function storePackage(pkg: PackageSpec, dir: string, packagesDir: string, 
 // ---- trees ----
 
 /** Lays the tree out in `temp`; returns the packages whose install scripts were skipped. */
-function assemble(temp: string, plan: TreePlan, stored: Map<PackageSpec, string>, config: NpmConfig): PackageSpec[] {
+async function assemble(temp: string, plan: TreePlan, stored: Map<PackageSpec, string>, config: NpmConfig): Promise<PackageSpec[]> {
   mkdirSync(temp);
   const skipped: PackageSpec[] = [];
   const scripted: ScriptedPackage[] = [];
@@ -243,7 +248,7 @@ function assemble(temp: string, plan: TreePlan, stored: Map<PackageSpec, string>
   linkBins(temp, binEntries(plan));
   // Dependencies first: the deepest packages' scripts run before their dependents'.
   scripted.sort((a, b) => b.dir.length - a.dir.length);
-  runInstallScripts(scripted, temp, config, join(dirname(temp), `.tmp-${uniqueSuffix()}`));
+  await runInstallScripts(scripted, temp, config, join(dirname(temp), `.tmp-${uniqueSuffix()}`));
   // A bin an install script made (a compiled tool) is made executable too.
   for (const pkg of scripted) makeBinsExecutable(pkg.dir, pkg.name, pkg.what);
   return skipped;
