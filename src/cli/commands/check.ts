@@ -30,18 +30,19 @@ import { TsexecError } from "../../base/errors.js";
 import { writeCacheFile } from "../../runtime/loader/cache.js";
 import { locateScript } from "../../runtime/loader/index.js";
 import { packageRoot } from "../../base/package.js";
+import { droppedIORule, findDroppedIO, findDroppedIOInConfig } from "./check-dropped-io.js";
 import type { CommandRun } from "./command.js";
 
 /** `tsexec check [SCRIPT…]`: exit 1 on any type error, 0 otherwise. */
 export const run: CommandRun = async ({ args, ctx }) => {
   const errors = await checkScripts(args.length > 0 ? args : ["."], ctx.cacheDir);
-  return errors === 0 ? 0 : 1;
+  return errors.length === 0 ? 0 : 1;
 };
 
 /** `tsexec --check SCRIPT`: type errors stop the run before anything in it runs. */
 export async function checkBeforeRun(file: string, cacheDir: string): Promise<void> {
   const errors = await checkScripts([file], cacheDir, { summary: false });
-  if (errors > 0) throw new TsexecError(`${plural(errors, "type error")} (listed above): the script was not run`);
+  if (errors.length > 0) throw new TsexecError(`${countErrors(errors)} (listed above): the script was not run`);
 }
 
 export interface Diagnostic {
@@ -50,34 +51,47 @@ export interface Diagnostic {
   readonly line: number;
   readonly column: number;
   readonly code: number;
+  /** Set for tsexec's own rules (check-dropped-io.ts): printed instead of `TS<code>`. */
+  readonly rule?: string;
   readonly message: string;
 }
 
-type Checker = (config: string, cwd: string) => Promise<Diagnostic[]>;
+/** `isOwnFile`: the files tsexec's own rules look at (the scripts and theirs, not packages or the cache). */
+type Checker = (config: string, cwd: string, isOwnFile: (file: string) => boolean) => Promise<Diagnostic[]>;
 
 /**
  * Checks `paths` (scripts, or directories: a directory with a tsconfig.json
  * is that project, else its TypeScript files); prints each error with a code
- * frame to stderr; returns the number of errors.
+ * frame to stderr; returns them.
  */
 export async function checkScripts(
   paths: readonly string[],
   cacheDir: string,
   { summary = true, write = (text: string) => void process.stderr.write(text) } = {},
-): Promise<number> {
+): Promise<readonly Diagnostic[]> {
   const checker = pickChecker();
   const diagnostics: Diagnostic[] = [];
   for (const group of groupByConfig(paths, cacheDir)) {
-    const found = await checker(await writeCheckConfig(group, cacheDir), process.cwd());
     const copy = group.standIn;
+    const isOwnFile = (file: string): boolean =>
+      file === copy?.file || (!/[\\/]node_modules[\\/]/.test(file) && relative(cacheDir, file).startsWith(".."));
+    const found = await checker(await writeCheckConfig(group, cacheDir), process.cwd(), isOwnFile);
     diagnostics.push(...(copy === undefined ? found : found.map((d) => (d.file === copy.file ? { ...d, file: copy.script } : d))));
   }
   for (const diagnostic of diagnostics) write(formatDiagnostic(diagnostic));
   if (summary && diagnostics.length > 0) {
     const files = new Set(diagnostics.map((d) => d.file)).size;
-    write(`error: ${plural(diagnostics.length, "type error")} in ${plural(files, "file")} (listed above)\n`);
+    write(`error: ${countErrors(diagnostics)} in ${plural(files, "file")} (listed above)\n`);
   }
-  return diagnostics.length;
+  return diagnostics;
+}
+
+/** `2 type errors`, `1 dropped IO value`, or both joined by `and`. */
+function countErrors(diagnostics: readonly Diagnostic[]): string {
+  const dropped = diagnostics.filter((d) => d.rule === droppedIORule).length;
+  const typeErrors = diagnostics.length - dropped;
+  const parts = [typeErrors > 0 ? plural(typeErrors, "type error") : "", dropped > 0 ? plural(dropped, "dropped IO value") : ""];
+  return parts.filter(Boolean).join(" and ");
 }
 
 // ---- what to check, under which options ----
@@ -267,19 +281,22 @@ function pickChecker(): Checker {
   if (wanted !== undefined && wanted !== "" && wanted !== "tsc" && wanted !== "tsgo") {
     throw new TsexecError(`TSEXEC_CHECKER is '${wanted}': set it to tsc or tsgo, or unset it`);
   }
-  if (wanted === "tsc") return checkWithTypeScriptApi;
+  if (wanted === "tsc") return (config, _cwd, isOwnFile) => checkWithTypeScriptApi(config, isOwnFile);
   const tsgo = tsgoExecutable();
-  if (tsgo !== undefined && wanted === "tsgo") return (config, cwd) => checkWithTsgo(tsgo, config, cwd);
   if (tsgo !== undefined) {
-    return async (config, cwd) => {
-      const diagnostics = await checkWithTsgo(tsgo, config, cwd);
+    return async (config, cwd, isOwnFile) => {
+      const checking = checkWithTsgo(tsgo, config, cwd);
+      // tsgo has no API to ask for types: TypeScript's looks for dropped IO values while tsgo runs.
+      const dropped = findDroppedIOInConfig(loadTypeScript(), config, isOwnFile);
+      const diagnostics = await checking;
       // TypeScript 7 dropped options older configs still use (baseUrl, moduleResolution node, target ES5):
       // such a config is TypeScript 5's to check, not an error of the user's.
-      return diagnostics.some(isOptionError) ? checkWithTypeScriptApi(config) : diagnostics;
+      if (wanted !== "tsgo" && diagnostics.some(isOptionError)) return checkWithTypeScriptApi(config, isOwnFile);
+      return [...diagnostics, ...dropped];
     };
   }
   if (wanted === "tsgo") throw new TsexecError(`TSEXEC_CHECKER=tsgo, but @typescript/native-preview is not installed for ${process.platform}-${process.arch}`);
-  return checkWithTypeScriptApi;
+  return (config, _cwd, isOwnFile) => checkWithTypeScriptApi(config, isOwnFile);
 }
 
 /** TS5xxx: an error about the compiler options, not about the code. */
@@ -340,9 +357,13 @@ export function parseTscOutput(out: string, cwd: string): Diagnostic[] {
 
 type TypeScript = typeof import("typescript");
 
-/** TypeScript's own API, in this process, on the same generated config. */
-async function checkWithTypeScriptApi(config: string): Promise<Diagnostic[]> {
-  const ts = createRequire(join(packageRoot, "package.json"))("typescript") as TypeScript;
+function loadTypeScript(): TypeScript {
+  return createRequire(join(packageRoot, "package.json"))("typescript") as TypeScript;
+}
+
+/** TypeScript's own API, in this process, on the same generated config; then tsexec's own rules on its program. */
+async function checkWithTypeScriptApi(config: string, isOwnFile: (file: string) => boolean): Promise<Diagnostic[]> {
+  const ts = loadTypeScript();
   const configErrors: import("typescript").Diagnostic[] = [];
   const parsed = ts.getParsedCommandLineOfConfigFile(config, {}, {
     ...ts.sys,
@@ -351,7 +372,8 @@ async function checkWithTypeScriptApi(config: string): Promise<Diagnostic[]> {
   if (parsed === undefined) return configErrors.map((d) => fromTypeScript(ts, d));
   const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options, projectReferences: parsed.projectReferences });
   const all = [...parsed.errors, ...ts.getPreEmitDiagnostics(program)];
-  return all.filter((d) => d.category === ts.DiagnosticCategory.Error).map((d) => fromTypeScript(ts, d));
+  const errors = all.filter((d) => d.category === ts.DiagnosticCategory.Error).map((d) => fromTypeScript(ts, d));
+  return [...errors, ...findDroppedIO(ts, program, isOwnFile)];
 }
 
 function fromTypeScript(ts: TypeScript, d: import("typescript").Diagnostic): Diagnostic {
@@ -367,7 +389,7 @@ function fromTypeScript(ts: TypeScript, d: import("typescript").Diagnostic): Dia
 export function formatDiagnostic(d: Diagnostic): string {
   const message = printable(d.message);
   if (d.file === undefined) return `tsconfig: error TS${d.code}: ${message}\n`;
-  const head = `${displayPath(d.file)}:${d.line}:${d.column}: error TS${d.code}: ${message}\n`;
+  const head = `${displayPath(d.file)}:${d.line}:${d.column}: error ${d.rule ?? `TS${d.code}`}: ${message}\n`;
   let source: string;
   try {
     source = readFileSync(d.file, "utf8").split("\n")[d.line - 1] ?? "";
