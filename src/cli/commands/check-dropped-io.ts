@@ -11,20 +11,29 @@
  * `check` and `--check`.
  */
 import type * as TS from "typescript";
-import type { Diagnostic } from "./check.js";
 
 type TypeScript = typeof import("typescript");
 
 /** The rule's name, printed where a TypeScript error prints its code. */
 export const droppedIORule = "dropped-io";
 
+/** One dropped IO value, shaped as check.ts's Diagnostic (which imports this file). */
+export interface DroppedIO {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  readonly code: 0;
+  readonly rule: typeof droppedIORule;
+  readonly message: string;
+}
+
 /**
  * The dropped IO values in the program's own files (`isOwnFile` says which:
  * not tsexec's declarations, not packages).
  */
-export function findDroppedIO(ts: TypeScript, program: TS.Program, isOwnFile: (file: string) => boolean): Diagnostic[] {
+export function findDroppedIO(ts: TypeScript, program: TS.Program, isOwnFile: (file: string) => boolean): DroppedIO[] {
   const checker = program.getTypeChecker();
-  const found: Diagnostic[] = [];
+  const found: DroppedIO[] = [];
   for (const source of program.getSourceFiles()) {
     if (source.isDeclarationFile || program.isSourceFileFromExternalLibrary(source) || !isOwnFile(source.fileName)) continue;
     const visit = (node: TS.Node): void => {
@@ -41,7 +50,7 @@ export function findDroppedIO(ts: TypeScript, program: TS.Program, isOwnFile: (f
 }
 
 /** Builds the program the generated config describes (when tsgo checks, this runs beside it). */
-export function findDroppedIOInConfig(ts: TypeScript, config: string, isOwnFile: (file: string) => boolean): Diagnostic[] {
+export function findDroppedIOInConfig(ts: TypeScript, config: string, isOwnFile: (file: string) => boolean): DroppedIO[] {
   // Without Node's types (most of the files to parse): an IO's type never depends on them, and
   // what they would have typed becomes `any`, never an IO. This halves the cost beside tsgo.
   const parsed = ts.getParsedCommandLineOfConfigFile(config, { types: [] }, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
