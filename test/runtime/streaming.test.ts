@@ -66,6 +66,16 @@ describe("onLine: each line as it arrives", () => {
     expect(r.code).toBe(1);
     expect(running(token)).toEqual([]);
   });
+
+  it("lib.exec takes the same options (onLine, prefix)", async () => {
+    const r = await run(
+      `({ lib }) => lib.bind(lib.exec("sh", ["-c", "echo a; echo b"], { onLine: (line) => console.error("line " + line) }), (r) =>
+        lib.bind(lib.io(() => console.error("captured " + JSON.stringify(r.stdout))), () => lib.exec("printf", ["x\\ny"], { prefix: "> " })))`,
+    );
+    expect(r.stderr).toBe('line a\nline b\ncaptured "a\\nb\\n"\n');
+    expect(r.stdout).toBe("> x\n> y\n");
+    expect(r.code).toBe(0);
+  });
 });
 
 describe(".pipe: stdout of one command into the stdin of the next, no shell", () => {
