@@ -15,6 +15,7 @@
 //                        compiles lazy.cjs and cold.cjs when first needed
 //   dist/unsafe-lib.js   `tsexec/unsafe-lib`, on top of the facade
 //   dist/show-parser.mjs the child process `tsexec show` parses untrusted files in
+//   dist/check-worker.mjs the child process `tsexec check` runs TypeScript's API in
 //   dist/git.cjs         simple-git and its dependencies in one script, with its
 //                        code cache dist/git.cjs.cache: loaded (src/builtins/
 //                        fetchgit/git.ts) only when a fetch runs git
@@ -515,18 +516,21 @@ try {
     external: ["./index.js"],
     logLevel: "warning",
   });
-  // `tsexec show` parses untrusted files in a child process of its own (src/cli/commands/show-parser.ts).
-  await build({
-    entryPoints: ["src/cli/commands/show-parser.ts"],
-    absWorkingDir: root,
-    outfile: `${staging}/show-parser.mjs`,
-    bundle: true,
-    format: "esm",
-    platform: "node",
-    target: "node20",
-    packages: "external",
-    logLevel: "warning",
-  });
+  // Child processes of their own: `tsexec show` parses untrusted files in one (src/cli/commands/show-parser.ts),
+  // `tsexec check` runs TypeScript's API in another (src/cli/commands/check-worker.ts).
+  for (const [entry, out] of [["src/cli/commands/show-parser.ts", "show-parser.mjs"], ["src/cli/commands/check-worker.ts", "check-worker.mjs"]]) {
+    await build({
+      entryPoints: [entry],
+      absWorkingDir: root,
+      outfile: `${staging}/${out}`,
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      target: "node20",
+      packages: "external",
+      logLevel: "warning",
+    });
+  }
   execFileSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${root}tsconfig.json`, "--outDir", staging], {
     stdio: "inherit",
   });

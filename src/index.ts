@@ -9,6 +9,8 @@ import type { IO } from "./monad/io.js";
 import type { Lib } from "./cli/lib.js";
 import type { Input, InputSpec } from "./runtime/loader/inputs-declaration.js";
 import { run as runWith } from "./runtime/interpreter.js";
+import { makeExec } from "./builtins/exec/template.js";
+import { loadPipeline } from "./cli/on-first-use.js";
 import { ambientContext, makeContext, type ContextOptions } from "./base/context.js";
 export type { ContextOptions } from "./base/context.js";
 
@@ -23,8 +25,11 @@ export type { Derivation, DerivationInput, DerivationSpec } from "./builtins/der
 export type { NativeSignature, Dlopen } from "./builtins/dlopen/index.js";
 export { unit, map, join, bind, mapM, io, task, attempt, defer, primitive, isIO, ensuring, bracket, uninterruptible } from "./monad/io.js";
 export { all, allSettled, mapPar, race, timeout, sleep, exit, ApplicativePar, type ParallelOptions } from "./runtime/concurrency.js";
-export { exec, ExecError, type ExecOptions, type ExecResult } from "./builtins/exec/index.js";
+export { ExecError, type ExecOptions, type ExecResult } from "./builtins/exec/index.js";
+/** `exec(file, args?, options?)`: runs a program (no shell), as lib.exec. */
+export const exec = makeExec(loadPipeline);
 export type { CommandIO, Dollar, DollarOptions } from "./builtins/exec/template.js";
+export type { LineStream } from "./builtins/exec/index.js";
 export { URI, Functor, Pointed, Apply, Applicative, Chain, Monad, ChainRec } from "./monad/instances.js";
 export { unsafePerformIO } from "./builtins/unsafe-perform-io/index.js";
 export { TsexecError } from "./base/errors.js";

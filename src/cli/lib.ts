@@ -6,8 +6,8 @@
  */
 import { attempt, bind, bracket, defer, ensuring, io, join, map, mapM, task, uninterruptible, unit, type IO } from "../monad/io.js";
 import { all, allSettled, exit, mapPar, race, sleep, timeout } from "../runtime/concurrency.js";
-import { exec } from "../builtins/exec/index.js";
-import { makeDollar, type Dollar } from "../builtins/exec/template.js";
+import type { exec } from "../builtins/exec/index.js";
+import { makeDollar, makeExec, type Dollar } from "../builtins/exec/template.js";
 import { unsafePerformIO } from "../builtins/unsafe-perform-io/index.js";
 import type { FetchgitArgs } from "../builtins/fetchgit/index.js";
 import type { ImportBase } from "../builtins/import/index.js";
@@ -15,7 +15,7 @@ import type { HasOutPath } from "../builtins/reexec/index.js";
 import { getConfiguration, type Configuration } from "../base/package.js";
 import type { Dlopen } from "../builtins/dlopen/index.js";
 import type { build, derivation, runCommand, toFile, Derivation } from "../builtins/derivation/index.js";
-import { loadDerivation, loadDlopen, loadFetchgit, loadImport, loadReexec } from "./on-first-use.js";
+import { loadDerivation, loadDlopen, loadFetchgit, loadImport, loadPipeline, loadReexec } from "./on-first-use.js";
 
 export interface Builtins {
   /** Run an IO from pure code and return its value (synchronous work only). */
@@ -127,8 +127,8 @@ export function makeLib(base: LibBase): Lib {
     timeout,
     sleep,
     exit,
-    exec,
-    $: makeDollar(),
+    exec: makeExec(loadPipeline),
+    $: makeDollar(loadPipeline),
     // Three arguments spelled out (no rest array): a script may build a dlopen IO per call.
     dlopen: ((filename, symbol, args) => (dlopen ??= loadDlopen().makeDlopen(base.dir))(filename, symbol, args)) as Dlopen,
     toFile: (name, text) => loadDerivation().toFile(name, text),

@@ -1,6 +1,6 @@
 /**
  * The modules behind lib's heavier primitives (dlopen, derivations, fetchgit,
- * reexec, lib.import), loaded when a script first uses one, not at start-up.
+ * reexec, lib.import, commands that stream or pipe), loaded when a script first uses one, not at start-up.
  * `loadX()` yields the module at once (synchronously), so a primitive's
  * argument errors are thrown as the script builds its IO value, and its
  * synchronous runs work inside `unsafePerformIO`, as with a static import.
@@ -15,9 +15,11 @@ import * as derivation from "../builtins/derivation/index.js";
 import * as fetchgit from "../builtins/fetchgit/index.js";
 import * as reexec from "../builtins/reexec/index.js";
 import * as importModule from "../builtins/import/index.js";
+import * as pipeline from "../builtins/exec/pipeline.js";
 
 export const loadDlopen = (): typeof dlopen => dlopen;
 export const loadDerivation = (): typeof derivation => derivation;
 export const loadFetchgit = (): typeof fetchgit => fetchgit;
 export const loadReexec = (): typeof reexec => reexec;
 export const loadImport = (): typeof importModule => importModule;
+export const loadPipeline = (): typeof pipeline => pipeline;

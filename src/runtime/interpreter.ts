@@ -239,6 +239,9 @@ export class Fiber {
     if (this.interruption !== undefined && this.masked === 0) {
       failing = true;
       failure = this.interruption;
+    } else if (!failing && step !== undefined && step._tag === Tag.Async && isIO(value) && !isJoin(this.stack[this.stack.length - 1])) {
+      failing = true;
+      failure = ioFrom("lib.task", step._a);
     }
     this.run(undefined, value, failing, failure, step);
   }
@@ -356,7 +359,7 @@ function loop(
                 running = inner;
                 const effect = inner._a;
                 const a: unknown = effect();
-                if (typeof a === "object" && isThenable(a)) throw promiseFrom("lib.io", effect, a);
+                if (typeof a === "object" && a !== null && (isThenable(a) || isIO(a))) refuseResult("lib.io", effect, a, cur);
                 running = cur;
                 const f = cur._b;
                 const next: unknown = f(a);
@@ -410,7 +413,7 @@ function loop(
               running = cur;
               const effect = cur._a;
               value = effect();
-              if (typeof value === "object" && isThenable(value)) throw promiseFrom("lib.io", effect, value);
+              if (typeof value === "object" && value !== null && (isThenable(value) || isIO(value))) refuseResult("lib.io", effect, value, stack[stack.length - 1]);
               break;
             }
             case Tag.Primitive: {
@@ -484,7 +487,7 @@ function loop(
         const f = k._b;
         if (k._tag === Tag.Map) {
           value = f(value);
-          if (typeof value === "object" && isThenable(value)) throw promiseFrom("lib.map", f, value);
+          if (typeof value === "object" && value !== null && (isThenable(value) || isIO(value))) refuseResult("lib.map", f, value, stack[stack.length - 1]);
           cur = undefined;
         } else if (k._tag === Tag.Chain) {
           cur = f(value);
@@ -571,7 +574,10 @@ function leaveFrame(fiber: Fiber, k: Node, value: unknown): unknown {
       for (let i = 0; i < functions.length; i++) {
         const f = functions[i]!; // called without a receiver: stack traces name the user's function
         value = f(value);
-        if (typeof value === "object" && isThenable(value)) throw promiseFrom("lib.map", f, value);
+        if (typeof value === "object" && value !== null && (isThenable(value) || isIO(value))) {
+          // Only the chain's last function hands its value on: to lib.join, maybe.
+          refuseResult("lib.map", f, value, i === functions.length - 1 ? fiber.stack[fiber.stack.length - 1] : undefined);
+        }
       }
       return value;
     }
@@ -622,6 +628,33 @@ function notIO(k: Node, value: unknown): TypeError {
       ? " (did the function forget to return?)"
       : "";
   return new TypeError(`${what} ${describeValue(value)}, not an IO value${hint}`);
+}
+
+/**
+ * lib.io's or lib.map's function returned a Promise or an IO value (`value`, an object):
+ * throws, unless it is an IO that `consumer`, the frame it goes to, is lib.join's (`join(map(f, io))`).
+ */
+function refuseResult(where: string, f: unknown, value: unknown, consumer: Node | undefined): void {
+  if (isThenable(value)) throw promiseFrom(where, f, value);
+  if (!isJoin(consumer)) throw ioFrom(where, f);
+}
+
+function isJoin(frame: Node | undefined): boolean {
+  return frame !== undefined && frame._tag === Tag.Chain && frame._b === joinIdentity;
+}
+
+/**
+ * An IO value returned where it is not run (`lib.io(() => lib.$\`ls\`)`, zx's habit): it would
+ * be dropped, the program ending as if the command had run.
+ */
+function ioFrom(where: string, f: unknown): TsexecError {
+  const instead =
+    where === "lib.map"
+      ? "to run it after the step, use lib.bind(io, (x) => nextIO) instead of lib.map"
+      : where === "lib.io"
+        ? "to build an IO when the step runs, use lib.defer(() => io) instead of lib.io (or lib.bind to run it after another step)"
+        : "to run an IO after the task, use lib.bind(lib.task(() => promise), (x) => nextIO)";
+  return new TsexecError(`the function given to ${where} (${describeFunction(f)}) returned an IO value, which ${where} does not run: ${instead}`);
 }
 
 /** lib.io's or lib.map's function returned a Promise: only lib.task awaits. */

@@ -32,12 +32,29 @@ export interface ExecOptions {
   readonly encoding?: BufferEncoding;
   /** Yield the result of a non-zero exit or a signal instead of failing. */
   readonly nothrow?: boolean;
+  // Streaming (run by ./pipeline.ts, which lib.exec and lib.$ send such commands to):
+  /** Called with each line of the child's stdout and stderr as it arrives, without its newline. */
+  readonly onLine?: (line: string, stream: LineStream) => void;
+  /** Implies stdio "inherit": each line the child writes reaches the terminal whole, after this prefix. */
+  readonly prefix?: string;
+  /** Never logged, even under --verbose. */
+  readonly quiet?: boolean;
+  /** Logged as it starts (as --verbose does), its output echoed to stderr line by line as it arrives. */
+  readonly verbose?: boolean;
   /** The most bytes stdout and stderr may hold, together (default 256 MiB): over it the child is stopped and the step fails. */
   readonly maxBuffer?: number;
 }
 
 /** lib.exec's default output cap: well under what one string can hold in V8 (512 MiB). */
 export const defaultMaxBuffer = 256 * 1024 * 1024;
+
+/** The failure of a command whose kept output went over `maxBuffer` bytes. */
+export function outputTooLarge(command: string, maxBuffer: number): TsexecError {
+  return new TsexecError(`${command} wrote more than ${maxBuffer} bytes to stdout and stderr (lib.exec's maxBuffer option; default 256 MiB); it was stopped. Raise maxBuffer, or send the output to a file`);
+}
+
+/** Which of a child's outputs a line came from (`onLine`'s second argument). */
+export type LineStream = "stdout" | "stderr";
 
 export interface ExecResult {
   readonly stdout: string;
@@ -60,10 +77,16 @@ export class ExecError extends TsexecError {
   }
 }
 
-const optionNames = new Set(["cwd", "env", "clearEnv", "input", "timeout", "stdio", "encoding", "nothrow", "maxBuffer"]);
+const optionNames = new Set(["cwd", "env", "clearEnv", "input", "timeout", "stdio", "encoding", "nothrow", "onLine", "prefix", "quiet", "verbose", "maxBuffer"]);
 
 /** `exec(file, args?, options?)`: see the file's comment. */
 export function exec(file: string, args: readonly (string | number)[] = [], options: ExecOptions = {}): IO<ExecResult> {
+  const { argv, command } = checkCommand(file, args, options);
+  return suspendStep<ExecResult>(command, (ctx, done) => spawnCommand(file, argv, options, command, ctx, done));
+}
+
+/** Checks what `exec` was given; yields the arguments as strings and the command line for messages. */
+export function checkCommand(file: string, args: readonly (string | number)[], options: ExecOptions): { argv: string[]; command: string } {
   if (typeof file !== "string" || file === "") {
     throw new TypeError(`lib.exec expects the program to run (a non-empty string) as its first argument, got ${describeValue(file)}`);
   }
@@ -76,8 +99,7 @@ export function exec(file: string, args: readonly (string | number)[] = [], opti
     throw new TypeError(`lib.exec: argument ${i} of ${file} is ${describeValue(arg)}, not a string`);
   });
   checkOptions(options);
-  const command = formatCommandLine([file, ...argv]);
-  return suspendStep<ExecResult>(command, (ctx, done) => spawnCommand(file, argv, options, command, ctx, done));
+  return { argv, command: formatCommandLine([file, ...argv]) };
 }
 
 function checkOptions(options: ExecOptions): void {
@@ -100,9 +122,23 @@ function checkOptions(options: ExecOptions): void {
   if (input !== undefined && typeof input !== "string" && !(input instanceof Uint8Array)) {
     throw new TypeError(`lib.exec: input must be a string or a Buffer, got ${describeValue(input)}`);
   }
+  checkStreamingOptions(options);
 }
 
-function childEnvironment(options: ExecOptions): NodeJS.ProcessEnv {
+function checkStreamingOptions({ onLine, prefix, stdio, quiet, verbose }: ExecOptions): void {
+  if (onLine !== undefined && typeof onLine !== "function") {
+    throw new TypeError(`lib.exec: onLine must be a function (line, stream) => void, got ${describeValue(onLine)}`);
+  }
+  if (prefix !== undefined && typeof prefix !== "string") throw new TypeError(`lib.exec: prefix must be a string, got ${describeValue(prefix)}`);
+  if (prefix !== undefined && stdio === "pipe") {
+    throw new TypeError(`lib.exec: prefix is for output that reaches the terminal (stdio: "inherit"), but stdio is "pipe"`);
+  }
+  for (const [name, value] of [["quiet", quiet], ["verbose", verbose]] as const) {
+    if (value !== undefined && typeof value !== "boolean") throw new TypeError(`lib.exec: ${name} must be true or false, got ${describeValue(value)}`);
+  }
+}
+
+export function childEnvironment(options: ExecOptions): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = options.clearEnv ? {} : { ...process.env };
   for (const [key, value] of Object.entries(options.env ?? {})) {
     if (value === undefined) delete env[key];
@@ -119,7 +155,7 @@ function spawnCommand(
   ctx: PrimitiveContext,
   done: (failed: boolean, value: unknown) => void,
 ): () => void {
-  if (ctx.verbose) ctx.log(`$ ${command}`);
+  if ((ctx.verbose || options.verbose) && !options.quiet) ctx.log(`$ ${command}`);
   beforeSpawn(); // before the environment is copied: the child carries the run's mark
   const inherit = options.stdio === "inherit";
   const spawnOptions: SpawnOptions = {
@@ -170,7 +206,7 @@ function spawnCommand(
     if (timer !== undefined) clearTimeout(timer);
     if (spawnError !== undefined) return done(true, cannotRun(file, command, spawnError, options.cwd));
     if (overflowed) {
-      return done(true, new TsexecError(`${command} wrote more than ${maxBuffer} bytes to stdout and stderr (lib.exec's maxBuffer option; default 256 MiB); it was stopped. Raise maxBuffer, or send the output to a file`));
+      return done(true, outputTooLarge(command, maxBuffer));
     }
     try {
       finish(code, signal);
@@ -198,7 +234,7 @@ function spawnCommand(
   return stop;
 }
 
-function cannotRun(file: string, command: string, error: Error, cwd: string | undefined): TsexecError {
+export function cannotRun(file: string, command: string, error: Error, cwd: string | undefined): TsexecError {
   const code = (error as NodeJS.ErrnoException).code;
   // Node says ENOENT for a missing working directory too: tell them apart.
   if (code === "ENOENT" && cwd !== undefined && !isDirectory(cwd)) {
@@ -220,7 +256,7 @@ function isDirectory(path: string): boolean {
 const tailLines = 10;
 
 /** `; the last lines of its stderr:\n  | ...`, control characters shown as escapes. */
-function stderrTail(result: ExecResult): string {
+export function stderrTail(result: ExecResult): string {
   const text = result.stderr.replace(/\s+$/, "");
   if (text === "") return " (its stderr was empty)";
   const lines = text.split("\n").slice(-tailLines);

@@ -31,18 +31,19 @@ import { TsexecError } from "../../base/errors.js";
 import { writeCacheFile } from "../../runtime/loader/cache.js";
 import { locateScript } from "../../runtime/loader/index.js";
 import { packageRoot } from "../../base/package.js";
+import { droppedIORule, type OwnFiles } from "./check-dropped-io.js";
 import type { CommandRun } from "./command.js";
 
 /** `tsexec check [SCRIPT…]`: exit 1 on any type error, 0 otherwise. */
 export const run: CommandRun = async ({ args, ctx }) => {
   const errors = await checkScripts(args.length > 0 ? args : ["."], ctx.cacheDir);
-  return errors === 0 ? 0 : 1;
+  return errors.length === 0 ? 0 : 1;
 };
 
 /** `tsexec --check SCRIPT`: type errors stop the run before anything in it runs. */
 export async function checkBeforeRun(file: string, cacheDir: string): Promise<void> {
   const errors = await checkScripts([file], cacheDir, { summary: false });
-  if (errors > 0) throw new TsexecError(`${plural(errors, "type error")} (listed above): the script was not run`);
+  if (errors.length > 0) throw new TsexecError(`${countErrors(errors)} (listed above): the script was not run`);
 }
 
 export interface Diagnostic {
@@ -51,34 +52,45 @@ export interface Diagnostic {
   readonly line: number;
   readonly column: number;
   readonly code: number;
+  /** Set for tsexec's own rules (check-dropped-io.ts): printed instead of `TS<code>`. */
+  readonly rule?: string;
   readonly message: string;
 }
 
-type Checker = (config: string, cwd: string) => Promise<Diagnostic[]>;
+/** `isOwnFile`: the files tsexec's own rules look at (the scripts and theirs, not packages or the cache). */
+type Checker = (config: string, cwd: string, own: OwnFiles) => Promise<Diagnostic[]>;
 
 /**
  * Checks `paths` (scripts, or directories: a directory with a tsconfig.json
  * is that project, else its TypeScript files); prints each error with a code
- * frame to stderr; returns the number of errors.
+ * frame to stderr; returns them.
  */
 export async function checkScripts(
   paths: readonly string[],
   cacheDir: string,
   { summary = true, write = (text: string) => void process.stderr.write(text) } = {},
-): Promise<number> {
+): Promise<readonly Diagnostic[]> {
   const checker = pickChecker();
   const diagnostics: Diagnostic[] = [];
   for (const group of groupByConfig(paths, cacheDir)) {
-    const found = await checker(await writeCheckConfig(group, cacheDir), process.cwd());
     const copy = group.standIn;
+    const found = await checker(await writeCheckConfig(group, cacheDir), process.cwd(), { cacheDir, standIn: copy?.file });
     diagnostics.push(...(copy === undefined ? found : found.map((d) => (d.file === copy.file ? { ...d, file: copy.script } : d))));
   }
   for (const diagnostic of diagnostics) write(formatDiagnostic(diagnostic));
   if (summary && diagnostics.length > 0) {
     const files = new Set(diagnostics.map((d) => d.file)).size;
-    write(`error: ${plural(diagnostics.length, "type error")} in ${plural(files, "file")} (listed above)\n`);
+    write(`error: ${countErrors(diagnostics)} in ${plural(files, "file")} (listed above)\n`);
   }
-  return diagnostics.length;
+  return diagnostics;
+}
+
+/** `2 type errors`, `1 dropped IO value`, or both joined by `and`. */
+function countErrors(diagnostics: readonly Diagnostic[]): string {
+  const dropped = diagnostics.filter((d) => d.rule === droppedIORule).length;
+  const typeErrors = diagnostics.length - dropped;
+  const parts = [typeErrors > 0 ? plural(typeErrors, "type error") : "", dropped > 0 ? plural(dropped, "dropped IO value") : ""];
+  return parts.filter(Boolean).join(" and ");
 }
 
 // ---- what to check, under which options ----
@@ -268,19 +280,20 @@ function pickChecker(): Checker {
   if (wanted !== undefined && wanted !== "" && wanted !== "tsc" && wanted !== "tsgo") {
     throw new TsexecError(`TSEXEC_CHECKER is '${wanted}': set it to tsc or tsgo, or unset it`);
   }
-  if (wanted === "tsc") return checkWithTypeScriptApi;
+  if (wanted === "tsc") return (config, _cwd, own) => runCheckWorker("check", config, own);
   const tsgo = tsgoExecutable();
-  if (tsgo !== undefined && wanted === "tsgo") return (config, cwd) => checkWithTsgo(tsgo, config, cwd);
   if (tsgo !== undefined) {
-    return async (config, cwd) => {
-      const diagnostics = await checkWithTsgo(tsgo, config, cwd);
+    return async (config, cwd, own) => {
+      // tsgo has no API to ask for types: TypeScript's looks for dropped IO values, in a child of its own, while tsgo runs.
+      const [diagnostics, dropped] = await Promise.all([checkWithTsgo(tsgo, config, cwd), runCheckWorker("dropped-io", config, own)]);
       // TypeScript 7 dropped options older configs still use (baseUrl, moduleResolution node, target ES5):
       // such a config is TypeScript 5's to check, not an error of the user's.
-      return diagnostics.some(isOptionError) ? checkWithTypeScriptApi(config) : diagnostics;
+      if (wanted !== "tsgo" && diagnostics.some(isOptionError)) return runCheckWorker("check", config, own);
+      return [...diagnostics, ...dropped];
     };
   }
   if (wanted === "tsgo") throw new TsexecError(`TSEXEC_CHECKER=tsgo, but @typescript/native-preview is not installed for ${process.platform}-${process.arch}`);
-  return checkWithTypeScriptApi;
+  return (config, _cwd, own) => runCheckWorker("check", config, own);
 }
 
 /** TS5xxx: an error about the compiler options, not about the code. */
@@ -343,16 +356,17 @@ export function parseTscOutput(out: string, cwd: string): Diagnostic[] {
 }
 
 /**
- * TypeScript's own API on the generated config, in a child Node process: a
- * check takes seconds, and in tsexec's own process it would block the event
- * loop (and with it SIGINT and SIGTERM) for all of them. The child prints the
- * diagnostics as JSON; it is registered with the run's children like tsgo.
+ * TypeScript's own API in a child process (check-worker.ts): `check` gives its
+ * errors and the dropped IO values of one program, `dropped-io` (beside tsgo)
+ * only the latter. In tsexec's own process the seconds it takes would block
+ * the event loop, and with it SIGINT and SIGTERM.
  */
-function checkWithTypeScriptApi(config: string): Promise<Diagnostic[]> {
+function runCheckWorker(mode: "check" | "dropped-io", config: string, own: OwnFiles): Promise<Diagnostic[]> {
   const typescript = createRequire(join(packageRoot, "package.json")).resolve("typescript");
+  const worker = join(packageRoot, "dist", "check-worker.mjs");
   return new Promise((resolvePromise, reject) => {
     beforeSpawn();
-    const child = spawn(process.execPath, ["-e", typeScriptChecker, typescript, config], { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn(process.execPath, [worker, mode, typescript, config, JSON.stringify(own)], { stdio: ["ignore", "pipe", "pipe"], detached: true });
     trackChild(child);
     let out = "";
     let err = "";
@@ -371,32 +385,13 @@ function checkWithTypeScriptApi(config: string): Promise<Diagnostic[]> {
   });
 }
 
-/** The child's program: argv[1] is typescript's entry, argv[2] the config; prints Diagnostic[] as JSON. */
-const typeScriptChecker = `
-const ts = require(process.argv[1]);
-const configErrors = [];
-const parsed = ts.getParsedCommandLineOfConfigFile(process.argv[2], {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => configErrors.push(d) });
-const convert = (d) => {
-  const message = ts.flattenDiagnosticMessageText(d.messageText, "\\n");
-  if (d.file === undefined || d.start === undefined) return { line: 0, column: 0, code: d.code, message };
-  const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
-  return { file: d.file.fileName, line: line + 1, column: character + 1, code: d.code, message };
-};
-let all = configErrors;
-if (parsed !== undefined) {
-  const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options, projectReferences: parsed.projectReferences });
-  all = [...parsed.errors, ...ts.getPreEmitDiagnostics(program)].filter((d) => d.category === ts.DiagnosticCategory.Error);
-}
-process.stdout.write(JSON.stringify(all.map(convert)));
-`;
-
 // ---- output ----
 
 /** `file:line:col: error TS2322: message`, then the line with a caret under the column. */
 export function formatDiagnostic(d: Diagnostic): string {
   const message = printable(d.message);
   if (d.file === undefined) return `tsconfig: error TS${d.code}: ${message}\n`;
-  const head = `${displayPath(d.file)}:${d.line}:${d.column}: error TS${d.code}: ${message}\n`;
+  const head = `${displayPath(d.file)}:${d.line}:${d.column}: error ${d.rule ?? `TS${d.code}`}: ${message}\n`;
   let source: string;
   try {
     source = readFileSync(d.file, "utf8").split("\n")[d.line - 1] ?? "";
