@@ -23,6 +23,8 @@
  * in a temporary directory, made read-only and renamed into place.
  */
 import { createHash } from "node:crypto";
+// The module itself, for realpathSync.native (the build forwards named imports, which carry no properties).
+import nodeFs from "node:fs";
 import {
   chmodSync,
   copyFileSync,
@@ -36,6 +38,7 @@ import {
   renameSync,
   statSync,
   symlinkSync,
+  unlinkSync,
 } from "node:fs";
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import type { PrimitiveContext } from "../monad/io.js";
@@ -118,6 +121,7 @@ function buildView(view: string, mirrorRoot: string, inside: string, tree: strin
     const src = join(temp, "src");
     mkdirSync(src);
     mirror(mirrorRoot, src, how, { entries: 0, bytes: 0 }, mirrorRoot);
+    dropLinksOut(src, nodeFs.realpathSync.native(src));
     if (tree !== undefined) {
       const modules = join(src, inside, "node_modules");
       removeTree(modules); // a committed node_modules is not the lock's tree
@@ -172,6 +176,29 @@ function mirror(from: string, to: string, how: "link" | "copy", budget: { entrie
   }
 }
 
+/**
+ * Removes every symbolic link of the mirror that, followed for real, leads out
+ * of it or nowhere: a lexical check per link is not enough, since links chain
+ * (`up -> .` and `sub/z -> ../up/..` each look inside, and together lead to
+ * the mirror's parent).
+ */
+function dropLinksOut(dir: string, top: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) dropLinksOut(path, top);
+    else if (entry.isSymbolicLink()) {
+      let real: string | undefined;
+      try {
+        // The kernel's answer: Node's JavaScript realpath normalizes `..` after a link lexically, and would call `sub/z` inside.
+        real = nodeFs.realpathSync.native(path);
+      } catch {
+        real = undefined;
+      }
+      if (real === undefined || (real !== top && !real.startsWith(top + sep))) unlinkSync(path);
+    }
+  }
+}
+
 function tooBig(dir: string): TsexecError {
   return new TsexecError(`${printable(dir)} holds more than ${maxEntries} files or ${maxBytes / 1024 / 1024} MiB: too big to lay out for running; install it (npm ci) and run it there`);
 }
@@ -206,6 +233,10 @@ function contentHash(dir: string): string {
 
 /** `<cache>/apps/bin/<hash of file>/<name>` → file: what process.argv[1] is, as npm's `.bin/<name>` link would be. */
 function binLink(name: string, file: string, cacheDir: string): string {
+  // The name comes from an untrusted package.json: a plain file name only, never a path.
+  if (name === "" || name === "." || name === ".." || /[/\\\0-\x1f\x7f]/.test(name)) {
+    throw new TsexecError(`the bin '${printable(name)}' is not a file name: a bin's name may not hold '/', '\\' or control characters`);
+  }
   const dir = join(cacheDir, "apps", "bin", createHash("sha256").update(`${file}\0${name}`).digest("hex").slice(0, 24));
   const link = join(dir, name);
   if (lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink()) return link;

@@ -154,6 +154,33 @@ describe("plain Node programs as apps", () => {
     expect(statSync(join(dir, "lib", "x.js")).mode & 0o200).not.toBe(0);
   });
 
+  it("a crafted repository: links out of the package (also chained ones) are not in the view; a bin name that is a path is refused", async () => {
+    const files = {
+      "package.json": JSON.stringify({ name: "crafted", version: "1.0.0", bin: { peek: "bin/peek.js" }, dependencies: { "left-pad": "^1.3.0" } }),
+      "package-lock.json": lockFor({ "left-pad": "^1.3.0" }, { "node_modules/left-pad": { name: "left-pad", version: "1.3.0" } }),
+      "bin/peek.js": exe(
+        "#!/usr/bin/env node\nconst fs = require('fs'), path = require('path');\nconst at = (p) => { try { return fs.realpathSync(path.join(__dirname, '..', p)); } catch { return 'absent'; } };\n" +
+          "console.log(['etc', 'up', 'sub/z', 'inner'].map((p) => p + '=' + at(p)).join(' '));\n",
+      ),
+      etc: { symlink: "/etc" },
+      up: { symlink: "." },
+      "sub/z": { symlink: "../up/.." },
+      inner: { symlink: "bin" },
+    };
+    const repo = WorkRepo.create();
+    const commit = repo.commit("crafted", files as never);
+    const cacheDir = tempDir("cache-");
+    const out = await runTsexec([`git+file://${repo.dir}?rev=${commit}#peek`], { env: npmEnv(registry.url), cacheDir });
+    expect(out.stderr).toBe("");
+    const view = realpathSync(join(cacheDir, "apps", "views", readdirSync(join(cacheDir, "apps", "views")).find((n) => !n.startsWith("."))!, "src"));
+    expect(out.stdout).toBe(`etc=absent up=${view} sub/z=absent inner=${view}/bin\n`);
+    const named = repoWith({ "package.json": JSON.stringify({ name: "named", version: "1.0.0", bin: { "../../evil": "x.js" } }), "x.js": exe("#!/usr/bin/env node\nconsole.log('ran');\n") });
+    const refused = await runTsexec([ref(named)], { cacheDir });
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe("");
+    expect(refused.stderr).toMatch(/^error: the bin '..\/..\/evil' is not a file name[^\n]*\n$/);
+  });
+
   it("a bin that needs a build step: one error line naming the file and the build script", async () => {
     const r = repoWith(needsBuild);
     const out = await runTsexec([ref(r, "built")]);
