@@ -152,6 +152,10 @@ describe("plain Node programs as apps", () => {
     expect(out.stdout).toBe("...Q true esm undefined\n");
     expect(existsSync(join(dir, "node_modules"))).toBe(false);
     expect(statSync(join(dir, "lib", "x.js")).mode & 0o200).not.toBe(0);
+    // An installed clone (a node_modules of its own) runs where it is, with its own node_modules, as node would.
+    writeTree({ "node_modules/left-pad/package.json": JSON.stringify({ name: "left-pad", version: "9.9.9" }), "node_modules/left-pad/index.js": "module.exports = (s) => 'local:' + s;\n" }, dir);
+    const installed = await runTsexec([`${dir}#esm`, "q"], { env: npmEnv(registry.url), cacheDir });
+    expect(installed.stdout).toBe("local:Q true esm undefined\n");
   });
 
   it("a crafted repository: links out of the package (also chained ones) are not in the view; a bin name that is a path is refused", async () => {
