@@ -129,6 +129,17 @@ describe("plain Node programs as apps", () => {
     expect(registry.requests).toEqual([]);
   });
 
+  it("a registry name reaches a plain program too (name/<commit>#app)", async () => {
+    const r = repoWith({ ...commonJsCli, "package-lock.json": padLock() });
+    const env = { ...npmEnv(registry.url), XDG_CONFIG_HOME: tempDir("config-") };
+    const cwd = tempDir("cwd-");
+    expect((await runTsexec(["registry", "add", "padtool", r.url], { env, cwd })).code).toBe(0);
+    const out = await runTsexec([`padtool/${r.commit}#pad`, "z"], { env, cwd });
+    expect(out.stderr).toBe("");
+    expect(JSON.parse(out.stdout)).toMatchObject({ name: "pad", args: ["z"], out: ["....z"], main: true });
+    expect(out.code).toBe(1);
+  });
+
   it("an extensionless CommonJS bin, run as the package's single bin without a fragment", async () => {
     const r = repoWith(extensionless());
     const out = await runTsexec([ref(r), "x", "y"], { env: npmEnv(registry.url) });
