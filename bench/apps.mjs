@@ -7,6 +7,8 @@
 //   cold: tsexec's first run into an empty cache (npm's cache warm)
 //         vs git clone + npm ci --omit=dev + the first node <bin>            target <= 0.7x
 //
+//   npm:  tsexec npm:semver@7.6.3 warm vs npx semver@7.6.3 warm (for information)
+//
 // npx git+file://…#<commit>, pnpm dlx and bunx are not measured here (see the README's table).
 // Uses the registry in the user's npm config (the real one by default), as bench/npm.mjs does.
 // Run alone: node bench/apps.mjs [--quick] (after npm run build).
@@ -103,7 +105,20 @@ export async function run(report) {
       ["cold tsexec <ref>#app / git clone + npm ci --omit=dev + node", out.target("cold app vs clone + npm ci + node", pairedRatio(coldSamples, "tsexec", "npm"), { op: "<=", value: 0.7 })],
       ["warm difference (ms)", `${(median(warmSamples.tsexec) - median(warmSamples.node)).toFixed(1)}`],
     ]);
-    if (caCerts) out.note("NODE_EXTRA_CA_CERTS is set here: the measured commands ran without it.");
+
+    // npm:NAME: a small published CLI (semver's bin) from the registry, against npx (pnpm dlx and bunx are not installed here).
+    const npxEnv = { npm_config_cache: npmCache, npm_config_yes: "true" };
+    const pkgCache = fresh("tsexec-bench-apps-npm-cache-");
+    const published = [
+      { name: "tsexec", label: "tsexec npm:semver@7.6.3 1.2.3 (warm)", command: node, args: [launcher, "npm:semver@7.6.3", "1.2.3"], env: { ...strippedEnv, npm_config_cache: npmCache, TSEXEC_CACHE_DIR: pkgCache } },
+      { name: "npx", label: "npx semver@7.6.3 1.2.3 (warm)", command: npm === "npm" ? "npx" : "npx.cmd", args: ["semver@7.6.3", "1.2.3"], env: npxEnv },
+    ];
+    const publishedSamples = interleave(published, { rounds: quick ? 6 : 15, warmup: 2 });
+    out.table("npm:NAME, whole processes (npm's own config and registry)", ["case", "median", "p10", "p90"], published.map((v) => [v.label, ...spreadCells(publishedSamples[v.name])]));
+    out.table("npm:NAME ratio (median of per-round ratios)", ["ratio", "measured"], [
+      ["warm tsexec npm:semver@7.6.3 / npx semver@7.6.3 (for information; the issue's peer is pnpm dlx)", `${pairedRatio(publishedSamples, "tsexec", "npx").toFixed(2)}x`],
+    ]);
+    if (caCerts) out.note("NODE_EXTRA_CA_CERTS is set here: the measured tsexec commands ran without it (npx keeps it: it may need it for the registry).");
   } finally {
     removeAll(temporaries);
   }
