@@ -43,7 +43,7 @@ import {
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import type { PrimitiveContext } from "../monad/io.js";
 import { TsexecError } from "../base/errors.js";
-import { makeDirectory, makeReadOnly, removeTree, uniqueSuffix } from "../base/files.js";
+import { makeDirectory, makeReadOnly, removeLeftoversOfDeadProcesses, removeTree, uniqueSuffix } from "../base/files.js";
 import { printable } from "../base/printable.js";
 import type { AppEntry } from "./apps.js";
 
@@ -115,6 +115,8 @@ function needsDependencies(root: string): boolean {
 function buildView(view: string, mirrorRoot: string, inside: string, tree: string | undefined, how: "link" | "copy"): void {
   const views = dirname(view);
   makeDirectory(views);
+  // What a killed build left (only on this, the cold path: a warm run never lists the directory).
+  removeLeftoversOfDeadProcesses(views, [/^\.tmp-(\d+)-/]);
   const temp = join(views, `.tmp-${uniqueSuffix()}`);
   try {
     mkdirSync(temp);
