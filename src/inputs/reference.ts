@@ -20,7 +20,7 @@ import { fetchgitPath, makeRequest } from "../builtins/fetchgit/index.js";
 import { isFullHash, printable } from "../builtins/fetchgit/url.js";
 import { TsexecError } from "../base/errors.js";
 import { directoryEntry } from "../runtime/loader/resolve.js";
-import { appScript } from "./apps.js";
+import { appEntry, type AppEntry } from "./apps.js";
 
 /** How long a resolved branch or tag is trusted before asking the remote again. */
 export const refTtlMs = 60 * 60 * 1000;
@@ -160,12 +160,24 @@ export async function checkoutReference(reference: Reference, ctx: PrimitiveCont
 
 /** The script file a reference names, inside its checkout (symlinks may not lead out of it, nor anything be read out there). */
 export function referenceScript(resolved: ResolvedReference): string {
+  return referenceTarget(resolved).file;
+}
+
+/** The file a reference names and, when a package.json `bin` named it, the app (its name is what a plain program sees as argv[1]). */
+export function referenceTarget(resolved: ResolvedReference): { file: string; app?: AppEntry } {
   const { reference, root, commit } = resolved;
   const where = `${reference.url} at ${commit}`;
   const checkout = realpathSync(resolved.checkout);
   // A name (`#deploy`) or no fragment: the package.json `bin` may say which script (apps.ts).
-  const app = appScript(root, checkout, reference.path, `reference '${printable(reference.typed)}' (${where})`);
-  if (app !== undefined) return app;
+  const app = appEntry(root, checkout, reference.path, `reference '${printable(reference.typed)}' (${where})`);
+  if (app !== undefined) return { file: app.file, app };
+  return { file: pathTarget(resolved) };
+}
+
+function pathTarget(resolved: ResolvedReference): string {
+  const { reference, root, commit } = resolved;
+  const where = `${reference.url} at ${commit}`;
+  const checkout = realpathSync(resolved.checkout);
   let target = reference.path === undefined ? root : realInside(checkout, root, reference.path, reference, "path", commit);
   if (statSync(target).isDirectory()) {
     const entry = directoryEntry(target);

@@ -113,7 +113,7 @@ describe("tsexec show", () => {
       [
         `${ref} at commit ${withInputs.commits[0]}:`,
         "  apps:",
-        "    build → build.ts  Builds it.",
+        "    build → build.ts  (tsexec script)  Builds it.",
         "  scripts:",
         "    lint.ts  Lints it.",
         "  inputs:",

@@ -38,7 +38,7 @@ describe("tsexec registry", () => {
     expect(byCommit.stderr).toBe("");
     const show = await tsexec(["show", "tools"], { cwd });
     expect(show.stdout.split("\n")[0]).toBe(`tools (registry: ${entry}) at commit ${r.tools.commits[0]}:`);
-    expect(show.stdout).toContain("    deploy → deploy.ts        Deploys things.\n");
+    expect(show.stdout).toContain("    deploy → deploy.ts        (tsexec script)  Deploys things.\n");
 
     const pinned = await tsexec(["registry", "pin", "tools"]);
     const pinnedRef = `git+${r.tools.url}?rev=${r.tools.commits[0]}`;

@@ -61,8 +61,8 @@ describe("tsexec show <local directory>", () => {
     expect(body(local.stdout)).toBe(
       [
         "  apps:",
-        "    deploy → bin/deploy.ts  Deploys a release.",
-        "    lint → lint.ts          Lints the tree.",
+        "    deploy → bin/deploy.ts  (tsexec script)  Deploys a release.",
+        "    lint → lint.ts          (tsexec script)  Lints the tree.",
         "  scripts:",
         "    evil\\x1b[31mname\\x07.ts  bell \\x07 and \\x1b]0;title\\x07 in a comment",
         "    new\\nline.ts             a name with a line break",

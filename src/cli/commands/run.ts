@@ -3,7 +3,7 @@
  * reference), import it, call its default export with `{ args, lib }`, run
  * the IO value it returns to the end.
  */
-import { dirname, join } from "node:path";
+import { dirname } from "node:path";
 import { isIO, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
 import { TsexecError } from "../../base/errors.js";
@@ -12,15 +12,18 @@ import { anythingLeft, childrenStarted, killGrace, setKillGrace, stopEverything 
 import { onInterrupt, signalExitCodes, stopSignal, type StopSignal } from "../../base/shutdown.js";
 import { makeLib } from "../lib.js";
 import { defaultExport, importScript, locateScript } from "../../runtime/loader/index.js";
-import { appScript } from "../../inputs/apps.js";
+import type { LocatedApp } from "./run-app.js";
 import type { Input } from "../../runtime/loader/inputs-declaration.js";
 import { recallInputs } from "../../inputs/memo.js";
-import { classifyTarget, unknownTargetError } from "./target.js";
+import { classifyTarget } from "./target.js";
 
 const noInputs: Readonly<Record<string, Input>> = Object.freeze({});
 
 export async function runScript(script: string, scriptArgs: readonly string[], ctx: PrimitiveContext): Promise<void> {
-  const file = await locateAny(script, ctx);
+  const target = await locateTarget(script, ctx);
+  // A bin that is a plain Node program runs as node would run it (issue 18); tsexec scripts as before.
+  if (target.app !== undefined && (await (await import("./run-app.js")).runIfProgram(target.app, target.file, scriptArgs, ctx))) return;
+  const file = target.file;
   // --check: type errors stop the run before any of the script's code runs.
   if (ctx.options.check === true) await (await import("./check.js")).checkBeforeRun(file, ctx.cacheDir);
   const { namespace, inputs: declaration } = await importScript(file, ctx.cacheDir);
@@ -121,33 +124,15 @@ async function stopLeftovers(afterSignal: boolean): Promise<void> {
  * `.#deploy`), or a registry name (`tools#deploy`).
  */
 export async function locateAny(script: string, ctx: PrimitiveContext): Promise<string> {
-  const target = await classifyTarget(script, ctx, "running");
-  switch (target.kind) {
-    case "reference":
-      return (await import("../../inputs/reference.js")).resolveReferenceScript(script, ctx);
-    case "script":
-    case "missing":
-      // A plain script path (`hello.ts`) costs what it always did: one stat in locateScript.
-      return locateScript(target.path);
-    case "local": {
-      const { path: dir, fragment } = target;
-      if (target.is === "file") return locateScript(dir);
-      if (fragment === undefined) return appScript(dir, dir, undefined, `'${dir}'`) ?? locateScript(dir);
-      return appScript(dir, dir, fragment, `'${dir}'`) ?? locateScript(join(dir, fragment));
-    }
-    case "registry":
-      return runRegistryReference(script, ctx);
-  }
+  return (await locateTarget(script, ctx)).file;
 }
 
-/** `tools#deploy`, `tools/v3#deploy`: a registry name expanded to its reference. */
-async function runRegistryReference(script: string, ctx: PrimitiveContext): Promise<string> {
-  const { lookupRegistry } = await import("../../inputs/registry.js");
-  const found = lookupRegistry(script);
-  if (found === undefined) throw await unknownTargetError(script, "script");
-  const { checkoutReference, parseReference, referenceScript } = await import("../../inputs/reference.js");
-  const reference = { ...parseReference(found.expanded), typed: script, registry: found.expanded };
-  return referenceScript(await checkoutReference(reference, ctx));
+/** The file a target names and, when a `bin` named it, the app; anything but a plain script path is run-app.ts's (kept out of the warm start). */
+async function locateTarget(script: string, ctx: PrimitiveContext): Promise<{ file: string; app?: LocatedApp }> {
+  const target = await classifyTarget(script, ctx, "running");
+  // A plain script path (`hello.ts`) costs what it always did: one stat in locateScript.
+  if (target.kind === "script" || target.kind === "missing") return { file: locateScript(target.path) };
+  return (await import("./run-app.js")).locateApp(script, target, ctx);
 }
 
 /**

@@ -36,7 +36,8 @@ export function flakeListing(root: string, checkout: string, scripts: readonly L
     const width = Math.max(...apps.map((a) => `${a.name} → ${a.script ?? "?"}`.length));
     for (const app of apps) {
       const head = `${printable(app.name)} → ${printable(app.script ?? "?")}`;
-      const tail = app.script === undefined ? `(broken: ${printable(app.problem ?? "")})` : printable(byPath.get(app.script)?.summary ?? "");
+      const summary = app.script === undefined ? "" : printable(byPath.get(app.script)?.summary ?? "");
+      const tail = app.script === undefined ? `(broken: ${printable(app.problem ?? "")})` : `(${app.kind})${summary ? `  ${summary}` : ""}`;
       lines.push(`${indent}${head.padEnd(width)}${tail ? `  ${tail}` : ""}`.trimEnd());
     }
     if (others.length > 0) lines.push("  scripts:");
@@ -47,6 +48,11 @@ export function flakeListing(root: string, checkout: string, scripts: readonly L
   const inputs = inputLines(root, checkout, scripts);
   if (inputs.length > 0) lines.push("  inputs:", ...inputs);
   return lines;
+}
+
+/** Whether `root`'s package.json (readable as show may read it) names any bin. */
+export function hasApps(root: string, checkout: string, what: string): boolean {
+  return whyNotReadable(root, checkout, "package.json") === undefined && listApps(root, checkout, what).length > 0;
 }
 
 /** The script (relative to `root`) the app `name` runs, if `bin` names it and it is sound. */

@@ -21,9 +21,9 @@ import { TsexecError } from "../../base/errors.js";
 import { packageRoot } from "../../base/package.js";
 import { printable } from "../../base/printable.js";
 import { checkoutReference, parseReference, type Reference, type ResolvedReference } from "../../inputs/reference.js";
-import { isAppName } from "../../inputs/apps.js";
+import { isAppName, listApps } from "../../inputs/apps.js";
 import { lookupRegistry } from "../../inputs/registry.js";
-import { appPath, flakeListing } from "./show-apps.js";
+import { appPath, flakeListing, hasApps } from "./show-apps.js";
 import { classifyTarget, unknownTargetError } from "./target.js";
 import { UsageError } from "../options.js";
 import type { CommandRun } from "./command.js";
@@ -83,6 +83,8 @@ export async function showTarget(typed: string, ctx: PrimitiveContext, write: Wr
   switch (target.kind) {
     case "reference":
       return showReference(parseReference(typed), ctx, write);
+    case "npm":
+      return showPublishedPackage(typed, ctx, write);
     case "registry": {
       const found = lookupRegistry(typed);
       if (found === undefined) throw await unknownTargetError(typed);
@@ -107,6 +109,19 @@ async function showReference(reference: Reference, ctx: PrimitiveContext, write:
   const via = reference.registry === undefined ? "" : ` (registry: ${printable(reference.registry)})`;
   const where = reference.path === undefined ? "" : ` at '${printable(reference.path)}'`;
   write([`${printable(typed)}${via} at commit ${resolved.commit}:`, ...(lines ?? [`  (no scripts${where}: ${noScriptsWhy})`])].join("\n") + "\n");
+}
+
+/** `tsexec show npm:name@version`: the package's bins (installed in the store, never run). */
+async function showPublishedPackage(typed: string, ctx: PrimitiveContext, write: Write): Promise<void> {
+  const { locatePublishedPackage } = await import("../../inputs/npm-app.js");
+  const { packageDir, key } = await locatePublishedPackage(typed, ctx);
+  const apps = listApps(packageDir, packageDir, `npm:${printable(key)}`);
+  const width = Math.max(0, ...apps.map((a) => `${a.name} → ${a.script ?? "?"}`.length));
+  const lines = apps.map((app) => {
+    const head = `${printable(app.name)} → ${printable(app.script ?? "?")}`;
+    return `    ${head.padEnd(width)}  ${app.script === undefined ? `(broken: ${printable(app.problem ?? "")})` : `(${app.kind})`}`;
+  });
+  write([`npm:${printable(key)}:`, ...(lines.length > 0 ? ["  apps:", ...lines] : ["  (no bin: the package offers no command)"])].join("\n") + "\n");
 }
 
 const noScriptsWhy = "no module default-exports a function of { args, lib }";
@@ -192,7 +207,8 @@ function narrowTo(root: string, boundary: string, fragment: string | undefined):
 /** The listing's lines (apps, scripts, inputs: show-apps.ts, which escapes what it prints), or undefined when there are no scripts. */
 async function listing(root: string, boundary: string, narrowed: string | undefined, what: string): Promise<string[] | undefined> {
   const scripts = await listScripts(root, narrowed);
-  if (scripts.length === 0) return undefined;
+  // A package whose bins are plain programs has apps and no scripts: the apps are still listed.
+  if (scripts.length === 0 && (narrowed !== undefined || !hasApps(root, boundary, what))) return undefined;
   const listed = scripts.map((s) => ({ ...s, summary: s.note !== undefined ? `(${s.note})` : s.summary }));
   return flakeListing(root, boundary, listed, what, narrowed === undefined);
 }

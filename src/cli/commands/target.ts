@@ -22,6 +22,8 @@ import { mayBeRegistryReference, splitRegistryReference } from "../../inputs/reg
 
 export type Target =
   | { readonly kind: "reference" }
+  /** `npm:name[@range][#bin]` that is not an existing file: a published package's bin (npx's job). */
+  | { readonly kind: "npm" }
   | { readonly kind: "registry" }
   /** A path named by its extension (rule 2): existence not checked, one stat fewer for `tsexec hello.ts`. */
   | { readonly kind: "script"; readonly path: string }
@@ -39,7 +41,7 @@ export function looksLikeReference(arg: string): boolean {
  * warning line. The registry itself is read only for a name spelled like one of its entries.
  */
 export async function classifyTarget(typed: string, ctx: PrimitiveContext, doing: "running" | "listing"): Promise<Target> {
-  if (looksLikeReference(typed)) return { kind: "reference" };
+  if (looksLikeReference(typed)) return typed.startsWith("npm:") ? { kind: "npm" } : { kind: "reference" };
   if (/\.[A-Za-z0-9]+$/.test(typed) && !typed.includes("#")) return { kind: "script", path: typed };
   const is = pathKind(typed);
   if (is !== undefined) {

@@ -11,10 +11,12 @@
  * Installed trees live in the store (store.ts); the transpiled script imports
  * files there by absolute URL, so a warm run reaches none of this.
  */
+import { createHash } from "node:crypto";
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../../base/errors.js";
+import { makeDirectory, writeFileAtomic } from "../../base/files.js";
 import { lockPath, lockVersion, readLock, updateLock, type LockFile, type NpmLockPackage } from "../../base/lockfile.js";
 import { defaultRegistry, loadNpmConfig, type NpmConfig } from "./config.js";
 import { closeConnections } from "./fetch.js";
@@ -328,4 +330,78 @@ async function installUnlocked(projectDir: string, manifest: string, ctx: Primit
     closeConnections();
   }
   return install(planFromLock(manifest, Object.values(topLevel), packages, allowScripts(ctx, projectDir), topLevel), config, ctx);
+}
+
+// ---- apps: a package's own tree, and published packages run by name ----
+
+/**
+ * The installed tree of the project in `projectDir` (its lock's tree, or its
+ * ranges after a warning), for running the project's bins as programs;
+ * undefined when it declares no dependencies and has no lock.
+ */
+export async function installProjectTree(projectDir: string, ctx: PrimitiveContext): Promise<string | undefined> {
+  const lockFile = [join(projectDir, "npm-shrinkwrap.json"), join(projectDir, "package-lock.json")].find(isFile);
+  const manifest = join(projectDir, "package.json");
+  if (lockFile === undefined && !declaresDependencies(manifest)) return undefined;
+  return lockFile !== undefined ? installLocked(projectDir, lockFile, ctx) : installUnlocked(projectDir, manifest, ctx);
+}
+
+/** How long a range's resolution (`npm:x@^1`, `npm:x`) is trusted before the registry is asked again; an exact version's, for ever. */
+const rangeTtlMs = 60 * 60 * 1000;
+
+interface ResolvedPackage {
+  readonly key: string;
+  readonly packages: Record<string, NpmLockPackage>;
+  readonly resolvedAt: number;
+}
+
+/**
+ * The installed directory of a published package (`tsexec npm:name@range`):
+ * the range resolved against the registry (or taken from the store's memo of
+ * an earlier resolution: an exact version's for ever, a range's for an hour,
+ * any under --offline), its tree installed and verified like a lock's.
+ */
+export async function installPublishedPackage(name: string, range: string | undefined, ctx: PrimitiveContext): Promise<{ packageDir: string; key: string }> {
+  const what = `npm:${name}${range === undefined ? "" : `@${range}`}`;
+  checkPackageName(name, what);
+  const exact = range !== undefined && /^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(range);
+  if (!exact && ctx.options["pinned-only"] === true) {
+    throw new TsexecError(`refusing ${printable(what)} (--pinned-only or TSEXEC_PINNED_ONLY): name an exact version, as in npm:${name}@1.2.3`);
+  }
+  const config = loadNpmConfig(undefined);
+  const memoFile = join(ctx.cacheDir, "npm", "resolved", `${createHash("sha256").update(`${config.registryFor(name)}\0${name}\0${range ?? ""}`).digest("hex").slice(0, 32)}.json`);
+  const offline = ctx.options.offline === true;
+  let resolved = readResolved(memoFile);
+  const fresh = resolved !== undefined && (exact || offline || (ctx.options.refresh !== true && Date.now() - resolved.resolvedAt < rangeTtlMs));
+  if (!fresh) {
+    const packages: Record<string, NpmLockPackage> = {};
+    const resolver = new RegistryResolver(config, packages, offline);
+    try {
+      const key = await resolver.resolve(name, range, what);
+      resolved = { key, packages, resolvedAt: Date.now() };
+    } catch (error) {
+      if (!(offline && resolved === undefined && error instanceof TsexecError)) throw error;
+      throw new TsexecError(`${printable(what)} was never run, and ${error.message}`);
+    } finally {
+      closeConnections();
+    }
+    makeDirectory(dirname(memoFile));
+    writeFileAtomic(memoFile, `${JSON.stringify(resolved)}\n`);
+  }
+  const { key, packages } = resolved!;
+  const plan = planFromLock(what, [key], packages, allowScripts(ctx));
+  const tree = await install(plan, config, ctx);
+  return { packageDir: join(tree, virtualPath(key, splitAlias(key).name)), key };
+}
+
+/** A memo of an earlier resolution, or undefined when there is none or it is not what tsexec wrote (it is then resolved again). */
+function readResolved(file: string): ResolvedPackage | undefined {
+  try {
+    if (statSync(file).size > 16 * 1024 * 1024) return undefined;
+    const value = JSON.parse(readFileSync(file, "utf8")) as ResolvedPackage;
+    const ok = typeof value?.key === "string" && typeof value.resolvedAt === "number" && typeof value.packages === "object" && value.packages !== null;
+    return ok && Object.values(value.packages).every((p) => typeof p?.integrity === "string" && typeof p.dependencies === "object" && p.dependencies !== null) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
