@@ -5,10 +5,12 @@
  * entry), written canonically (sorted keys, two spaces, final newline) and
  * atomically, only when its content changed, and under a lock (updateLock).
  *
- * Base helper: imports only errors, files, file-lock and lock-path.
+ * Base helper: imports only errors, files, file-lock, lock-path, bounded-read and printable.
  */
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
+import { readBounded } from "./bounded-read.js";
 import { TsexecError } from "./errors.js";
+import { printable } from "./printable.js";
 import { acquireLockSync, type Release } from "./file-lock.js";
 import { removeLeftoversOfDeadProcesses, writeFileAtomic } from "./files.js";
 import { lockPath } from "./lock-path.js";
@@ -62,13 +64,11 @@ export function readLock(dir: string): LockFile | undefined {
 
 function readLockText(dir: string): string | undefined {
   const file = lockPath(dir);
-  try {
-    return readFileSync(file, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw new TsexecError(`cannot read ${file} (${code}): make it readable, or remove it to lock again`);
-  }
+  // The directory may be a clone or a checkout: the lock may be a FIFO, a link to /dev/zero, huge.
+  const read = readBounded(file);
+  if (read.kind === "text") return read.text;
+  if (read.kind === "absent") return undefined;
+  throw new TsexecError(`cannot read ${printable(file)}: it is ${read.why}: replace it with a regular file, or remove it to lock again`);
 }
 
 /** Parses and validates the text of a lock file (`file` names it in errors). */

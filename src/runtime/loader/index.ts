@@ -15,6 +15,7 @@ import { discardEntry, lookupManifest, manifestFile, writeManifest, type Manifes
 import type { InputsDeclaration } from "./inputs-declaration.js";
 import { directoryEntry } from "./directory-entry.js";
 import { mapStacksOf, mapStacksOfCommonJS } from "./source-maps.js";
+import { readSourceText } from "../../base/bounded-read.js";
 
 const javaScriptExtensions = new Set([".js", ".mjs", ".cjs"]);
 
@@ -67,7 +68,7 @@ export async function importScript(
         const namespace = await importJavaScript(file);
         if (!("inputs" in namespace)) return { namespace, inputs: undefined };
         const { readInputsDeclaration } = await import("./inputs-declaration.js");
-        return { namespace, inputs: readInputsDeclaration(file, readFileSync(file, "utf8")) };
+        return { namespace, inputs: readInputsDeclaration(file, readSourceText(file)) };
       } catch (error) {
         if (commonJS || !isMissingPackage(error)) throw error;
       }
@@ -126,7 +127,7 @@ async function cacheFault(error: unknown, manifest: Manifest): Promise<{ file: s
 /** A JavaScript module whose source names `npm:` specifiers (a cheap scan; a warm run then finds its manifest). */
 function needsPackageResolution(file: string): boolean {
   try {
-    return /["']npm:/.test(readFileSync(file, "utf8"));
+    return /["']npm:/.test(readSourceText(file));
   } catch {
     return false;
   }
@@ -148,7 +149,7 @@ async function importJavaScript(file: string): Promise<Record<string, unknown>> 
     // (transpile refuses source nested too deep to parse, which V8 reports as a stack overflow.)
     if (error instanceof SyntaxError || (error instanceof RangeError && /call stack/.test(error.message))) {
       const { transpile } = await import("./transpile.js");
-      transpile(file, readFileSync(file, "utf8"));
+      transpile(file, readSourceText(file));
     }
     throw error;
   }

@@ -9,13 +9,14 @@
  * installed into the package store (src/runtime/npm, loaded only then)
  * and resolve to files there; fp-ts and tsexec fall back to tsexec's own copy.
  */
-import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { createRequire, isBuiltin } from "node:module";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { ambientContext } from "../../base/context.js";
 import { TsexecError } from "../../base/errors.js";
 import { packageRoot } from "../../base/package.js";
 import { isFile } from "./directory-entry.js";
+import { readSourceText } from "../../base/bounded-read.js";
 
 export { directoryEntry } from "./directory-entry.js";
 
@@ -63,7 +64,7 @@ function classify(path: string, specifier: string, importer: string): Resolution
 function importSite(specifier: string, importer: string): string {
   let source: string;
   try {
-    source = readFileSync(importer, "utf8");
+    source = readSourceText(importer);
   } catch {
     return importer;
   }
@@ -181,7 +182,7 @@ export async function resolveImport(specifier: string, importer: string, depends
 
 function resolvePackage(pkgDir: string, subpath: string, specifier: string, importer: string): string {
   const manifest = join(pkgDir, "package.json");
-  const pkg = isFile(manifest) ? (JSON.parse(readFileSync(manifest, "utf8")) as Record<string, unknown>) : {};
+  const pkg = isFile(manifest) ? (JSON.parse(readSourceText(manifest)) as Record<string, unknown>) : {};
   let target: string | undefined;
   if (pkg.exports !== undefined && pkg.exports !== null) {
     target = exportsTarget(pkg.exports, subpath);
@@ -210,7 +211,7 @@ function legacyFile(base: string): string | undefined {
   if (file !== undefined) return file;
   const manifest = join(base, "package.json");
   if (isFile(manifest)) {
-    const main = (JSON.parse(readFileSync(manifest, "utf8")) as { main?: unknown }).main;
+    const main = (JSON.parse(readSourceText(manifest)) as { main?: unknown }).main;
     if (typeof main === "string") {
       const entry = [join(base, main), join(base, `${main}.js`), join(base, main, "index.js")].find(isFile);
       if (entry !== undefined) return entry;

@@ -11,9 +11,10 @@
  * Installed trees live in the store (store.ts); the transpiled script imports
  * files there by absolute URL, so a warm run reaches none of this.
  */
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
+import { readBoundedText } from "../../base/bounded-read.js";
 import { TsexecError } from "../../base/errors.js";
 import { lockPath, lockVersion, readLock, updateLock, type LockFile, type NpmLockPackage } from "../../base/lockfile.js";
 import { defaultRegistry, loadNpmConfig, type NpmConfig } from "./config.js";
@@ -146,9 +147,9 @@ const isInside = (path: string, dir: string) => path === dir || path.startsWith(
 function specifiersIn(file: string): NpmSpecifier[] {
   let source: string;
   try {
-    source = readFileSync(file, "utf8");
+    source = readBoundedText(file, { boundary: "/" }) ?? "";
   } catch {
-    return [];
+    return []; // the loader's own read of it says what is wrong
   }
   const found = new Map<string, NpmSpecifier>();
   for (const m of source.matchAll(/["']npm:([^"'\s]+)["']/g)) {
@@ -278,7 +279,7 @@ export async function locateProjectPackage(name: string, importer: string, ctx: 
 
 function declaresDependencies(manifest: string): boolean {
   try {
-    const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { dependencies?: object; optionalDependencies?: object };
+    const pkg = JSON.parse(readBoundedText(manifest) ?? "") as { dependencies?: object; optionalDependencies?: object };
     return Object.keys(pkg.dependencies ?? {}).length + Object.keys(pkg.optionalDependencies ?? {}).length > 0;
   } catch {
     return true; // unreadable: installUnlocked says what is wrong with it
@@ -299,10 +300,11 @@ async function installUnlocked(projectDir: string, manifest: string, ctx: Primit
     throw new TsexecError(`refusing ${manifest}: its dependencies are not pinned (no package-lock.json beside it) and --pinned-only (TSEXEC_PINNED_ONLY) is set: run npm install --package-lock-only there and commit the lock`);
   }
   let pkg: { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+  const text = readBoundedText(manifest); // a FIFO or /dev/zero named package.json: one error naming it
   try {
-    pkg = JSON.parse(readFileSync(manifest, "utf8")) as typeof pkg;
+    pkg = JSON.parse(text ?? "") as typeof pkg;
   } catch {
-    throw new TsexecError(`${manifest} is not valid JSON: fix it`);
+    throw new TsexecError(`${printable(manifest)} is not valid JSON: fix it`);
   }
   if (!warned.has(manifest)) {
     warned.add(manifest);
