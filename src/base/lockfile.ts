@@ -133,7 +133,10 @@ function changedText(dir: string, update: (current: LockFile | undefined) => Loc
   const text = readLockText(dir);
   const next = update(text === undefined ? undefined : parseLock(text, lockPath(dir)));
   const nextText = next === undefined ? undefined : serializeLock(next);
-  return nextText === text ? undefined : nextText;
+  if (nextText === text) return undefined;
+  // Nothing the reader would refuse is ever written: a crafted registry answer stops here, not at the next run.
+  if (nextText !== undefined) parseLock(nextText, lockPath(dir));
+  return nextText;
 }
 
 /** A directory tsexec must not write a lock into: no write bit (a checkout, a read-only tree; root ignores modes). */
@@ -172,7 +175,8 @@ function lineOf(text: string, offset: number): number {
 const fullCommit = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const sriSha256 = /^sha256-[A-Za-z0-9+/]{43}=$/;
 const sriAny = /^(sha1|sha256|sha384|sha512)-[A-Za-z0-9+/]+=*$/;
-const packageKey = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*@[^@\s]+$/i;
+// A version is exactly a semantic version's characters: it names a store directory (no `/`, no `..` alone, no control characters).
+const packageKey = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*@[0-9A-Za-z+-][0-9A-Za-z.+-]*$/i;
 
 /** Checks a parsed lock field by field; errors name the file, the line of the entry and its JSON path. */
 class LockValidator {
