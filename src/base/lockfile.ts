@@ -5,10 +5,12 @@
  * entry), written canonically (sorted keys, two spaces, final newline) and
  * atomically, only when its content changed, and under a lock (updateLock).
  *
- * Base helper: imports only errors, files, file-lock and lock-path.
+ * Base helper: imports only errors, files, file-lock, lock-path, bounded-read and printable.
  */
-import { readFileSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
+import { readBounded } from "./bounded-read.js";
 import { TsexecError } from "./errors.js";
+import { printable } from "./printable.js";
 import { acquireLockSync, type Release } from "./file-lock.js";
 import { removeLeftoversOfDeadProcesses, writeFileAtomic } from "./files.js";
 import { lockPath } from "./lock-path.js";
@@ -62,13 +64,11 @@ export function readLock(dir: string): LockFile | undefined {
 
 function readLockText(dir: string): string | undefined {
   const file = lockPath(dir);
-  try {
-    return readFileSync(file, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw new TsexecError(`cannot read ${file} (${code}): make it readable, or remove it to lock again`);
-  }
+  // The directory may be a clone or a checkout: the lock may be a FIFO, a link to /dev/zero, huge.
+  const read = readBounded(file);
+  if (read.kind === "text") return read.text;
+  if (read.kind === "absent") return undefined;
+  throw new TsexecError(`cannot read ${printable(file)}: it is ${read.why}: replace it with a regular file, or remove it to lock again`);
 }
 
 /** Parses and validates the text of a lock file (`file` names it in errors). */
@@ -133,7 +133,10 @@ function changedText(dir: string, update: (current: LockFile | undefined) => Loc
   const text = readLockText(dir);
   const next = update(text === undefined ? undefined : parseLock(text, lockPath(dir)));
   const nextText = next === undefined ? undefined : serializeLock(next);
-  return nextText === text ? undefined : nextText;
+  if (nextText === text) return undefined;
+  // Nothing the reader would refuse is ever written: a crafted registry answer stops here, not at the next run.
+  if (nextText !== undefined) parseLock(nextText, lockPath(dir));
+  return nextText;
 }
 
 /** A directory tsexec must not write a lock into: no write bit (a checkout, a read-only tree; root ignores modes). */
@@ -172,7 +175,8 @@ function lineOf(text: string, offset: number): number {
 const fullCommit = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 const sriSha256 = /^sha256-[A-Za-z0-9+/]{43}=$/;
 const sriAny = /^(sha1|sha256|sha384|sha512)-[A-Za-z0-9+/]+=*$/;
-const packageKey = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*@[^@\s]+$/i;
+// A version is exactly a semantic version's characters: it names a store directory (no `/`, no `..` alone, no control characters).
+const packageKey = /^(@[a-z0-9][\w.-]*\/)?[a-z0-9][\w.-]*@[0-9A-Za-z+-][0-9A-Za-z.+-]*$/i;
 
 /** Checks a parsed lock field by field; errors name the file, the line of the entry and its JSON path. */
 class LockValidator {

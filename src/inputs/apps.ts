@@ -8,6 +8,7 @@
  */
 import { closeSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, normalize, relative, sep } from "node:path";
+import { readBoundedText } from "../base/bounded-read.js";
 import { TsexecError } from "../base/errors.js";
 import { printable } from "../base/printable.js";
 
@@ -19,12 +20,9 @@ export function isAppName(fragment: string): boolean {
 /** The package.json `bin` of `root` as name → path (undefined without a package.json or a bin). */
 export function readBin(root: string, what: string): Record<string, string> | undefined {
   const file = join(root, "package.json");
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
+  // Bounded: the reference or cloned directory may make package.json a FIFO, /dev/zero, a link out, or huge.
+  const text = readBoundedText(file, { fix: "a package.json must be a regular file in its directory" });
+  if (text === undefined) return undefined;
   let pkg: { name?: unknown; bin?: unknown; directories?: { bin?: unknown } };
   try {
     pkg = JSON.parse(text) as typeof pkg;
@@ -38,7 +36,7 @@ export function readBin(root: string, what: string): Record<string, string> | un
   }
   if (pkg.bin === undefined && typeof pkg.directories?.bin === "string") return binDirectory(root, pkg.directories.bin);
   if (typeof pkg.bin !== "object" || pkg.bin === null || Array.isArray(pkg.bin)) return undefined;
-  const bin: Record<string, string> = {};
+  const bin = Object.create(null) as Record<string, string>; // names are data: no prototype to find `constructor` in
   for (const [name, path] of Object.entries(pkg.bin as Record<string, unknown>)) if (typeof path === "string") bin[name] = path;
   return bin;
 }

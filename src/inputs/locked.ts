@@ -12,13 +12,14 @@
  *   the lock must match the declaration.
  * Inputs are fetched in parallel; the lock is written only when all succeeded.
  */
-import { readFileSync, realpathSync, statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, normalize, sep } from "node:path";
 import type { PrimitiveContext } from "../monad/io.js";
 import { fetchgitPath, makeRequest, type FetchRequest, type FetchResult } from "../builtins/fetchgit/index.js";
 import { readMetadata } from "../builtins/fetchgit/cache.js";
 import { contentHash } from "../builtins/fetchgit/hash.js";
 import { asFileUrl } from "../builtins/fetchgit/url.js";
+import { readSourceText } from "../base/bounded-read.js";
 import { TsexecError } from "../base/errors.js";
 import { isReadOnlyDirectory, lockPath, lockVersion, readLock, updateLock, type InputLockEntry, type LockFile } from "../base/lockfile.js";
 import { readInputsDeclaration, type DeclaredInput, type Input, type InputsDeclaration } from "../runtime/loader/inputs-declaration.js";
@@ -297,13 +298,7 @@ export interface LockOutcome {
 
 /** The static declaration of a script file (parsed; no transpiling, no running). */
 export function declarationOf(file: string): InputsDeclaration {
-  let source: string;
-  try {
-    source = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new TsexecError(`cannot read script ${file} (${(error as NodeJS.ErrnoException).code})`);
-  }
-  return readInputsDeclaration(file, source) ?? {};
+  return readInputsDeclaration(file, readSourceText(file)) ?? {};
 }
 
 /**

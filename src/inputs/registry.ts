@@ -9,9 +9,9 @@
  * replaces the entry's), and inputs declared as `"tools"` or `"tools/v3"`
  * expand through it. Written atomically (temp then rename).
  */
-import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
+import { readBounded } from "../base/bounded-read.js";
 import { TsexecError } from "../base/errors.js";
 import { makeDirectory, writeFileAtomic } from "../base/files.js";
 import { printable } from "../base/printable.js";
@@ -37,14 +37,11 @@ export function registryFile(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The registry (empty when there is no file). A corrupt one is an error naming the file. */
 export function readRegistry(file: string = registryFile()): Registry {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return { version: registryVersion, entries: {} };
-    throw new TsexecError(`cannot read the registry ${file} (${code}): make it readable`);
-  }
+  // A registry of names is a few KiB: a FIFO, a device or a huge file there is refused, not read.
+  const read = readBounded(file, { maxBytes: 4 * 1024 * 1024, boundary: "/" });
+  if (read.kind === "absent") return { version: registryVersion, entries: Object.create(null) as Record<string, string> };
+  if (read.kind === "refused") throw new TsexecError(`cannot read the registry ${printable(file)}: it is ${read.why}: replace it with a regular file, or remove it`);
+  const text = read.text;
   const fix = "fix it, or remove it and add the entries again with tsexec registry add";
   let value: unknown;
   try {
@@ -67,11 +64,12 @@ export function readRegistry(file: string = registryFile()): Registry {
     if (!registryNamePattern.test(name)) throw new TsexecError(`${file}: entry '${printable(name)}' is not a registry name (a letter, then letters, digits, _ or -): ${fix}`);
     if (typeof reference !== "string" || reference === "") throw new TsexecError(`${file}: entry '${name}' must be a reference string: ${fix}`);
   }
-  return { version: registryVersion, entries: entries as Record<string, string> };
+  // No prototype: a name such as `constructor` or `toString` is looked up as the entry it is, never as Object's.
+  return { version: registryVersion, entries: Object.assign(Object.create(null) as Record<string, string>, entries) };
 }
 
 export function writeRegistry(registry: Registry, file: string = registryFile()): void {
-  const sorted: Record<string, string> = {};
+  const sorted = Object.create(null) as Record<string, string>;
   for (const name of Object.keys(registry.entries).sort()) sorted[name] = registry.entries[name]!;
   try {
     makeDirectory(dirname(file));

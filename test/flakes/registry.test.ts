@@ -51,6 +51,25 @@ describe("tsexec registry", () => {
     expect(JSON.parse(readFileSync(file, "utf8")).entries).toEqual({});
   });
 
+  test("names that are JavaScript object keys are names like any other; printed references are escaped (issue 19)", async () => {
+    const config = tempDir("flakes-config-");
+    const tsexec = withConfig(config);
+    const file = join(config, "tsexec", "registry.json");
+    for (const name of ["constructor", "toString", "hasOwnProperty"]) {
+      const added = await tsexec(["registry", "add", name, "github:acme/tools"]);
+      expect([added.code, added.stdout, added.stderr]).toEqual([0, `added ${name} → github:acme/tools\n`, ""]);
+    }
+    const changed = await tsexec(["registry", "add", "constructor", "github:acme/other"]);
+    expect([changed.code, changed.stdout, changed.stderr]).toEqual([0, "changed constructor: github:acme/tools → github:acme/other\n", ""]);
+    expect(JSON.parse(readFileSync(file, "utf8")).entries).toEqual({ constructor: "github:acme/other", hasOwnProperty: "github:acme/tools", toString: "github:acme/tools" });
+    const removed = await tsexec(["registry", "remove", "toString"]);
+    expect([removed.code, removed.stdout]).toEqual([0, "removed toString (was github:acme/tools)\n"]);
+    expect((await tsexec(["registry", "remove", "valueOf"])).stderr).toMatch(/^error: unknown registry name 'valueOf'/);
+    const esc = await tsexec(["registry", "add", "esc", "github:acme/tools#a\u001b[31m.ts"]);
+    expect(esc.stdout).toBe("added esc → github:acme/tools#a\\x1b[31m.ts\n");
+    expect((await tsexec(["registry", "list"])).stdout).not.toContain("\u001b");
+  });
+
   test("inputs may name registry entries; the lock records the URL they expanded to", async () => {
     const config = tempDir("flakes-config-");
     const tsexec = withConfig(config);

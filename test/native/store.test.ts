@@ -1,6 +1,6 @@
 /** The build store in-process: hashing, builds, inputs, read-only outputs, failures, no rebuilds. */
 import { describe, expect, it } from "vitest";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.js";
 
@@ -202,6 +202,22 @@ describe("builds at the final store path", () => {
     unlinkSync(validMarker(out));
     expect(await run(lib.build(drv))).toBe(out);
     expect(runs.runs()).toBe(2);
+  });
+
+  it("count as built only with their output too: a deleted output whose marker remains is built again (issue 19)", async () => {
+    const runs = counter();
+    const drv = lib.runCommand("deleted", { runs: runs.file }, 'echo run >> "$runs"; mkdir "$out"; echo fresh > "$out/file"');
+    const out = await run(lib.build(drv));
+    expect(runs.runs()).toBe(1);
+    // Someone removes the output (a cleaner, by hand); the marker stays.
+    chmodSync(out, 0o755);
+    rmSync(out, { recursive: true, force: true });
+    expect(existsSync(validMarker(out))).toBe(true);
+    expect(isBuilt(out)).toBe(false);
+    expect(await run(lib.build(drv))).toBe(out);
+    expect(readFileSync(join(out, "file"), "utf8")).toBe("fresh\n");
+    expect(runs.runs()).toBe(2);
+    expect(isBuilt(out)).toBe(true);
   });
 
   it("leave neither output nor marker when the build fails after writing", async () => {

@@ -27,6 +27,8 @@ beforeAll(() => {
     "inner/default.ts": { symlink: join(outside, "default.ts") },
     "100%.ts": prints("hundred"),
     "ok.ts": prints("ok"),
+    "static.ts": `import run from "./outdir/x.ts";\nexport default run;\n`,
+    "inside.ts": `import run from "./ok.ts";\nexport default run;\n`,
   });
   url = pathToFileURL(work.publish(tempDir("ref-root-"), "hostile")).href;
   scripts = writeTree({
@@ -55,6 +57,16 @@ describe("nothing outside the checkout is listed, read or run", () => {
     ["lib.import of a fetched directory that is a link", () => [join(scripts, "import.ts"), url, commit, "outdir"], /lib\.import: .* leads out of the fetched checkout/],
   ])("%s", async (_what, args, message) => {
     expect(await oneError(args())).toMatch(message);
+  });
+
+  test("a static import through a committed link out of the checkout is refused before anything runs (issue 19)", async () => {
+    const line = await oneError([`git+${url}?rev=${commit}#static.ts`]);
+    expect(line).toMatch(/^error: cannot import '\.\/outdir\/x\.ts' from .*static\.ts:1:\d+: it leads out of the fetched checkout .* \(a symbolic link to .*ref-outside-.*x\.ts\); refusing to load it$/);
+  });
+
+  test("a static import inside the checkout still works", async () => {
+    const out = await runTsexec([`git+${url}?rev=${commit}#inside.ts`]);
+    expect([out.code, out.stdout, out.stderr]).toEqual([0, "ok\n", ""]);
   });
 
   test("lib.import inside the checkout still works", async () => {

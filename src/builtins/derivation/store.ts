@@ -18,7 +18,7 @@
  * - A failed build exits tsexec with code 100 (nix's code) and prints the
  *   builder's output tail; a build out of time exits with 101.
  */
-import { lstatSync, readdirSync, writeFileSync } from "node:fs";
+import { lstatSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../../base/errors.js";
@@ -50,9 +50,13 @@ export function validMarker(out: string): string {
   return `${out.slice(0, slash)}/${validDir}/${out.slice(slash + 1)}`;
 }
 
-/** True when the derivation whose output path is `out` is built: one lstat of its marker. */
+/**
+ * True when the derivation whose output path is `out` is built: its marker, and the output
+ * itself (one lstat each). A marker whose output was deleted (by hand, by a cleaner) is no
+ * output: the next build removes the marker first, then builds again.
+ */
 export function isBuilt(out: string): boolean {
-  return lstatSync(validMarker(out), { throwIfNoEntry: false }) !== undefined;
+  return lstatSync(validMarker(out), { throwIfNoEntry: false }) !== undefined && lstatSync(out, { throwIfNoEntry: false }) !== undefined;
 }
 
 /** Builds in progress in this process, by output path: a second request joins the first. */
@@ -189,6 +193,8 @@ function buildPaths(drv: Derivation, cacheDir: string): BuildPaths {
 function prepareBuild(paths: BuildPaths, drv: Derivation, ctx: PrimitiveContext): void {
   makeDirectory(join(paths.store, validDir));
   sweepOnce(paths.cacheDir, ctx);
+  // A marker left without its output goes first: while this build writes at the store path, no one may take it for built.
+  rmSync(validMarker(paths.out), { force: true });
   removeTree(paths.out);
   removeBuildDirectories(paths.builds, drv.storeName);
   makeDirectory(paths.work);

@@ -63,13 +63,8 @@ export function findCheckout(paths: RepositoryPaths, commit: string, fetchSubmod
   }
 }
 
-/** `<…>/git/<32 hex>/checkouts/<commit>[-nosub]`: where repositoryPaths() puts finished checkouts. */
-const checkoutPath = /^(.*\/git\/[0-9a-f]{32}\/checkouts\/(?:[0-9a-f]{40}|[0-9a-f]{64})(?:-nosub)?)(?:\/|$)/;
-
-/** The fetched checkout `path` lies in (by its name, whatever the cache directory), if any. */
-export function checkoutHolding(path: string): string | undefined {
-  return checkoutPath.exec(path)?.[1];
-}
+/** The fetched checkout a path lies in: `<…>/git/<32 hex>/checkouts/<commit>[-nosub]`, where repositoryPaths() puts them (base/checkout-path.ts). */
+export { checkoutHolding } from "../../base/checkout-path.js";
 
 export interface CheckoutMetadata {
   readonly commit: string;

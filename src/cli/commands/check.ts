@@ -22,7 +22,8 @@
  */
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { readSourceText } from "../../base/bounded-read.js";
 import { createRequire } from "node:module";
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from "node:path";
 import { ambientContext } from "../../base/context.js";
@@ -153,7 +154,7 @@ function groupByConfig(paths: readonly string[], cacheDir: string): CheckGroup[]
 function writeStandIn(script: string, cacheDir: string): StandIn {
   const dir = join(cacheDir, "check", "scripts", createHash("sha256").update(script).digest("hex").slice(0, 32));
   const file = join(dir, `${basename(script)}.ts`);
-  writeCacheFile(file, readFileSync(script, "utf8"));
+  writeCacheFile(file, readSourceText(script));
   return { script, file };
 }
 
@@ -202,7 +203,7 @@ export function loaderCompilerOptions(): Record<string, unknown> {
  * one file.
  */
 async function writeCheckConfig(group: CheckGroup, cacheDir: string): Promise<string> {
-  const user = group.userConfig === undefined ? "" : readFileSync(group.userConfig, "utf8");
+  const user = group.userConfig === undefined ? "" : readSourceText(group.userConfig);
   // The generated config lives in the cache, so Node's types and `tsexec` are named
   // where tsexec finds them, unless the user's tsconfig names them itself.
   const compilerOptions = {
@@ -256,7 +257,7 @@ async function typePaths(files: readonly string[]): Promise<Record<string, strin
     "tsexec/unsafe-lib": [join(packageRoot, "dist", "unsafe-lib.d.ts")],
   };
   for (const file of files) {
-    const specifiers = npmSpecifiersIn(readFileSync(file, "utf8"));
+    const specifiers = npmSpecifiersIn(readSourceText(file));
     if (specifiers.length === 0) continue;
     const packages = await import("../../runtime/npm/index.js");
     for (const text of specifiers) {
@@ -394,7 +395,7 @@ export function formatDiagnostic(d: Diagnostic): string {
   const head = `${displayPath(d.file)}:${d.line}:${d.column}: error ${d.rule ?? `TS${d.code}`}: ${message}\n`;
   let source: string;
   try {
-    source = readFileSync(d.file, "utf8").split("\n")[d.line - 1] ?? "";
+    source = readSourceText(d.file).split("\n")[d.line - 1] ?? "";
   } catch {
     return head;
   }

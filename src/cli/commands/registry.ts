@@ -39,7 +39,7 @@ export const run: CommandRun = async ({ args, ctx }) => {
 function list(registry: Registry, write: (text: string) => void): void {
   const names = Object.keys(registry.entries).sort();
   if (names.length === 0) {
-    write(`(the registry is empty: ${registryFile()}; add an entry with tsexec registry add NAME REFERENCE)\n`);
+    write(`(the registry is empty: ${printable(registryFile())}; add an entry with tsexec registry add NAME REFERENCE)\n`);
     return;
   }
   const width = Math.max(...names.map((n) => n.length));
@@ -53,15 +53,16 @@ async function add(name: string, reference: string, write: (text: string) => voi
   const { parseReference } = await import("../../inputs/reference.js");
   parseReference(reference); // a registry entry is a reference, checked now rather than when used
   const registry = readRegistry();
-  const old = registry.entries[name];
-  writeRegistry({ ...registry, entries: { ...registry.entries, [name]: reference } });
-  write(old === undefined ? `added ${name} → ${reference}\n` : `changed ${name}: ${printable(old)} → ${reference}\n`);
+  const old = Object.hasOwn(registry.entries, name) ? registry.entries[name] : undefined;
+  writeRegistry({ ...registry, entries: withEntry(registry.entries, name, reference) });
+  write(old === undefined ? `added ${name} → ${printable(reference)}\n` : `changed ${name}: ${printable(old)} → ${printable(reference)}\n`);
 }
 
 function remove(name: string, write: (text: string) => void): void {
   const registry = readRegistry();
   if (!Object.hasOwn(registry.entries, name)) throw unknownName(name, registry);
-  const { [name]: removed, ...entries } = registry.entries;
+  const removed = registry.entries[name];
+  const entries = withEntry(registry.entries, name, undefined);
   writeRegistry({ ...registry, entries });
   write(`removed ${name} (was ${printable(removed!)})\n`);
 }
@@ -76,11 +77,19 @@ async function pin(name: string, ctx: PrimitiveContext, write: (text: string) =>
   const reference = parseReference(entry);
   const result = await fetchgitPath(makeRequest({ url: reference.url, rev: reference.rev ?? reference.ref ?? "HEAD" }, process.cwd(), ctx, 0));
   const pinned = reference.pinnedTo(result.commit);
-  if (pinned !== entry) writeRegistry({ ...registry, entries: { ...registry.entries, [name]: pinned } });
-  write(`pinned ${name}: ${printable(entry)} → ${pinned}\n`);
+  if (pinned !== entry) writeRegistry({ ...registry, entries: withEntry(registry.entries, name, pinned) });
+  write(`pinned ${name}: ${printable(entry)} → ${printable(pinned)}\n`);
+}
+
+/** A copy of `entries` with `name` set to `reference` (removed when undefined), without a prototype: names are data. */
+function withEntry(entries: Readonly<Record<string, string>>, name: string, reference: string | undefined): Record<string, string> {
+  const copy = Object.assign(Object.create(null) as Record<string, string>, entries);
+  if (reference === undefined) delete copy[name];
+  else copy[name] = reference;
+  return copy;
 }
 
 function unknownName(name: string, registry: Registry): TsexecError {
   const known = Object.keys(registry.entries);
-  return new TsexecError(`unknown registry name '${printable(name)}' (${known.length ? `known: ${known.join(", ")}` : "the registry is empty"}; ${registryFile()})`);
+  return new TsexecError(`unknown registry name '${printable(name)}' (${known.length ? `known: ${known.join(", ")}` : "the registry is empty"}; ${printable(registryFile())})`);
 }

@@ -9,12 +9,14 @@ import { dirname, extname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { TsexecError } from "../../base/errors.js";
 import { dynamicImport } from "../../base/dynamic-import.js";
+import { ambientContext } from "../../base/context.js";
 import { versionString } from "../../base/package.js";
 import { uniqueSuffix } from "../../base/files.js";
 import { discardEntry, lookupManifest, manifestFile, writeManifest, type Manifest } from "./cache.js";
 import type { InputsDeclaration } from "./inputs-declaration.js";
 import { directoryEntry } from "./directory-entry.js";
 import { mapStacksOf, mapStacksOfCommonJS } from "./source-maps.js";
+import { readSourceText } from "../../base/bounded-read.js";
 
 const javaScriptExtensions = new Set([".js", ".mjs", ".cjs"]);
 
@@ -67,7 +69,7 @@ export async function importScript(
         const namespace = await importJavaScript(file);
         if (!("inputs" in namespace)) return { namespace, inputs: undefined };
         const { readInputsDeclaration } = await import("./inputs-declaration.js");
-        return { namespace, inputs: readInputsDeclaration(file, readFileSync(file, "utf8")) };
+        return { namespace, inputs: readInputsDeclaration(file, readSourceText(file)) };
       } catch (error) {
         if (commonJS || !isMissingPackage(error)) throw error;
       }
@@ -75,7 +77,7 @@ export async function importScript(
   }
   // Stack traces of scripts point at their .ts lines through the outputs' inline source maps.
   mapStacksOf(scriptsDir);
-  const version = versionString();
+  const version = cacheVersion();
   const found = lookupManifest(scriptsDir, file, version);
   if (found.kind === "damaged") {
     warn(`the cache file ${found.file} is damaged (${found.why}): removed; transpiling ${file} again`);
@@ -96,6 +98,19 @@ export async function importScript(
     // Node keeps a module that failed to parse under its URL: the repaired graph gets new names.
     return transpileAndImport(file, scriptsDir, version, fault.why === "it does not parse" ? `retry-${uniqueSuffix()}` : "");
   }
+}
+
+/**
+ * What a cached transpile is valid for: this tsexec, and the install scripts allowed. An
+ * output imports its npm packages from an installed tree by path, and a tree built with a
+ * package's scripts is another tree: a run with --allow-scripts must not reuse the output
+ * of a run without (its tree never ran them). Without the flag the key is the version alone.
+ */
+function cacheVersion(): string {
+  const flag = ambientContext().options["allow-scripts"];
+  if (typeof flag !== "string") return versionString();
+  const names = [...new Set(flag.split(",").map((s) => s.trim()).filter(Boolean))].sort();
+  return names.length === 0 ? versionString() : `${versionString()}+allow-scripts=${names.join(",")}`;
 }
 
 async function transpileAndImport(file: string, scriptsDir: string, version: string, salt = ""): Promise<ImportedScript> {
@@ -126,7 +141,7 @@ async function cacheFault(error: unknown, manifest: Manifest): Promise<{ file: s
 /** A JavaScript module whose source names `npm:` specifiers (a cheap scan; a warm run then finds its manifest). */
 function needsPackageResolution(file: string): boolean {
   try {
-    return /["']npm:/.test(readFileSync(file, "utf8"));
+    return /["']npm:/.test(readSourceText(file));
   } catch {
     return false;
   }
@@ -148,7 +163,7 @@ async function importJavaScript(file: string): Promise<Record<string, unknown>> 
     // (transpile refuses source nested too deep to parse, which V8 reports as a stack overflow.)
     if (error instanceof SyntaxError || (error instanceof RangeError && /call stack/.test(error.message))) {
       const { transpile } = await import("./transpile.js");
-      transpile(file, readFileSync(file, "utf8"));
+      transpile(file, readSourceText(file));
     }
     throw error;
   }

@@ -9,13 +9,16 @@
  * installed into the package store (src/runtime/npm, loaded only then)
  * and resolve to files there; fp-ts and tsexec fall back to tsexec's own copy.
  */
-import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { createRequire, isBuiltin } from "node:module";
 import { basename, dirname, join, resolve as resolvePath } from "node:path";
 import { ambientContext } from "../../base/context.js";
+import { escapeFromCheckout } from "../../base/checkout-path.js";
 import { TsexecError } from "../../base/errors.js";
+import { printable } from "../../base/printable.js";
 import { packageRoot } from "../../base/package.js";
 import { isFile } from "./directory-entry.js";
+import { readSourceText } from "../../base/bounded-read.js";
 
 export { directoryEntry } from "./directory-entry.js";
 
@@ -50,20 +53,33 @@ function classify(path: string, specifier: string, importer: string): Resolution
   if (jsToTs) candidates.push(path.slice(0, -jsToTs[0].length) + `.${jsToTs[1] ?? ""}ts`);
   for (const ext of [".ts", ".mts", ".tsx", ".js", ".mjs", ".cjs", ".json"]) candidates.push(path + ext);
   for (const file of candidates) {
-    if (isFile(file)) return isTypeScript(file) ? { kind: "typescript", file } : { kind: "javascript", file };
+    if (isFile(file)) return confined(isTypeScript(file) ? { kind: "typescript", file } : { kind: "javascript", file }, specifier, importer);
   }
   for (const name of ["default.ts", "index.ts", "index.js", "index.mjs"]) {
     const file = join(path, name);
-    if (isFile(file)) return isTypeScript(file) ? { kind: "typescript", file } : { kind: "javascript", file };
+    if (isFile(file)) return confined(isTypeScript(file) ? { kind: "typescript", file } : { kind: "javascript", file }, specifier, importer);
   }
   throw new TsexecError(`cannot find module '${specifier}' imported from ${importSite(specifier, importer)}${suggestion(specifier, path)}`);
+}
+
+/**
+ * A module of a fetched checkout imports only from inside it, as lib.import, `#path` and
+ * `?dir=` allow: a symbolic link the repository committed (`./out` → `/home/you`) must
+ * not make tsexec run a file outside the checkout.
+ */
+function confined(resolution: Resolution & { file: string }, specifier: string, importer: string): Resolution {
+  const escape = escapeFromCheckout(importer, resolution.file);
+  if (escape === undefined) return resolution;
+  throw new TsexecError(
+    `cannot import '${printable(specifier)}' from ${printable(importSite(specifier, importer))}: it leads out of the fetched checkout ${printable(escape.checkout)} (a symbolic link to ${printable(escape.real)}); refusing to load it`,
+  );
 }
 
 /** `importer:line:col` of the first place the source names `specifier` (the error path reads the file again). */
 function importSite(specifier: string, importer: string): string {
   let source: string;
   try {
-    source = readFileSync(importer, "utf8");
+    source = readSourceText(importer);
   } catch {
     return importer;
   }
@@ -123,7 +139,11 @@ export function resolveBare(specifier: string, importer: string): string {
   // Scripts may import tsexec itself wherever they live: it is the running copy.
   if (name === "tsexec") return resolvePackage(packageRoot, subpath, specifier, importer);
   const local = nodeModulesPackage(name, importer);
-  if (local !== undefined) return resolvePackage(local, subpath, specifier, importer);
+  if (local !== undefined) {
+    const file = resolvePackage(local, subpath, specifier, importer);
+    confined({ kind: "javascript", file }, specifier, importer);
+    return file;
+  }
   throw new TsexecError(
     `cannot find package '${name}' imported from ${importer}: install it next to the script (npm install ${name})`,
   );
@@ -181,7 +201,7 @@ export async function resolveImport(specifier: string, importer: string, depends
 
 function resolvePackage(pkgDir: string, subpath: string, specifier: string, importer: string): string {
   const manifest = join(pkgDir, "package.json");
-  const pkg = isFile(manifest) ? (JSON.parse(readFileSync(manifest, "utf8")) as Record<string, unknown>) : {};
+  const pkg = isFile(manifest) ? (JSON.parse(readSourceText(manifest)) as Record<string, unknown>) : {};
   let target: string | undefined;
   if (pkg.exports !== undefined && pkg.exports !== null) {
     target = exportsTarget(pkg.exports, subpath);
@@ -210,7 +230,7 @@ function legacyFile(base: string): string | undefined {
   if (file !== undefined) return file;
   const manifest = join(base, "package.json");
   if (isFile(manifest)) {
-    const main = (JSON.parse(readFileSync(manifest, "utf8")) as { main?: unknown }).main;
+    const main = (JSON.parse(readSourceText(manifest)) as { main?: unknown }).main;
     if (typeof main === "string") {
       const entry = [join(base, main), join(base, `${main}.js`), join(base, main, "index.js")].find(isFile);
       if (entry !== undefined) return entry;

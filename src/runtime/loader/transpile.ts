@@ -20,6 +20,7 @@ import { findTooDeep, tooDeepAt } from "./nesting.js";
 import { resolveImport } from "./resolve.js";
 import { outputFile, sweepTemporaryFiles, writeCacheFile, type Manifest, type OutputStamp, type SourceStamp } from "./cache.js";
 import { readInputsDeclaration, type InputsDeclaration } from "./inputs-declaration.js";
+import { readSourceText } from "../../base/bounded-read.js";
 
 interface OxcResult {
   code: string;
@@ -77,7 +78,7 @@ export async function transpileGraph(entry: string, scriptsDir: string, version:
     const stat = statSync(path);
     sources.push([path, stat.mtimeMs, stat.size]);
   };
-    const source = readFileSync(file, "utf8");
+    const source = readSourceText(file);
     const stat = statSync(file);
     sources.push([file, stat.mtimeMs, stat.size]);
     const { code, map } = transpile(file, source);

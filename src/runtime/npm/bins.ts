@@ -10,8 +10,9 @@
  * A `bin` comes from a package, so it is untrusted: a name that is not a plain
  * file name, or a path that leads out of the package, is refused.
  */
-import { chmodSync, lstatSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, symlinkSync } from "node:fs";
 import { join, posix } from "node:path";
+import { readBoundedText } from "../../base/bounded-read.js";
 import { TsexecError } from "../../base/errors.js";
 import { printable } from "./tar.js";
 
@@ -48,7 +49,7 @@ export function binsOf(manifest: { name?: unknown; bin?: unknown }, packageName:
 /** The package.json of the package in `dir`, or an empty one if it has none that parses (npm links nothing then). */
 export function readManifest(dir: string): Record<string, unknown> {
   try {
-    const parsed = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as unknown;
+    const parsed = JSON.parse(readBoundedText(join(dir, "package.json")) ?? "{}") as unknown;
     return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
   } catch {
     return {};

@@ -5,9 +5,9 @@
  * `~/.npmrc` (or `$npm_config_userconfig`), the project's `.npmrc`, then
  * `npm_config_*` environment variables.
  */
-import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { readBoundedText } from "../../base/bounded-read.js";
 
 export const defaultRegistry = "https://registry.npmjs.org/";
 
@@ -59,12 +59,11 @@ function expand(text: string, env: NodeJS.ProcessEnv): string {
   });
 }
 
-function readNpmrc(file: string, env: NodeJS.ProcessEnv): Map<string, string> {
-  try {
-    return parseNpmrc(readFileSync(file, "utf8"), env);
-  } catch {
-    return new Map();
-  }
+/** `boundary`: where a link named .npmrc may lead (a project's stays in the project; the user's own may be anywhere). */
+function readNpmrc(file: string, env: NodeJS.ProcessEnv, boundary?: string): Map<string, string> {
+  // A project's .npmrc may be a FIFO or a link to /dev/zero in a cloned tree: read it bounded.
+  const text = readBoundedText(file, { maxBytes: 1024 * 1024, boundary, fix: "replace it with a regular file, or remove it" });
+  return text === undefined ? new Map() : parseNpmrc(text, env);
 }
 
 const withSlash = (url: string) => (url.endsWith("/") ? url : `${url}/`);
@@ -94,7 +93,7 @@ export function loadNpmConfig(projectDir: string | undefined, env: NodeJS.Proces
     fromEnv.set(/^(_|\/\/|@)/.test(name) ? name : name.toLowerCase().replace(/_/g, "-"), value);
   }
   const userFile = fromEnv.get("userconfig") ?? join(home, ".npmrc");
-  const files = [readNpmrc(userFile, env), projectDir === undefined ? new Map<string, string>() : readNpmrc(join(projectDir, ".npmrc"), env)];
+  const files = [readNpmrc(userFile, env, "/"), projectDir === undefined ? new Map<string, string>() : readNpmrc(join(projectDir, ".npmrc"), env)];
   const layers = [...files, fromEnv];
   const get = (key: string): string | undefined => {
     for (let i = layers.length - 1; i >= 0; i--) {

@@ -22,7 +22,31 @@ export function closeConnections(): void {
   agents.https = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
 }
 
+/** The longest silence on a connection (TSEXEC_NPM_TIMEOUT, seconds). */
 const timeoutMs = () => Number(process.env.TSEXEC_NPM_TIMEOUT) * 1000 || 60_000;
+
+/**
+ * The longest one request may take in all, however steadily bytes trickle in
+ * (TSEXEC_HTTP_TIMEOUT, seconds): a registry sending a byte a second never
+ * trips the silence limit above.
+ */
+export const totalTimeoutMs = (env: NodeJS.ProcessEnv = process.env): number => positive(Number(env.TSEXEC_HTTP_TIMEOUT)) * 1000 || 300_000;
+
+/**
+ * The largest response body tsexec keeps (TSEXEC_MAX_RESPONSE: bytes, or with
+ * a K, M or G suffix): far above the largest packument or tarball, far below
+ * what an endless body would fill memory with.
+ */
+export function maxResponseBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg])?i?b?\s*$/i.exec(env.TSEXEC_MAX_RESPONSE ?? "");
+  if (!m) return 512 * 1024 * 1024;
+  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? "").toLowerCase() as "k" | "m" | "g"] ?? 1;
+  return positive(Math.floor(Number(m[1]) * unit)) || 512 * 1024 * 1024;
+}
+
+const positive = (n: number) => (Number.isFinite(n) && n > 0 ? n : 0);
+
+const formatBytes = (n: number) => (n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MiB` : `${n} bytes`);
 
 /**
  * GETs `url`; `what` names the package in errors, `registry` the registry.
@@ -46,9 +70,41 @@ export function get(url: string, config: NpmConfig, what: string, registry: stri
     const authorization = config.authorizationFor(url);
     if (authorization) headers.authorization = authorization;
     const send = secure ? httpsRequest : httpRequest;
+    const maxBytes = maxResponseBytes();
+    const totalMs = totalTimeoutMs();
+    // One bound on the whole request (connect, headers, body), besides the silence limit.
+    let settled = false;
+    const fail = (error: TsexecError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      req.destroy();
+      reject(error);
+    };
+    const deadline = setTimeout(
+      () =>
+        fail(
+          new TsexecError(
+            `${what}: ${displayUrl(url)} did not answer in full within ${totalMs / 1000} s (TSEXEC_HTTP_TIMEOUT): the registry ${displayUrl(registry)} is too slow; try again later, or raise TSEXEC_HTTP_TIMEOUT`,
+          ),
+        ),
+      totalMs,
+    );
+    const tooLarge = (size: number) =>
+      fail(
+        new TsexecError(
+          `${what}: the response from ${displayUrl(url)} is ${size > maxBytes ? `larger than ${formatBytes(maxBytes)}` : formatBytes(size)}, over tsexec's limit of ${formatBytes(maxBytes)} (TSEXEC_MAX_RESPONSE): the registry ${displayUrl(registry)} sent more than any package; raise TSEXEC_MAX_RESPONSE if it is genuine`,
+        ),
+      );
     const req = send(parsed, { headers, agent: secure ? agents.https : agents.http, timeout: timeoutMs() }, (res: IncomingMessage) => {
+      if (settled) {
+        res.destroy();
+        return;
+      }
       const status = res.statusCode ?? 0;
       if (status >= 300 && status < 400 && res.headers.location && redirects > 0) {
+        settled = true;
+        clearTimeout(deadline);
         res.resume();
         get(new URL(res.headers.location, url).href, config, what, registry, accept, redirects - 1).then(resolve, reject);
         return;
@@ -61,16 +117,33 @@ export function get(url: string, config: NpmConfig, what: string, registry: stri
             : status === 401 || status === 403
               ? "check the credentials for it in your .npmrc (//host/:_authToken)"
               : "try again later, or point npm_config_registry at another registry";
+        settled = true;
+        clearTimeout(deadline);
         reject(new TsexecError(`${what}: the registry ${displayUrl(registry)} answered ${status} for ${displayUrl(url)}: ${advice}`));
         return;
       }
+      const declared = Number(res.headers["content-length"]);
+      if (declared > maxBytes) {
+        tooLarge(declared);
+        return;
+      }
       const chunks: Buffer[] = [];
-      res.on("data", (chunk: Buffer) => chunks.push(chunk));
-      res.on("end", () => resolve(Buffer.concat(chunks)));
-      res.on("error", (error) => reject(unreachable(what, registry, error)));
+      let received = 0;
+      res.on("data", (chunk: Buffer) => {
+        received += chunk.length;
+        if (received > maxBytes) tooLarge(received);
+        else chunks.push(chunk);
+      });
+      res.on("end", () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(deadline);
+        resolve(Buffer.concat(chunks));
+      });
+      res.on("error", (error) => fail(unreachable(what, registry, error)));
     });
     req.on("timeout", () => req.destroy(Object.assign(new Error("timed out"), { code: "ETIMEDOUT" })));
-    req.on("error", (error) => reject(unreachable(what, registry, error)));
+    req.on("error", (error) => fail(unreachable(what, registry, error)));
     req.end();
   });
 }

@@ -15,6 +15,7 @@ import { createHash } from "node:crypto";
 import { readFileSync, realpathSync, statSync } from "node:fs";
 import { dirname, join, relative, sep } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
+import { readBoundedText } from "../../base/bounded-read.js";
 import { TsexecError } from "../../base/errors.js";
 import { makeDirectory, writeFileAtomic } from "../../base/files.js";
 import { lockPath, lockVersion, readLock, updateLock, type LockFile, type NpmLockPackage } from "../../base/lockfile.js";
@@ -90,7 +91,8 @@ export async function locateNpmSpecifier(text: string, importer: string, ctx: Pr
   const packages: Record<string, NpmLockPackage> = { ...lock.npm?.packages };
   const specifiers: Record<string, string> = { ...lock.npm?.specifiers };
   const config = loadNpmConfig(projectDirOf(dir, ctx.cacheDir));
-  const unlocked = (s: NpmSpecifier) => specifiers[s.key] === undefined || missingFrom(packages, [specifiers[s.key]!]).length > 0;
+  const unlocked = (s: NpmSpecifier) => !Object.hasOwn(specifiers, s.key) || missingFrom(packages, [specifiers[s.key]!]).length > 0;
+  let resolved: Record<string, string> | undefined;
   if (unlocked(spec)) {
     const missing = specifiers[spec.key] === undefined ? `has no entry for ${spec.key}` : `lacks ${missingFrom(packages, [specifiers[spec.key]!]).join(", ")}`;
     if (ctx.options.frozen === true) {
@@ -114,19 +116,25 @@ export async function locateNpmSpecifier(text: string, importer: string, ctx: Pr
     } finally {
       closeConnections();
     }
-    // A fetched checkout is content-addressed: never written into, even where the file system would let us.
-    const resolved = Object.fromEntries(wanted.map((s) => [s.key, specifiers[s.key]!]));
-    const written = isInside(dir, realCacheDir(ctx.cacheDir)) ? "read-only" : updateLock(dir, (current) => withNpmEntries(current, resolved, packages), ctx.log);
-    if (written === "read-only") {
-      for (const s of wanted) {
-        ctx.log(`warning: npm:${s.key} is not pinned (${dir} is read-only, so no tsexec.lock records it): it resolved to ${specifiers[s.key]}; to run exactly this, import npm:${specifiers[s.key]}`);
-      }
-    }
+    resolved = Object.fromEntries(wanted.map((s) => [s.key, specifiers[s.key]!]));
   }
   const key = specifiers[spec.key]!;
   const plan = planFromLock(lockFile, Object.values(specifiers), packages, allowScripts(ctx));
   const tree = await install(plan, config, ctx);
+  // Pinned only once installed: what the registry said is checked by the install (names, versions,
+  // integrity) and by the lock's own validation when written; a refused answer never reaches the lock.
+  if (resolved !== undefined) pin(dir, resolved, packages, ctx);
   return { packageDir: join(tree, virtualPath(key, splitAlias(key).name)), subpath: spec.subpath, dependsOn: isFile(lockFile) ? [lockFile] : [] };
+}
+
+/** Writes what this run resolved into `dir`'s tsexec.lock, or warns that it cannot. */
+function pin(dir: string, resolved: Readonly<Record<string, string>>, packages: Readonly<Record<string, NpmLockPackage>>, ctx: PrimitiveContext): void {
+  // A fetched checkout is content-addressed: never written into, even where the file system would let us.
+  const written = isInside(dir, realCacheDir(ctx.cacheDir)) ? "read-only" : updateLock(dir, (current) => withNpmEntries(current, resolved, packages), ctx.log);
+  if (written !== "read-only") return;
+  for (const [specifier, key] of Object.entries(resolved)) {
+    ctx.log(`warning: npm:${printable(specifier)} is not pinned (${printable(dir)} is read-only, so no tsexec.lock records it): it resolved to ${printable(key)}; to run exactly this, import npm:${printable(key)}`);
+  }
 }
 
 /**
@@ -148,9 +156,9 @@ const isInside = (path: string, dir: string) => path === dir || path.startsWith(
 function specifiersIn(file: string): NpmSpecifier[] {
   let source: string;
   try {
-    source = readFileSync(file, "utf8");
+    source = readBoundedText(file, { boundary: "/" }) ?? "";
   } catch {
-    return [];
+    return []; // the loader's own read of it says what is wrong
   }
   const found = new Map<string, NpmSpecifier>();
   for (const m of source.matchAll(/["']npm:([^"'\s]+)["']/g)) {
@@ -168,15 +176,20 @@ function specifiersIn(file: string): NpmSpecifier[] {
 function missingFrom(packages: Record<string, NpmLockPackage>, roots: readonly string[]): string[] {
   const missing: string[] = [];
   const seen = new Set<string>();
-  const visit = (key: string) => {
-    if (seen.has(key)) return;
+  // A stack of its own, not recursion: a crafted lock may chain packages 50,000 deep.
+  const stack = [...roots].reverse();
+  while (stack.length > 0) {
+    const key = stack.pop()!;
+    if (seen.has(key)) continue;
     seen.add(key);
-    const entry = packages[key];
-    if (entry === undefined) return void missing.push(key);
-    for (const dep of Object.values(entry.dependencies)) visit(dep);
-    for (const dep of Object.values(entry.optionalDependencies ?? {})) visit(dep);
-  };
-  roots.forEach(visit);
+    const entry = Object.hasOwn(packages, key) ? packages[key] : undefined;
+    if (entry === undefined) {
+      missing.push(key);
+      continue;
+    }
+    const deps = [...Object.values(entry.dependencies), ...Object.values(entry.optionalDependencies ?? {})];
+    for (let i = deps.length - 1; i >= 0; i--) stack.push(deps[i]!);
+  }
   return missing;
 }
 
@@ -199,30 +212,36 @@ function planFromLock(
   const placements: { path: string; pkg: PackageSpec }[] = [];
   const links: { path: string; target: string }[] = [];
   const seen = new Set<string>();
-  const visit = (key: string): boolean => {
-    const entry = packages[key];
-    if (entry === undefined) return false;
-    if (seen.has(key)) return true;
-    seen.add(key);
-    const { name, range: version } = splitAlias(key);
-    const own = virtualPath(key, name);
-    placements.push({ path: own, pkg: { name, version: version!, integrity: entry.integrity, hasInstallScript: entry.hasInstallScript === true } });
-    const link = (alias: string, depKey: string) => {
-      checkPackageName(alias, `${source}: "npm"."packages"."${key}"."dependencies"`);
-      const path = `node_modules/.tsexec/${storeDirName(key)}/node_modules/${alias}`;
-      if (path === own) return;
-      links.push({ path, target: relative(dirname(path), virtualPath(depKey, splitAlias(depKey).name)) });
-    };
-    for (const [alias, depKey] of Object.entries(entry.dependencies)) if (visit(depKey)) link(alias, depKey);
-    for (const [alias, depKey] of Object.entries(entry.optionalDependencies ?? {})) {
-      const dep = packages[depKey];
-      if (dep && fitsThisPlatform(dep) && visit(depKey)) link(alias, depKey);
+  const entryOf = (key: string) => (Object.hasOwn(packages, key) ? packages[key] : undefined);
+  // Each package placed once, its dependencies linked beside it. A stack of its own, not
+  // recursion: a crafted lock may chain packages 50,000 deep. (The tree's key sorts both lists.)
+  const visitAll = (roots: readonly string[]) => {
+    const stack = [...roots].reverse();
+    while (stack.length > 0) {
+      const key = stack.pop()!;
+      const entry = entryOf(key);
+      if (entry === undefined || seen.has(key)) continue;
+      seen.add(key);
+      const { name, range: version } = splitAlias(key);
+      const own = virtualPath(key, name);
+      placements.push({ path: own, pkg: { name, version: version!, integrity: entry.integrity, hasInstallScript: entry.hasInstallScript === true } });
+      const deps = Object.entries(entry.dependencies).filter(([, depKey]) => entryOf(depKey) !== undefined);
+      for (const [alias, depKey] of Object.entries(entry.optionalDependencies ?? {})) {
+        const dep = entryOf(depKey);
+        if (dep !== undefined && fitsThisPlatform(dep)) deps.push([alias, depKey]);
+      }
+      for (const [alias, depKey] of deps) {
+        checkPackageName(alias, `${source}: "npm"."packages"."${key}"."dependencies"`);
+        const path = `node_modules/.tsexec/${storeDirName(key)}/node_modules/${alias}`;
+        if (path !== own) links.push({ path, target: relative(dirname(path), virtualPath(depKey, splitAlias(depKey).name)) });
+      }
+      for (let i = deps.length - 1; i >= 0; i--) stack.push(deps[i]![1]);
     }
-    return true;
   };
-  roots.forEach(visit);
+  visitAll(roots);
   for (const [alias, key] of Object.entries(topLevel)) {
-    if (visit(key)) links.push({ path: `node_modules/${alias}`, target: relative("node_modules", virtualPath(key, splitAlias(key).name)) });
+    visitAll([key]);
+    if (entryOf(key) !== undefined) links.push({ path: `node_modules/${alias}`, target: relative("node_modules", virtualPath(key, splitAlias(key).name)) });
   }
   return { placements, links, allowScripts: allow, manifest: anonymousManifest };
 }
@@ -259,7 +278,8 @@ export async function locateProjectPackage(name: string, importer: string, ctx: 
   if (projectDir === undefined) return undefined;
   const lockFile = [join(projectDir, "npm-shrinkwrap.json"), join(projectDir, "package-lock.json")].find(isFile);
   const manifest = join(projectDir, "package.json");
-  const dependsOn = [lockFile ?? manifest, projectDir];
+  // package.json too when there is a lock: its "tsexec": { "allowScripts" } decides which tree is built.
+  const dependsOn = lockFile === undefined ? [manifest, projectDir] : [lockFile, manifest, projectDir];
   // A package.json that declares no dependencies (`"type": "module"` only, say) has nothing to install or warn about.
   if (lockFile === undefined && !declaresDependencies(manifest)) return { packageDir: undefined, dependsOn, lockFile, projectDir };
   let tree = projectTrees.get(projectDir);
@@ -280,7 +300,7 @@ export async function locateProjectPackage(name: string, importer: string, ctx: 
 
 function declaresDependencies(manifest: string): boolean {
   try {
-    const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { dependencies?: object; optionalDependencies?: object };
+    const pkg = JSON.parse(readBoundedText(manifest) ?? "") as { dependencies?: object; optionalDependencies?: object };
     return Object.keys(pkg.dependencies ?? {}).length + Object.keys(pkg.optionalDependencies ?? {}).length > 0;
   } catch {
     return true; // unreadable: installUnlocked says what is wrong with it
@@ -301,10 +321,11 @@ async function installUnlocked(projectDir: string, manifest: string, ctx: Primit
     throw new TsexecError(`refusing ${manifest}: its dependencies are not pinned (no package-lock.json beside it) and --pinned-only (TSEXEC_PINNED_ONLY) is set: run npm install --package-lock-only there and commit the lock`);
   }
   let pkg: { dependencies?: Record<string, string>; optionalDependencies?: Record<string, string> };
+  const text = readBoundedText(manifest); // a FIFO or /dev/zero named package.json: one error naming it
   try {
-    pkg = JSON.parse(readFileSync(manifest, "utf8")) as typeof pkg;
+    pkg = JSON.parse(text ?? "") as typeof pkg;
   } catch {
-    throw new TsexecError(`${manifest} is not valid JSON: fix it`);
+    throw new TsexecError(`${printable(manifest)} is not valid JSON: fix it`);
   }
   if (!warned.has(manifest)) {
     warned.add(manifest);

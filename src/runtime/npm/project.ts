@@ -4,8 +4,8 @@
  * `packages`, without devDependencies and without optional packages made
  * for other platforms, in the lock's own layout (its `node_modules/…` paths).
  */
-import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { readBoundedText } from "../../base/bounded-read.js";
 import { TsexecError } from "../../base/errors.js";
 import { fitsThisPlatform } from "./platform.js";
 import { anonymousManifest, checkPackageName, type PackageSpec, type TreePlan } from "./store.js";
@@ -37,7 +37,7 @@ const strings = (value: unknown): string[] | undefined => (Array.isArray(value) 
 /** The names of the packages a project allows install scripts for: package.json's `"tsexec": { "allowScripts": [...] }`. */
 export function allowedByPackageJson(projectDir: string): string[] {
   try {
-    const pkg = JSON.parse(readFileSync(join(projectDir, "package.json"), "utf8")) as { tsexec?: { allowScripts?: unknown } };
+    const pkg = JSON.parse(readBoundedText(join(projectDir, "package.json")) ?? "{}") as { tsexec?: { allowScripts?: unknown } };
     return strings(pkg.tsexec?.allowScripts) ?? [];
   } catch {
     return [];
@@ -47,8 +47,10 @@ export function allowedByPackageJson(projectDir: string): string[] {
 /** The tree a lock file describes (for this platform, production and optional packages). */
 export function planFromPackageLock(lockFile: string, allowScripts: ReadonlySet<string>, replaceRegistry: (url: string) => string): TreePlan {
   let lock: { lockfileVersion?: unknown; packages?: unknown };
+  // A FIFO, a device or a huge file named package-lock.json is refused, not read (a cloned project may hold one).
+  const text = readBoundedText(lockFile, { fix: "replace it with the project's lock (npm install --package-lock-only), or remove it" });
   try {
-    lock = JSON.parse(readFileSync(lockFile, "utf8")) as typeof lock;
+    lock = JSON.parse(text ?? "") as typeof lock;
   } catch (error) {
     throw new TsexecError(`${lockFile}: cannot read the lock (${(error as NodeJS.ErrnoException).code ?? "not valid JSON"}): fix it, or run npm install to write it anew`);
   }
@@ -95,7 +97,7 @@ export function planFromPackageLock(lockFile: string, allowScripts: ReadonlySet<
 /** The project's package.json (beside its lock), which the tree carries as a local install has it above node_modules. */
 function projectManifest(lockFile: string): string {
   try {
-    return readFileSync(join(dirname(lockFile), "package.json"), "utf8");
+    return readBoundedText(join(dirname(lockFile), "package.json")) ?? anonymousManifest;
   } catch {
     return anonymousManifest; // npm-shrinkwrap.json alone
   }

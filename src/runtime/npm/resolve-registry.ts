@@ -88,19 +88,25 @@ export class RegistryResolver {
     const packument = await this.packument(name);
     const versions = packument.versions ?? {};
     const tags = packument["dist-tags"] ?? {};
+    // The packument is the registry's word: own keys only (a tag named `constructor` is not Object's).
+    const own = <T>(record: Record<string, T>, key: string | undefined): T | undefined => (key !== undefined && Object.hasOwn(record, key) ? record[key] : undefined);
     let version: string | undefined;
-    if (parsed === undefined) version = tags[wanted];
+    if (parsed === undefined) version = own(tags, wanted);
     else {
-      const latest = tags.latest;
-      const latestParsed = latest === undefined ? undefined : parseVersion(latest);
-      version = latestParsed && satisfies(latestParsed, parsed) && versions[latest!] ? latest : maxSatisfying(Object.keys(versions), parsed);
+      const latest = own(tags, "latest");
+      const latestParsed = typeof latest === "string" ? parseVersion(latest) : undefined;
+      version = latestParsed && satisfies(latestParsed, parsed) && own(versions, latest) ? latest : maxSatisfying(Object.keys(versions), parsed);
     }
-    if (version === undefined || versions[version] === undefined) {
+    if (typeof version !== "string" || own(versions, version) === undefined) {
       throw new TsexecError(`${from}: no version of ${name} matches '${printable(wanted)}' at the registry ${this.config.registryFor(name)}`);
     }
+    // A version becomes a lock key and a store directory name: exactly a semantic version, nothing else.
+    if (!/^[0-9A-Za-z.+-]+$/.test(version) || parseVersion(version) === undefined) {
+      throw new TsexecError(`${from}: the registry ${this.config.registryFor(name)} gives '${printable(version)}' as the version of ${name}@${printable(wanted)}, which is not a version: refusing it (nothing was pinned)`);
+    }
     const key = `${name}@${version}`;
-    if (this.packages[key] !== undefined) return key;
-    const manifest = versions[version]!;
+    if (Object.hasOwn(this.packages, key)) return key;
+    const manifest = own(versions, version)!;
     const integrity = manifest.dist?.integrity ?? (manifest.dist?.shasum ? `sha1-${Buffer.from(manifest.dist.shasum, "hex").toString("base64")}` : undefined);
     if (integrity === undefined) throw new TsexecError(`${key}: the registry ${this.config.registryFor(name)} gives no integrity for it; tsexec installs only what it can verify`);
     const entry: { -readonly [K in keyof NpmLockPackage]: NpmLockPackage[K] } = { integrity, dependencies: {} };
@@ -112,8 +118,9 @@ export class RegistryResolver {
     this.packages[key] = entry; // before the dependencies: cycles find it
     const optional = manifest.optionalDependencies ?? {};
     // Peers are installed as npm 7+ does (unless optional); a version already in the lock that fits is shared.
-    const peers = Object.entries(manifest.peerDependencies ?? {}).filter(([dep]) => manifest.peerDependenciesMeta?.[dep]?.optional !== true);
-    const dependencies = [...peers, ...Object.entries(manifest.dependencies ?? {})].filter(([dep]) => !(dep in optional));
+    const meta = manifest.peerDependenciesMeta ?? {};
+    const peers = Object.entries(manifest.peerDependencies ?? {}).filter(([dep]) => !Object.hasOwn(meta, dep) || meta[dep]?.optional !== true);
+    const dependencies = [...peers, ...Object.entries(manifest.dependencies ?? {})].filter(([dep]) => !Object.hasOwn(optional, dep));
     const resolved = await Promise.all(dependencies.map(async ([dep, depRange]) => [dep, await this.resolve(dep, depRange, key)] as const));
     entry.dependencies = Object.fromEntries(resolved);
     const optionals = await Promise.all(
