@@ -119,8 +119,9 @@ function stopped(): Interruption {
 
 /** Gathers the fibers of `all`/`allSettled`, starting at most `limit` at once. */
 class Gather {
-  private readonly results: unknown[];
-  private readonly fibers: (Fiber | undefined)[];
+  /** Made on first use: an `all` of tasks only gathers its values with Promise.all and needs neither. */
+  private resultList: unknown[] | undefined = undefined;
+  private fiberList: (Fiber | undefined)[] | undefined = undefined;
   private next = 0;
   private running = 0;
   private failure: unknown = undefined;
@@ -140,8 +141,14 @@ class Gather {
     private readonly ctx: PrimitiveContext,
     private readonly done: Done<unknown[]>,
   ) {
-    this.results = new Array(ios.length);
-    this.fibers = new Array(ios.length);
+  }
+
+  private get results(): unknown[] {
+    return (this.resultList ??= new Array(this.ios.length));
+  }
+
+  private get fibers(): (Fiber | undefined)[] {
+    return (this.fiberList ??= new Array(this.ios.length));
   }
 
   start(): (() => void) | undefined {
@@ -351,7 +358,7 @@ class Gather {
     this.running -= this.pendingTasks;
     this.pendingTasks = 0;
     const cause = stopped();
-    for (const fiber of this.fibers) if (fiber !== undefined) fiber.interrupt(cause);
+    if (this.fiberList !== undefined) for (const fiber of this.fiberList) if (fiber !== undefined) fiber.interrupt(cause);
   }
 
   private readonly cancel = (): void => {
