@@ -11,6 +11,7 @@
 // per-round ratios. Then one run at 10^7 shows tsexec is stack safe and how
 // much memory it takes.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { benchRoot, formatBytes, formatMs, formatRate, median } from "./lib/measure.mjs";
 
@@ -47,6 +48,7 @@ export async function run(report) {
   const n = 1_000_000;
   const rounds = report.quick ? 1 : 4;
   const reps = report.quick ? 2 : 5;
+  report.note(`module exports (not a script run by tsexec: see bench/scripts.mjs); newest Effect measured: effect@${JSON.parse(readFileSync(join(benchRoot, "node_modules", "effect-latest", "package.json"), "utf8")).version}`);
   const throughput = measureThroughput(n, rounds, reps);
   printThroughput(report, n, rounds, reps, throughput);
   printFpTs(report, n);

@@ -5,6 +5,7 @@
 // the engines take turns over several rounds; ratios are medians of per-round ratios.
 // TSEXEC_BENCH_ALSO=dir1,dir2 adds other built checkouts.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { benchRoot, formatMs, median, pairedRatio } from "./lib/measure.mjs";
 
@@ -27,6 +28,7 @@ export async function run(report) {
   const n = 100_000;
   const rounds = report.quick ? 2 : 5;
   const reps = report.quick ? 5 : 10;
+  report.note(`module exports (not a script run by tsexec: see bench/scripts.mjs); newest Effect measured: effect@${JSON.parse(readFileSync(join(benchRoot, "node_modules", "effect-latest", "package.json"), "utf8")).version}`);
   const perRound = Object.fromEntries(engines.map((e) => [e.name, []]));
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? engines : [...engines].reverse();

@@ -28,6 +28,7 @@ async function main(argv) {
   const quick = argv.includes("--quick");
   const wanted = argv.filter((arg) => !arg.startsWith("--"));
   ensureBenchDependencies();
+  ensureNewestEffect();
   print(`node ${process.version} on ${availableParallelism()} cores, load average ${loadavg()[0].toFixed(1)}; measuring ${projectRoot}`);
   return runAll(selectBenchmarks(wanted), quick);
 }
@@ -52,6 +53,31 @@ function ensureBenchDependencies() {
     throw new Error(`npm ${args[0]} --prefix bench failed (${result.error?.message ?? `exit ${result.status}`}): ` +
       `run it by hand and look at its output, then run the benchmarks again`);
   }
+}
+
+/**
+ * The newest Effect is the registry's latest at the time of the run, not the version the bench's
+ * lock pinned: ask the registry (`npm view effect version`) and install that version as
+ * effect-latest when it differs (without saving it). Unreachable registry: the installed one is
+ * measured, and its version printed by the benchmarks that use it.
+ */
+function ensureNewestEffect() {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const view = spawnSync(npm, ["view", "effect", "version"], { encoding: "utf8", timeout: 30_000 });
+  const latest = view.status === 0 ? view.stdout.trim() : "";
+  const installedManifest = join(benchRoot, "node_modules", "effect-latest", "package.json");
+  const installed = existsSync(installedManifest) ? JSON.parse(readFileSync(installedManifest, "utf8")).version : undefined;
+  if (!/^\d+\.\d+\.\d+$/.test(latest)) {
+    print(`bench: the registry did not answer \`npm view effect version\`: measuring the installed effect@${installed}`);
+    return;
+  }
+  if (latest === installed) return;
+  process.stderr.write(`bench: the newest Effect is ${latest} (installed: ${installed}): npm install --no-save effect-latest@npm:effect@${latest}\n`);
+  const result = spawnSync(npm, ["install", "--prefix", benchRoot, "--no-save", "--no-audit", "--no-fund", `effect-latest@npm:effect@${latest}`], {
+    cwd: projectRoot,
+    stdio: ["ignore", process.stderr, process.stderr],
+  });
+  if (result.status !== 0) print(`bench: installing effect@${latest} failed: measuring the installed effect@${installed}`);
 }
 
 /** bench/*.mjs files other than this one, `leading` first; `wanted` (names) narrows them. */

@@ -14,11 +14,11 @@
  */
 import type { Applicative1 } from "fp-ts/Applicative";
 import type { Apply1 } from "fp-ts/Apply";
-import { Node, Tag, concurrentStep, defer, io, isIO, map, suspendStep, unit, type Done, type Either, type IO, type PrimitiveContext } from "../monad/io.js";
+import { Node, Tag, concurrentStep, defer, io, isIO, isThenable, map, suspendStep, unit, type Done, type Either, type IO, type PrimitiveContext } from "../monad/io.js";
 import { isTracing } from "../monad/trace.js";
 import { describeValue } from "../monad/describe.js";
 import { URI } from "../monad/instances.js";
-import { Interruption, fork, type Fiber } from "./interpreter.js";
+import { Interruption, fork, noteFailedTask, promiseFrom, type Fiber } from "./interpreter.js";
 import { TsexecError } from "../base/errors.js";
 
 export interface ParallelOptions {
@@ -119,8 +119,9 @@ function stopped(): Interruption {
 
 /** Gathers the fibers of `all`/`allSettled`, starting at most `limit` at once. */
 class Gather {
-  private readonly results: unknown[];
-  private readonly fibers: (Fiber | undefined)[];
+  /** Made on first use: an `all` of tasks only gathers its values with Promise.all and needs neither. */
+  private resultList: unknown[] | undefined = undefined;
+  private fiberList: (Fiber | undefined)[] | undefined = undefined;
   private next = 0;
   private running = 0;
   private failure: unknown = undefined;
@@ -140,8 +141,14 @@ class Gather {
     private readonly ctx: PrimitiveContext,
     private readonly done: Done<unknown[]>,
   ) {
-    this.results = new Array(ios.length);
-    this.fibers = new Array(ios.length);
+  }
+
+  private get results(): unknown[] {
+    return (this.resultList ??= new Array(this.ios.length));
+  }
+
+  private get fibers(): (Fiber | undefined)[] {
+    return (this.fiberList ??= new Array(this.ios.length));
   }
 
   start(): (() => void) | undefined {
@@ -151,10 +158,11 @@ class Gather {
   }
 
   /**
-   * `all` without a limit: the bare `lib.task`s among the IO values need no fiber;
-   * their promises are gathered by one Promise.all (the engine's own loop, faster
-   * than any made in JS), which fails as `all` does, on the first rejection. A
-   * failure elsewhere forgets them, as an interrupted fiber forgets its promise.
+   * `all` without a limit: the tasks among the IO values, bare (`lib.task(g)`) or mapped
+   * (`lib.map(f, lib.task(g))`, the common shape: a task whose result is used), need no
+   * fiber: their promises (`g()`, then `.then(f)`) are gathered by one Promise.all (the
+   * engine's own loop, faster than any made in JS), which fails as `all` does, on the first
+   * rejection. A failure elsewhere forgets them, as an interrupted fiber forgets its promise.
    */
   private launchBatch(): void {
     this.launching = true;
@@ -164,11 +172,10 @@ class Gather {
     for (let i = 0; i < ios.length && !this.failed; i++) {
       const io = ios[i] as unknown as Node;
       this.next = i + 1;
-      if (io._tag === Tag.Async) {
+      if (io._tag === Tag.Async || (io._tag === Tag.Map && isMappedTask(io))) {
         let promise: unknown;
         try {
-          const begin = io._a as () => unknown;
-          promise = begin();
+          promise = this.startTask(io);
         } catch (error) {
           this.running++;
           this.ended(i, true, error);
@@ -195,12 +202,78 @@ class Gather {
           this.taskEnded(-1, false, undefined);
         },
         (error) => {
-          if (epoch === this.epoch) this.taskEnded(-1, true, error);
+          if (epoch !== this.epoch) return;
+          // Which task failed is asked only now, so a task costs no rejection callback of its own.
+          this.noteRejectedTask(promises, slots, error).then(() => {
+            if (epoch === this.epoch) this.taskEnded(-1, true, error);
+          });
         },
       );
     }
     this.launching = false;
     this.check();
+  }
+
+  /**
+   * Names the task whose rejection failed the batch, as a fiber does (the CLI prints the line
+   * that built it). Its promise is rejected already, so the callbacks on the rejected promises
+   * run before the promise this returns settles.
+   */
+  private noteRejectedTask(promises: readonly unknown[], slots: readonly number[] | undefined, error: unknown): Promise<void> {
+    if (typeof error !== "object" || error === null) return Promise.resolve();
+    for (let k = 0; k < promises.length; k++) {
+      const promise = promises[k];
+      if (!(promise instanceof Promise)) continue;
+      let node = this.ios[slots === undefined ? k : slots[k]!] as unknown as Node;
+      while (node._tag === Tag.Map) node = node._a;
+      promise.then(undefined, (rejection: unknown) => {
+        if (rejection === error) noteFailedTask(error, node);
+      });
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Starts a task (`isMappedTask` or bare): the task's promise, then each map's function in
+   * turn, as a fiber would run them. A bare task's promise is given to Promise.all as it is.
+   */
+  private startTask(io: Node): unknown {
+    if (io._tag === Tag.Async) {
+      const begin = io._a as () => unknown;
+      return begin();
+    }
+    const inner: Node = io._a;
+    let promise: PromiseLike<unknown>;
+    if (inner._tag === Tag.Async) {
+      const begin = inner._a as () => unknown;
+      const started = begin();
+      promise = started instanceof Promise ? started : Promise.resolve(started);
+      return promise.then(this.mapper(io._b));
+    }
+    promise = this.startTask(inner) as PromiseLike<unknown>;
+    return promise.then(this.mapper(io._b));
+  }
+
+  private lastFunction: unknown = undefined;
+  private lastMapper: ((value: unknown) => unknown) | undefined = undefined;
+
+  /**
+   * `f` as a promise's callback: it does not run once `all` has failed or was interrupted
+   * (an interrupted fiber never runs its maps), and a Promise from it is the error lib.map
+   * gives. One per function, not per task: the tasks of a `lib.all` share their map's function.
+   */
+  private mapper(f: (a: unknown) => unknown): (value: unknown) => unknown {
+    if (f === this.lastFunction) return this.lastMapper!;
+    const epoch = this.epoch;
+    const mapper = (value: unknown): unknown => {
+      if (epoch !== this.epoch) return undefined;
+      const mapped = f(value);
+      if (typeof mapped === "object" && isThenable(mapped)) throw promiseFrom("lib.map", f, mapped);
+      return mapped;
+    };
+    this.lastFunction = f;
+    this.lastMapper = mapper;
+    return mapper;
   }
 
   /** Starts fibers while there is room; a loop, not a recursion, when they end at once. */
@@ -285,7 +358,7 @@ class Gather {
     this.running -= this.pendingTasks;
     this.pendingTasks = 0;
     const cause = stopped();
-    for (const fiber of this.fibers) if (fiber !== undefined) fiber.interrupt(cause);
+    if (this.fiberList !== undefined) for (const fiber of this.fiberList) if (fiber !== undefined) fiber.interrupt(cause);
   }
 
   private readonly cancel = (): void => {
@@ -352,6 +425,16 @@ const _apPar: Apply1<URI>["ap"] = (fab, fa) =>
 
 /** The fp-ts Applicative whose `ap` runs both sides in parallel (see `all`). */
 export const ApplicativePar: Applicative1<URI> = { URI, map: _map, ap: _apPar, of: unit };
+
+/** How many maps deep a mapped task may be for `all` to run it without a fiber. */
+const maxMapsOverTask = 8;
+
+/** `lib.map(f, lib.task(g))`, or a few maps over a task: a promise and its `.then`s, needing no fiber. */
+function isMappedTask(io: Node): boolean {
+  let node = io;
+  for (let depth = 0; depth < maxMapsOverTask && node._tag === Tag.Map; depth++) node = node._a;
+  return node._tag === Tag.Async;
+}
 
 function expectIOList(where: string, ios: unknown): readonly IO<unknown>[] {
   if (!Array.isArray(ios)) throw new TypeError(`${where} expects an array of IO values, got ${describeValue(ios)}`);

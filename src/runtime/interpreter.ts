@@ -658,7 +658,7 @@ function ioFrom(where: string, f: unknown): TsexecError {
 }
 
 /** lib.io's or lib.map's function returned a Promise: only lib.task awaits. */
-function promiseFrom(where: string, f: unknown, promise: unknown): TsexecError {
+export function promiseFrom(where: string, f: unknown, promise: unknown): TsexecError {
   // Its rejection, if it comes, is this error's news, not a crash as an unhandled rejection.
   try {
     (promise as PromiseLike<unknown>).then(undefined, ignore);
@@ -672,7 +672,7 @@ function promiseFrom(where: string, f: unknown, promise: unknown): TsexecError {
 }
 
 /** The innermost failed task, once: outer frames must not overwrite it. Only a lib.task (no label) counts. */
-function noteFailedTask(error: unknown, node: Node): void {
+export function noteFailedTask(error: unknown, node: Node): void {
   if (typeof error !== "object" || error === null || failedTaskKey in error || node._b !== undefined) return;
   try {
     Object.defineProperty(error, failedTaskKey, { value: node._a, enumerable: false, configurable: true });

@@ -184,6 +184,18 @@ describe("project form", () => {
     expect(refused.stderr).toMatch(/^error: refusing .*package\.json: its dependencies are not pinned .*--pinned-only/);
   });
 
+  it("without a lock, dependencies resolved at once agree: each packument fetched once, two majors of one package kept apart", async () => {
+    const dir = writeTree({
+      "package.json": JSON.stringify({ name: "p", version: "1.0.0", dependencies: { "left-pad": "^1.0.0", "uses-core-2": "^1", "pad-core": "^1" } }),
+      "t.ts": `import pad from "left-pad";\nimport other from "uses-core-2";\nimport core from "pad-core";\nexport default ({ lib }: any) => lib.io(() => console.log(pad("z", 2), other, core));\n`,
+    });
+    registry.requests.length = 0;
+    const out = await runTsexec([join(dir, "t.ts")], { env: npmEnv(registry.url) });
+    expect(out.stdout).toBe(".zpad-core@1.0.0 pad-core@2.0.0 pad-core@1.0.0\n");
+    const packuments = registry.requests.filter((r) => !r.endsWith(".tgz")).sort();
+    expect(packuments).toEqual(["GET /left-pad", "GET /pad-core", "GET /uses-core-2"]);
+  });
+
   it("a bare package nobody provides gets advice that fits, never `npm install npm:…`", async () => {
     const lone = writeTree({ "t.ts": `import x from "picocolors-missing";\nexport default ({ lib }: any) => lib.unit(x);\n` });
     const out = await runTsexec([join(lone, "t.ts")], { env: npmEnv(registry.url) });

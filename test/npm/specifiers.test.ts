@@ -159,6 +159,34 @@ describe("npm: specifiers", () => {
     expect(registry.requests).toEqual([]);
   });
 
+  it("online, a packument npm's cache holds still fresh (cache-control max-age) is used without a request; a stale one is fetched", async () => {
+    const { createHash } = await import("node:crypto");
+    const { appendFileSync, mkdirSync, writeFileSync } = await import("node:fs");
+    const served = JSON.parse(Buffer.from(await (await fetch(`${registry.url}/tiny-dep`)).arrayBuffer()).toString("utf8"));
+    // What npm cached earlier: before 2.3.0 was published (so which one answered shows in the result).
+    delete served.versions["2.3.0"];
+    served["dist-tags"] = { latest: "2.0.1" };
+    const packument = Buffer.from(JSON.stringify(served));
+    for (const [age, expected, requested] of [[60_000, "tiny-dep@2.0.1", false], [600_000, "tiny-dep@2.3.0", true]] as const) {
+      const cacache = join(tempDir("npm-home-"), ".npm", "_cacache");
+      const hex = createHash("sha512").update(packument).digest("hex");
+      mkdirSync(join(cacache, "content-v2", "sha512", hex.slice(0, 2), hex.slice(2, 4)), { recursive: true });
+      writeFileSync(join(cacache, "content-v2", "sha512", hex.slice(0, 2), hex.slice(2, 4), hex.slice(4)), packument);
+      const key = `make-fetch-happen:request-cache:${registry.url}/tiny-dep`;
+      const metadata = { url: `${registry.url}/tiny-dep`, resHeaders: { "cache-control": "public, max-age=300" } };
+      const entry = JSON.stringify({ key, integrity: `sha512-${createHash("sha512").update(packument).digest("base64")}`, time: Date.now() - age, size: packument.length, metadata });
+      const bucket = createHash("sha256").update(key).digest("hex");
+      mkdirSync(join(cacache, "index-v5", bucket.slice(0, 2), bucket.slice(2, 4)), { recursive: true });
+      appendFileSync(join(cacache, "index-v5", bucket.slice(0, 2), bucket.slice(2, 4), bucket.slice(4)), `\n${createHash("sha1").update(entry).digest("hex")}\t${entry}`);
+      const dir = writeTree({ "t.ts": script(`import c from "npm:tiny-dep@^2";`, `console.log(c);`) });
+      registry.requests.length = 0;
+      const out = await runTsexec([join(dir, "t.ts")], { env: { ...npmEnv(registry.url), npm_config_cache: join(cacache, "..") } });
+      expect(out.stderr).toBe("");
+      expect(out.stdout).toBe(`${expected}\n`);
+      expect(registry.requests.includes("GET /tiny-dep")).toBe(requested);
+    }
+  });
+
   it("a script in a read-only git checkout runs and warns naming the version to pin", async () => {
     const work = WorkRepo.create();
     const commit = work.commit("tool", { "t.ts": script(`import c from "npm:colors-lite@^1";`, `console.log(c);`) });

@@ -6,7 +6,7 @@ import { pipe } from "fp-ts/function";
 import * as RA from "fp-ts/ReadonlyArray";
 import { attempt, bind, bracket, ensuring, io, map, task, unit, type IO } from "../../src/monad/io.js";
 import { ApplicativePar, all, allSettled, exit, mapPar, race, sleep, timeout } from "../../src/runtime/concurrency.js";
-import { Interruption, run, runSync, start } from "../../src/runtime/interpreter.js";
+import { Interruption, failedTaskFunction, run, runSync, start } from "../../src/runtime/interpreter.js";
 import { makeContext } from "../../src/base/context.js";
 
 const ctx = makeContext({ cacheDir: "/nonexistent" });
@@ -159,6 +159,34 @@ describe("all, mapPar, allSettled", () => {
     const ios = [task(async () => 1), task(() => Promise.reject(new Error("rejected"))), ensuring(sleep(10_000), record(log, "sleeper finalized"))];
     await expect(runIO(all(ios as IO<unknown>[]))).rejects.toThrow("rejected");
     expect(log).toEqual(["sleeper finalized"]);
+  });
+
+  it("mapped tasks (lib.map over lib.task) yield their mapped values in order, beside other steps", async () => {
+    const later = (value: number, ms: number) => task(() => new Promise<number>((r) => setTimeout(r, ms, value)));
+    const ios: IO<unknown>[] = [map((n) => n * 10, later(1, 30)), unit("u"), map(String, map((n) => n + 1, later(2, 5))), task(async () => 4), map((n) => [n], task(() => 5 as unknown as Promise<number>))];
+    expect(await runIO(all(ios))).toEqual([10, "u", "3", 4, [5]]);
+    expect(await runIO(all(ios.filter((_, i) => i !== 1)))).toEqual([10, "3", 4, [5]]);
+  });
+
+  it("a map's function over a failed batch of tasks does not run, and one that returns a Promise is lib.map's error", async () => {
+    const ran: number[] = [];
+    const slow = map((n: number) => void ran.push(n), task(() => new Promise<number>((r) => setTimeout(r, 30, 1))));
+    const failing = map((n: number) => void ran.push(n), task(() => Promise.reject(new Error("rejected"))));
+    await expect(runIO(all([slow, failing]))).rejects.toThrow("rejected");
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ran).toEqual([]);
+    const promising = map((n: number) => Promise.resolve(n), task(async () => 1));
+    await expect(runIO(all([promising]))).rejects.toThrow(/the function given to lib.map \(.*\) returned a Promise/);
+  });
+
+  it("the task whose rejection fails an all of tasks is named, bare or mapped", async () => {
+    for (const mapped of [false, true]) {
+      const bad = () => Promise.reject(new Error("bad task"));
+      const rejecting = mapped ? map((n: number) => n, task(bad)) : task(bad);
+      const error = await runIO(all([task(async () => 1), rejecting as IO<unknown>, map((n: number) => n, task(async () => 2))])).catch((e) => e);
+      expect(error.message).toBe("bad task");
+      expect(failedTaskFunction(error)).toBe(bad);
+    }
   });
 
   it("ApplicativePar runs fp-ts traverse in parallel", async () => {

@@ -57,7 +57,21 @@ class SiteTable {
 
   constructor(private readonly dir: string) {}
 
+  /** The last site found, by its exact arguments: a script's loop calls one site over and over. */
+  private lastFilename: unknown = undefined;
+  private lastSymbol: unknown = undefined;
+  private lastSite: Site | undefined = undefined;
+
   find(filename: string | Derivation, symbol: string | NativeSignature): Site {
+    if (filename === this.lastFilename && symbol === this.lastSymbol && typeof symbol === "string") return this.lastSite!;
+    const site = this.lookup(filename, symbol);
+    this.lastFilename = filename;
+    this.lastSymbol = symbol;
+    this.lastSite = site;
+    return site;
+  }
+
+  private lookup(filename: string | Derivation, symbol: string | NativeSignature): Site {
     const table = typeof filename === "string" ? this.byPath.get(filename) : isDerivation(filename) ? this.byDerivation.get(filename) : undefined;
     // A prototype string is its own key (spaced differently: another site, the same declared function);
     // a signature object is keyed by its contents, so a fresh literal per call finds its site too.

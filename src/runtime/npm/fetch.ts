@@ -213,7 +213,7 @@ export function shortHash(integrity: Integrity): string {
  * then its content by integrity), for --offline resolution; undefined if npm
  * never fetched it.
  */
-export function packumentFromNpmCache(cacache: string, url: string): Buffer | undefined {
+export function packumentFromNpmCache(cacache: string, url: string, freshOnly = false, now = Date.now()): Buffer | undefined {
   const key = `make-fetch-happen:request-cache:${url}`;
   const hex = createHash("sha256").update(key).digest("hex");
   let lines: string[];
@@ -227,8 +227,10 @@ export function packumentFromNpmCache(cacache: string, url: string): Buffer | un
     const tab = lines[i]!.indexOf("\t");
     if (tab < 0) continue;
     try {
-      const entry = JSON.parse(lines[i]!.slice(tab + 1)) as { key?: unknown; integrity?: unknown };
+      const entry = JSON.parse(lines[i]!.slice(tab + 1)) as { key?: unknown; integrity?: unknown; time?: unknown; metadata?: unknown };
       if (entry.key !== key || typeof entry.integrity !== "string") continue;
+      // The newest entry decides freshness: an older one is older still.
+      if (freshOnly && !isFresh(entry, now)) return undefined;
       const integrity = parseIntegrity(entry.integrity);
       const data = integrity && fromNpmCache(cacache, integrity);
       if (data) return data;
@@ -237,4 +239,18 @@ export function packumentFromNpmCache(cacache: string, url: string): Buffer | un
     }
   }
   return undefined;
+}
+
+/**
+ * Whether npm's cache entry is still fresh by the registry's own `cache-control: max-age` (the
+ * registry says 300 s), counted from when npm stored it: npm itself answers from it without a
+ * request then, so tsexec may too. No max-age, no-cache, or a time in the future: not fresh.
+ */
+function isFresh(entry: { time?: unknown; metadata?: unknown }, now: number): boolean {
+  if (typeof entry.time !== "number" || entry.time > now) return false;
+  const headers = (entry.metadata as { resHeaders?: Record<string, unknown> } | undefined)?.resHeaders;
+  const control = headers?.["cache-control"];
+  if (typeof control !== "string" || /no-cache|no-store/i.test(control)) return false;
+  const maxAge = /(?:^|[,\s])max-age=(\d{1,9})/i.exec(control);
+  return maxAge !== null && now - entry.time < Number(maxAge[1]) * 1000;
 }

@@ -49,7 +49,9 @@ export class RegistryResolver {
     if (known === undefined) {
       const registry = this.config.registryFor(name);
       const url = `${registry}${name.replace("/", "%2f")}`;
-      const cached = this.offline ? packumentFromNpmCache(this.config.cacache, url) : undefined;
+      // Offline: whatever npm's cache holds; online: what it holds still fresh (as npm answers
+      // from it without a request), else a request on the shared keep-alive connections.
+      const cached = packumentFromNpmCache(this.config.cacache, url, !this.offline);
       if (this.offline && cached === undefined) {
         return Promise.reject(new TsexecError(`${name}: --offline, and npm's cache holds no metadata for it from ${registry}: run once online (or npm view ${name}) to resolve it`));
       }
