@@ -31,6 +31,7 @@ import { writeCacheFile } from "../../runtime/loader/cache.js";
 import { locateScript } from "../../runtime/loader/index.js";
 import { packageRoot } from "../../base/package.js";
 import type { CommandRun } from "./command.js";
+import { linkEditorTypes, wantsEditorLinks } from "./editor-links.js";
 
 /** `tsexec check [SCRIPT…]`: exit 1 on any type error, 0 otherwise. */
 export const run: CommandRun = async ({ args, ctx }) => {
@@ -66,6 +67,7 @@ export async function checkScripts(
   { summary = true, write = (text: string) => void process.stderr.write(text) } = {},
 ): Promise<number> {
   const checker = pickChecker();
+  keepEditorLinks(paths, write);
   const diagnostics: Diagnostic[] = [];
   for (const group of groupByConfig(paths, cacheDir)) {
     const found = await checker(await writeCheckConfig(group, cacheDir), process.cwd());
@@ -78,6 +80,27 @@ export async function checkScripts(
     write(`error: ${plural(diagnostics.length, "type error")} in ${plural(files, "file")} (listed above)\n`);
   }
   return diagnostics.length;
+}
+
+/** The projects of the checked paths get their node_modules links to this tsexec (editor-links.ts), saying so when one changes. */
+function keepEditorLinks(paths: readonly string[], write: (text: string) => void): void {
+  const projects = new Set<string>();
+  for (const path of paths) {
+    for (let dir = isDirectory(resolve(path)) ? resolve(path) : dirname(resolve(path)); ; dir = dirname(dir)) {
+      if (existsSync(join(dir, "package.json"))) {
+        projects.add(dir);
+        break;
+      }
+      if (dirname(dir) === dir) break;
+    }
+  }
+  for (const project of projects) {
+    if (!wantsEditorLinks(project)) continue;
+    const linked = linkEditorTypes(project);
+    if (linked.length > 0) {
+      write(`tsexec: linked ${linked.map((name) => join(project, "node_modules", name)).join(", ")} to this tsexec's copies (${packageRoot}), for editors\n`);
+    }
+  }
 }
 
 // ---- what to check, under which options ----
@@ -241,6 +264,9 @@ async function typePaths(files: readonly string[]): Promise<Record<string, strin
   const paths: Record<string, string[]> = {
     tsexec: [join(packageRoot, "dist", "index.d.ts")],
     "tsexec/unsafe-lib": [join(packageRoot, "dist", "unsafe-lib.d.ts")],
+    // fp-ts is tsexec's own too: the loader gives every script tsexec's copy.
+    "fp-ts": [fpTsDir()],
+    "fp-ts/*": [join(fpTsDir(), "*")],
   };
   for (const file of files) {
     const specifiers = npmSpecifiersIn(readFileSync(file, "utf8"));
@@ -252,6 +278,11 @@ async function typePaths(files: readonly string[]): Promise<Record<string, strin
     }
   }
   return paths;
+}
+
+/** tsexec's copy of fp-ts (a dependency of tsexec). */
+function fpTsDir(): string {
+  return dirname(createRequire(join(packageRoot, "package.json")).resolve("fp-ts/package.json"));
 }
 
 /** The `npm:` specifiers a module names in string literals (imports, exports, dynamic imports). */

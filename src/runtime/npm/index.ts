@@ -276,10 +276,19 @@ export async function locateProjectPackage(name: string, importer: string, ctx: 
   };
 }
 
+/**
+ * Packages tsexec brings along: a project's dependency on them is never
+ * installed (the name tsexec on the registry belongs to an unrelated package;
+ * scripts get the running tsexec and its fp-ts wherever they live).
+ */
+export const tsexecOwnPackages: ReadonlySet<string> = new Set(["tsexec", "fp-ts"]);
+
+const installable = (deps: object | undefined) => Object.keys(deps ?? {}).filter((name) => !tsexecOwnPackages.has(name));
+
 function declaresDependencies(manifest: string): boolean {
   try {
     const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { dependencies?: object; optionalDependencies?: object };
-    return Object.keys(pkg.dependencies ?? {}).length + Object.keys(pkg.optionalDependencies ?? {}).length > 0;
+    return installable(pkg.dependencies).length + installable(pkg.optionalDependencies).length > 0;
   } catch {
     return true; // unreadable: installUnlocked says what is wrong with it
   }
@@ -318,6 +327,7 @@ async function installUnlocked(projectDir: string, manifest: string, ctx: Primit
   try {
     const wanted = { ...pkg.dependencies, ...pkg.optionalDependencies };
     for (const [name, range] of Object.entries(wanted)) {
+      if (tsexecOwnPackages.has(name)) continue;
       try {
         topLevel[name] = await resolver.resolve(name, range, `${manifest}: dependency ${name}`);
       } catch (error) {
