@@ -12,7 +12,8 @@ const commandHelp: Record<string, string> = {
   check:
     "Type-checks scripts (default: the current directory's project or .ts files) with tsexec's types\n" +
     "and the loader's options; a tsconfig.json beside them is honoured. npm: packages without types get\n" +
-    "their @types package when the registry has one (pinned in tsexec.lock), else type any.\n" +
+    "their @types package when the registry has one (pinned in tsexec.lock, saying so), else type any.\n" +
+    "--frozen (before or after check) changes no tsexec.lock; --offline asks no registry.\n" +
     "Exit 1 on any type error, 0 (silent) otherwise.",
   init: "Creates a script project in DIR (default: .): package.json, tsconfig.json, an executable main.ts,\n.gitignore and node_modules links to this tsexec for editors; never overwrites a file.",
 };

@@ -9,7 +9,7 @@
  * install and is never replaced; a node_modules that is itself a link is
  * never written through.
  */
-import { lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { packageRoot } from "../../base/package.js";
@@ -53,13 +53,23 @@ export function linkEditorTypes(projectDir: string): string[] {
   return changed;
 }
 
+function samePath(a: string, b: string): boolean {
+  try {
+    return realpathSync(a) === realpathSync(b);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Whether `projectDir` is a project `tsexec check` keeps linked: a
  * package.json with a tsconfig.json beside it (an editor's project), that
- * does not itself depend on a package named tsexec.
+ * does not itself depend on a package named tsexec and is not tsexec itself.
  */
 export function wantsEditorLinks(projectDir: string): boolean {
   if (kind(join(projectDir, "tsconfig.json")) !== "other") return false;
+  // tsexec's own checkout (its examples are checked there) has its packages already.
+  if (samePath(projectDir, packageRoot)) return false;
   try {
     const pkg = JSON.parse(readFileSync(join(projectDir, "package.json"), "utf8")) as Record<string, unknown>;
     const sections = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies"];
