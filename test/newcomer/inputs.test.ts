@@ -11,6 +11,8 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { runTsexec, tempDir, writeTree } from "../helpers.js";
 import { git } from "../git/fixtures.js";
 import { inputsScript, publish, readLockJson, type Published } from "../flakes/fixtures.js";
+import { inputTarget } from "../../src/inputs/locked.js";
+import { makeContext } from "../../src/base/context.js";
 
 let data: Published;
 let root: string;
@@ -78,5 +80,20 @@ export default defineScript(inputs, ({ inputs, lib }) => lib.io(() => console.lo
     const r = await runTsexec([join(dir, "main.ts")]);
     expect(r.stderr).toBe(`error: input 'data' of main.ts (${join(dir, "main.ts")}:3): 'git+${pathToFileURL(data.bare).href}?ref=v1' gives ref 'v1' and the ref field 'main': keep one\n`);
     expect(r.code).toBe(1);
+  });
+});
+
+describe("the object form's remote references (read, not fetched: no network in tests)", () => {
+  const target = (spec: Record<string, unknown>) => inputTarget("tools", { spec: spec as never, line: 3 }, "/p/main.ts", makeContext({ cacheDir: tempDir("cache-") }));
+
+  test("github: and git+https:// are the repositories the string form names, their ?ref=/?dir= taken as fields", () => {
+    expect(target({ url: "github:acme/tools", ref: "v1" })).toMatchObject({ url: "https://github.com/acme/tools.git", lockedUrl: "https://github.com/acme/tools.git", ref: "v1", dir: "", source: "github:acme/tools" });
+    expect(target({ url: "github:acme/tools/v2?dir=lib" })).toMatchObject({ url: "https://github.com/acme/tools.git", ref: "v2", dir: "lib" });
+    expect(target({ url: "git+https://example.org/acme/tools.git?ref=main", submodules: false })).toMatchObject({ url: "https://example.org/acme/tools.git", ref: "main", submodules: false });
+  });
+
+  test("a relative path is locked as written; an absolute one as its canonical path", () => {
+    expect(target({ url: "../repos/tools", ref: "v1" })).toMatchObject({ url: "/repos/tools", lockedUrl: "../repos/tools" });
+    expect(target({ url: "/srv/tools", ref: "v1" })).toMatchObject({ url: "/srv/tools", lockedUrl: "/srv/tools" });
   });
 });
