@@ -61,14 +61,19 @@ export function initProject(dir: string, write: (text: string) => void = (t) => 
   mkdirSync(root, { recursive: true });
   for (const [name, text] of Object.entries(files)) writeFileAtomic(join(root, name), text);
   chmodSync(join(root, "main.ts"), 0o755);
-  linkEditorTypes(root);
+  const linked = linkEditorTypes(root);
   const fromHere = relative(process.cwd(), root);
   const shown = fromHere === "" ? "." : fromHere.startsWith("..") ? root : fromHere;
   write(
     `Created ${Object.keys(files).map((name) => join(shown, name)).join(", ")}.\n` +
-      `node_modules links tsexec, fp-ts and @types/node to this tsexec (${packageRoot}) for your editor; nothing to install.\n` +
+      (linked.length > 0 ? `node_modules links ${listed(linked)} to this tsexec (${packageRoot}) for your editor; nothing to install.\n` : "") +
       `Next: cd ${shown} && ${runCommand()}; ${tsexecCommand()} check type-checks (and re-links node_modules after a clone).\n`,
   );
+}
+
+/** `a, b and c`. */
+function listed(names: readonly string[]): string {
+  return names.length < 2 ? names.join("") : `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}`;
 }
 
 /** `tsexec` when it is on PATH, else the launcher's path (a warm start either way; never npx, which would ask the registry). */
