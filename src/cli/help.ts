@@ -1,7 +1,27 @@
 /** `tsexec --help`, rendered by yargs from the option table; loaded only for --help. */
 import { dynamicImport } from "../base/dynamic-import.js";
 import { optionSpecs } from "./options.js";
-import { commands } from "./commands/index.js";
+import { commands, type CommandSpec } from "./commands/index.js";
+
+/** What `tsexec NAME --help` prints under the subcommand's usage line (kept here: only --help loads this file). */
+const commandHelp: Record<string, string> = {
+  show: "Lists the scripts and apps a reference, a local directory (., ./dir) or a file offers,\nand the inputs they declare, without running them.",
+  lock: "Resolves the inputs the scripts declare that tsexec.lock does not pin yet, and writes the lock\nbeside them; entries no script declares any more are removed.",
+  update: "Re-resolves the script's inputs (all, or the INPUTs named) against their remotes and\nrewrites their tsexec.lock entries.",
+  registry: "Edits the user's registry of names for references: tsexec NAME#APP then runs the app of\nthe reference NAME stands for.",
+  check:
+    "Type-checks scripts (default: the current directory's project or .ts files) with tsexec's types\n" +
+    "and the loader's options; a tsconfig.json beside them is honoured. npm: packages without types get\n" +
+    "their @types package when the registry has one (pinned in tsexec.lock, saying so), else type any.\n" +
+    "--frozen (before or after check) changes no tsexec.lock; --offline asks no registry.\n" +
+    "Exit 1 on any type error, 0 (silent) otherwise.",
+  init: "Creates a script project in DIR (default: .): package.json, tsconfig.json, an executable main.ts,\n.gitignore and node_modules links to this tsexec for editors; never overwrites a file.",
+};
+
+/** `tsexec NAME --help`: the subcommand's usage line and what it does. */
+export function commandHelpText(command: CommandSpec): string {
+  return `Usage: ${command.usage}\n\n${commandHelp[command.name] ?? ""}\n`;
+}
 
 export async function helpText(): Promise<string> {
   const { default: yargs } = await dynamicImport<typeof import("yargs")>("yargs");
@@ -9,6 +29,7 @@ export async function helpText(): Promise<string> {
   const header = [
     "Usage: tsexec [OPTIONS] SCRIPT [ARGS...]",
     "       tsexec [OPTIONS] -- SCRIPT [ARGS...]",
+    "       tsexec [OPTIONS] REF#APP | NAME[#APP] [ARGS...]",
     ...commands.map((command) => `       ${command.usage}`),
     "",
     "Runs SCRIPT, a module whose default export is a function of { args, lib }",

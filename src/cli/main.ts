@@ -50,6 +50,11 @@ async function command(argv: readonly string[]): Promise<number> {
   try {
     const ctx = contextFor(flags);
     const command = findCommand(script, scriptArgs);
+    if (command !== undefined && scriptArgs.some((arg) => arg === "--help" || arg === "-h")) {
+      const { commandHelpText } = await import("./help.js");
+      process.stdout.write(commandHelpText(command));
+      return 0;
+    }
     if (command !== undefined) return await (await command.load())({ args: scriptArgs, flags, ctx });
     const { runScript } = await import("./commands/run.js");
     await runScript(script, scriptArgs, ctx);

@@ -36,6 +36,12 @@ export interface InputTarget {
   readonly source: string;
   /** The repository URL, canonical (fetchgit's normalizeUrl). */
   readonly url: string;
+  /**
+   * The URL its lock entry records: a relative local path as written (resolved
+   * against the lock's directory, so a project moves and clones with its lock),
+   * else `url`.
+   */
+  readonly lockedUrl: string;
   readonly ref: string | undefined;
   readonly rev: string | undefined;
   readonly submodules: boolean;
@@ -79,13 +85,36 @@ export function inputTarget(name: string, declared: DeclaredInput, file: string,
       throw new TsexecError(`${label}: an input names a repository, not a script: drop '#${printable(reference.path)}' from '${printable(spec)}'`);
     }
     const url = within(() => makeRequest({ url: reference.url, rev: reference.rev ?? reference.ref ?? "HEAD" }, scriptDir, ctx)).url;
-    return { name, source: spec, url, ref: reference.ref, rev: reference.rev, submodules: true, dir: reference.dir, registry, label };
+    return { name, source: spec, url, lockedUrl: url, ref: reference.ref, rev: reference.rev, submodules: true, dir: reference.dir, registry, label };
   }
-  const request = within(() => makeRequest({ url: spec.url, rev: spec.rev ?? spec.ref ?? "HEAD", fetchSubmodules: spec.submodules ?? true }, scriptDir, ctx));
-  if (spec.rev !== undefined && !/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(spec.rev)) {
-    throw new TsexecError(`${label}: 'rev' must be a full commit hash; use ref: "${printable(spec.rev)}" for a branch or tag`);
+  // The object form takes every URL the string form does (git+https://, git+file://, github:); its fields add ref, rev, dir.
+  const written = /^(git\+|github:)/i.test(spec.url) ? within(() => parseReference(spec.url)) : undefined;
+  if (written?.path !== undefined) {
+    throw new TsexecError(`${label}: an input names a repository, not a script: drop '#${printable(written.path)}' from '${printable(spec.url)}'`);
   }
-  return { name, source: spec.url, url: request.url, ref: spec.ref, rev: spec.rev, submodules: spec.submodules ?? true, dir: spec.dir ?? "", registry: undefined, label };
+  const field = (key: "ref" | "rev" | "dir"): string | undefined => {
+    const inUrl = written?.[key] || undefined;
+    if (inUrl !== undefined && spec[key] !== undefined && spec[key] !== inUrl) {
+      throw new TsexecError(`${label}: '${printable(spec.url)}' gives ${key} '${printable(inUrl)}' and the ${key} field '${printable(spec[key]!)}': keep one`);
+    }
+    return spec[key] ?? inUrl;
+  };
+  const [ref, rev, dir] = [field("ref"), field("rev"), field("dir")];
+  if (ref !== undefined && rev !== undefined) {
+    throw new TsexecError(`${label}: gives both rev and ref: rev pins a commit, ref follows a branch or tag; keep one`);
+  }
+  const url = written?.url ?? spec.url;
+  const request = within(() => makeRequest({ url, rev: rev ?? ref ?? "HEAD", fetchSubmodules: spec.submodules ?? true }, scriptDir, ctx));
+  if (rev !== undefined && !/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(rev)) {
+    throw new TsexecError(`${label}: 'rev' must be a full commit hash; use ref: "${printable(rev)}" for a branch or tag`);
+  }
+  const lockedUrl = isRelativePath(url) ? url : request.url;
+  return { name, source: spec.url, url: request.url, lockedUrl, ref, rev, submodules: spec.submodules ?? true, dir: dir ?? "", registry: undefined, label };
+}
+
+/** `../repos/data`, `./tools`, `repos/x`: a local path that is not absolute (no scheme, not user@host:path). */
+function isRelativePath(url: string): boolean {
+  return !isAbsolute(url) && !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(url) && !/^[^/]+@[^/]+:/.test(url);
 }
 
 /** Whether a lock entry still pins what the declaration asks for. */
@@ -96,7 +125,8 @@ export function entryMatches(entry: InputLockEntry, target: InputTarget): boolea
     entry.ref === target.ref &&
     (target.rev === undefined || entry.rev === target.rev) &&
     // A registry name's URL is the local registry's business; any other source fixes the URL.
-    (target.registry !== undefined || entry.url === target.url)
+    // (A relative path is locked as written; a lock from before that recorded the absolute path.)
+    (target.registry !== undefined || entry.url === target.lockedUrl || entry.url === target.url)
   );
 }
 
@@ -121,8 +151,10 @@ function fetchInTurn(request: FetchRequest): Promise<FetchResult> {
 async function fetchLocked(target: InputTarget, entry: InputLockEntry, file: string, ctx: PrimitiveContext): Promise<Input> {
   const lockFile = lockPath(dirname(file));
   let result;
+  let request: FetchRequest;
   try {
-    const request = makeRequest({ url: entry.url, rev: entry.rev, fetchSubmodules: entry.submodules, hash: entry.hash }, dirname(file), ctx);
+    // A relative url in the lock is relative to the lock's directory (the script's).
+    request = makeRequest({ url: entry.url, rev: entry.rev, fetchSubmodules: entry.submodules, hash: entry.hash }, dirname(file), ctx);
     result = await fetchInTurn(request);
   } catch (error) {
     if (!(error instanceof TsexecError)) throw error;
@@ -135,7 +167,7 @@ async function fetchLocked(target: InputTarget, entry: InputLockEntry, file: str
     }
     throw new TsexecError(`${target.label} (locked at ${entry.rev} in ${lockFile}): ${error.message}`);
   }
-  return new FetchedInput(inputPath(result.path, target), entry.rev, target.ref, entry.url, entry.hash);
+  return new FetchedInput(inputPath(result.path, target), entry.rev, target.ref, request.url, entry.hash);
 }
 
 /** Resolves the declaration against the remote (at most `maxRefAge` old) and makes its lock entry. */
@@ -151,7 +183,7 @@ async function resolveInput(target: InputTarget, file: string, ctx: PrimitiveCon
   const hash = readMetadata(result.path)?.contentHash ?? contentHash(result.path);
   const entry: InputLockEntry = {
     source: target.source,
-    url: target.url,
+    url: target.lockedUrl,
     ...(target.ref === undefined ? {} : { ref: target.ref }),
     submodules: target.submodules,
     rev: result.commit,
@@ -163,8 +195,8 @@ async function resolveInput(target: InputTarget, file: string, ctx: PrimitiveCon
 
 /** The checkout, or its `dir` subdirectory (which may not lead out of it). */
 function inputPath(checkout: string, target: InputTarget): string {
-  if (target.dir === "") return checkout;
   const normal = normalize(target.dir);
+  if (target.dir === "" || normal === ".") return checkout; // `dir: "."` is the checkout itself
   if (isAbsolute(target.dir) || normal === ".." || normal.startsWith(`..${sep}`)) throw new TsexecError(`${target.label}: dir '${printable(target.dir)}' escapes the checkout`);
   const path = join(checkout, normal);
   let real: string;
@@ -173,7 +205,9 @@ function inputPath(checkout: string, target: InputTarget): string {
   } catch {
     throw new TsexecError(`${target.label}: the checkout has no directory '${printable(target.dir)}'`);
   }
-  if (!real.startsWith(realpathSync(checkout) + sep)) throw new TsexecError(`${target.label}: dir '${printable(target.dir)}' escapes the checkout`);
+  const realCheckout = realpathSync(checkout);
+  if (real === realCheckout) return real; // `dir: "sub/.."`
+  if (!real.startsWith(realCheckout + sep)) throw new TsexecError(`${target.label}: dir '${printable(target.dir)}' escapes the checkout`);
   return real;
 }
 

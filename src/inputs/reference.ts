@@ -60,12 +60,8 @@ export function parseReference(typed: string): Reference {
   const url = `${parsed.protocol}//${userinfo}${parsed.host}${parsed.pathname}`;
   const params = queryParameters(typed, parsed.searchParams);
   const path = fragment(parsed.hash, typed);
-  const rebuild = (commit: string) => {
-    const query = new URLSearchParams();
-    if (params.dir) query.set("dir", params.dir);
-    query.set("rev", commit);
-    return `git+${url}?${query.toString()}${pathFragment(path)}`;
-  };
+  // The commit as given (a placeholder such as <commit> in a message stays readable); dir escaped as a query value.
+  const rebuild = (commit: string) => `git+${url}?${params.dir ? `${new URLSearchParams({ dir: params.dir }).toString()}&` : ""}rev=${commit}${pathFragment(path)}`;
   return { typed, url, rev: params.rev, ref: params.ref, dir: params.dir ?? "", path, pinnedTo: rebuild };
 }
 

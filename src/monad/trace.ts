@@ -38,7 +38,11 @@ const traces = new WeakMap<object, Trace>();
 
 /** Records where `node` is being built (under --show-trace) and returns it. */
 export function traced<N extends object>(node: N, op: string, subject: unknown): N {
-  if (tracing) traces.set(node, { op, subject: subjectName(subject), site: callSite() });
+  if (!tracing) return node;
+  const site = callSite();
+  // A function no user code is passing (tsexec's own closure, built while a primitive runs) is not the user's to read about;
+  // a labelled step (lib.mapPar of 4 steps) is named even so.
+  if (site !== undefined || typeof subject === "string") traces.set(node, { op, subject: subjectName(subject), site });
   return node;
 }
 

@@ -14,8 +14,8 @@
  */
 import type { Applicative1 } from "fp-ts/Applicative";
 import type { Apply1 } from "fp-ts/Apply";
-import { Node, Tag, concurrentStep, defer, io, isIO, isThenable, map, suspendStep, unit, type Done, type Either, type IO, type PrimitiveContext } from "../monad/io.js";
-import { isTracing } from "../monad/trace.js";
+import { Node, Tag, concurrentStep, io, isIO, isThenable, map, suspendStep, unit, type Done, type Either, type IO, type PrimitiveContext } from "../monad/io.js";
+import { isTracing, traced } from "../monad/trace.js";
 import { describeValue } from "../monad/describe.js";
 import { URI } from "../monad/instances.js";
 import { Interruption, fork, noteFailedTask, promiseFrom, type Fiber } from "./interpreter.js";
@@ -28,9 +28,14 @@ export interface ParallelOptions {
 
 /** `all(ios)`: run every IO at once (or `concurrency` at a time); yield their values in order. */
 export function all<A>(ios: readonly IO<A>[], options?: ParallelOptions): IO<A[]> {
-  const list = expectIOList("lib.all", ios);
-  const limit = concurrencyOf("lib.all", options);
-  return concurrentStep(`lib.all of ${list.length} steps`, (ctx, done) => new Gather(list, limit, false, ctx, done).start());
+  return gather("lib.all", ios, options);
+}
+
+/** `all` under the name of the combinator the user called (a trace says lib.mapPar for a mapPar). */
+function gather<A>(name: string, ios: readonly IO<A>[], options?: ParallelOptions): IO<A[]> {
+  const list = expectIOList(name, ios);
+  const limit = concurrencyOf(name, options);
+  return concurrentStep(`${name} of ${list.length} steps`, (ctx, done) => new Gather(list, limit, false, ctx, done).start());
 }
 
 /** `allSettled(ios)`: like `all`, but a failure does not stop the others: yields every outcome as an Either. */
@@ -45,7 +50,8 @@ export function mapPar<A, B>(f: (a: A) => IO<B>, list: readonly A[], options?: P
   if (typeof f !== "function") throw new TypeError(`lib.mapPar expects a function as its first argument (mapPar f list), got ${describeValue(f)}`);
   if (!Array.isArray(list)) throw new TypeError(`lib.mapPar expects an array as its second argument (mapPar f list), got ${describeValue(list)}`);
   concurrencyOf("lib.mapPar", options);
-  return defer(() => all(list.map((a) => f(a)), options));
+  // One step named for what the user wrote: f runs when it runs, and a trace shows lib.mapPar, not tsexec's inner function.
+  return traced(new Node(Tag.Chain, unit(undefined), () => gather("lib.mapPar", list.map((a) => f(a)), options)), "running", `lib.mapPar over ${list.length} elements`) as unknown as IO<B[]>;
 }
 
 /**

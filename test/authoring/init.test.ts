@@ -11,9 +11,9 @@ describe("tsexec init", () => {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const dir = join(parent, "my-tools");
-    expect(readdirSync(dir).sort()).toEqual([".gitignore", "main.ts", "package.json", "tsconfig.json"]);
+    expect(readdirSync(dir).sort()).toEqual([".gitignore", "main.ts", "node_modules", "package.json", "tsconfig.json"]);
     const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8"));
-    expect(pkg).toMatchObject({ name: "my-tools", type: "module", dependencies: { tsexec: expect.stringMatching(/^\^\d+\.\d+\.\d+/) } });
+    expect(pkg).toEqual({ name: "my-tools", private: true, type: "module" });
     expect(JSON.parse(readFileSync(join(dir, "tsconfig.json"), "utf8")).compilerOptions).toMatchObject({ strict: true, allowImportingTsExtensions: true, moduleResolution: "Bundler" });
     expect(readFileSync(join(dir, "main.ts"), "utf8")).toMatch(/^#!\/usr\/bin\/env tsexec\n/);
     expect(statSync(join(dir, "main.ts")).mode & 0o111).toBe(0o111);

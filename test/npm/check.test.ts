@@ -29,7 +29,8 @@ describe("tsexec check with npm: specifiers", () => {
     const cacheDir = tempDir("cache-");
     const good = writeTree({ "tool.ts": script("double(21)") });
     const ok = await runTsexec(["check", join(good, "tool.ts")], { env, cacheDir });
-    expect(ok.stderr + ok.stdout).toBe("");
+    // Resolving the specifier for the checker pins it, and says so.
+    expect(ok.stderr + ok.stdout).toBe(`tsexec: locked npm:typed-lib@^1 at typed-lib@1.4.0: wrote ${join(good, "tsexec.lock")}\n`);
     expect(ok.code).toBe(0);
     expect((await runTsexec([join(good, "tool.ts")], { env, cacheDir })).stdout).toBe("42\n");
 

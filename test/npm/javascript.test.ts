@@ -16,7 +16,7 @@ describe("JavaScript scripts", () => {
     const dir = writeTree({ "t.mjs": `import g from "npm:gamma@1";\nexport default ({ lib }) => lib.io(() => console.log(g, import.meta.url.endsWith("/t.mjs")));\n` });
     const cacheDir = tempDir("cache-");
     const out = await runTsexec([join(dir, "t.mjs")], { env: npmEnv(registry.url), cacheDir });
-    expect(out.stderr).toBe("");
+    expect(out.stderr).toBe(`tsexec: locked npm:gamma@1 at gamma@1.0.0: wrote ${join(dir, "tsexec.lock")}\n`);
     expect(out.stdout).toBe("gamma@1.0.0 true\n");
     registry.requests.length = 0;
     expect((await runTsexec([join(dir, "t.mjs")], { env: npmEnv(registry.url), cacheDir })).stdout).toBe(out.stdout);

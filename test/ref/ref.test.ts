@@ -117,7 +117,7 @@ describe("pinning and trust", () => {
     const flag = await runTsexec(["--pinned-only", ref], { cacheDir });
     expect(flag.code).toBe(1);
     expect(flag.stderr).toBe(
-      `error: refusing unpinned reference '${ref}' (--pinned-only or TSEXEC_PINNED_ONLY): pin it to a full commit hash, as in git+${repoUrl}?rev=%3Ccommit%3E#tool.ts\n`,
+      `error: refusing unpinned reference '${ref}' (--pinned-only or TSEXEC_PINNED_ONLY): pin it to a full commit hash, as in git+${repoUrl}?rev=<commit>#tool.ts\n`,
     );
     const env = await runTsexec([ref], { cacheDir, env: { TSEXEC_PINNED_ONLY: "1" } });
     expect(env.code).toBe(1);

@@ -34,10 +34,15 @@ import { locateScript } from "../../runtime/loader/index.js";
 import { packageRoot } from "../../base/package.js";
 import { droppedIORule, type OwnFiles } from "./check-dropped-io.js";
 import type { CommandRun } from "./command.js";
+import { linkEditorTypes, wantsEditorLinks } from "./editor-links.js";
 
 /** `tsexec check [SCRIPT…]`: exit 1 on any type error, 0 otherwise. */
 export const run: CommandRun = async ({ args, ctx }) => {
-  const errors = await checkScripts(args.length > 0 ? args : ["."], ctx.cacheDir);
+  // `tsexec check --frozen` means what `tsexec --frozen check` does: the lock options apply to the packages check pins.
+  const lockOptions = new Set(["--frozen", "--offline"]);
+  for (const arg of args) if (lockOptions.has(arg)) (ctx.options as Record<string, unknown>)[arg.slice(2)] = true;
+  const scripts = args.filter((arg) => !lockOptions.has(arg));
+  const errors = await checkScripts(scripts.length > 0 ? scripts : ["."], ctx.cacheDir);
   return errors.length === 0 ? 0 : 1;
 };
 
@@ -72,10 +77,11 @@ export async function checkScripts(
   { summary = true, write = (text: string) => void process.stderr.write(text) } = {},
 ): Promise<readonly Diagnostic[]> {
   const checker = pickChecker();
+  keepEditorLinks(paths, write);
   const diagnostics: Diagnostic[] = [];
   for (const group of groupByConfig(paths, cacheDir)) {
     const copy = group.standIn;
-    const found = await checker(await writeCheckConfig(group, cacheDir), process.cwd(), { cacheDir, standIn: copy?.file });
+    const found = await checker(await writeCheckConfig(group, cacheDir, write), process.cwd(), { cacheDir, standIn: copy?.file });
     diagnostics.push(...(copy === undefined ? found : found.map((d) => (d.file === copy.file ? { ...d, file: copy.script } : d))));
   }
   for (const diagnostic of diagnostics) write(formatDiagnostic(diagnostic));
@@ -92,6 +98,27 @@ function countErrors(diagnostics: readonly Diagnostic[]): string {
   const typeErrors = diagnostics.length - dropped;
   const parts = [typeErrors > 0 ? plural(typeErrors, "type error") : "", dropped > 0 ? plural(dropped, "dropped IO value") : ""];
   return parts.filter(Boolean).join(" and ");
+}
+
+/** The projects of the checked paths get their node_modules links to this tsexec (editor-links.ts), saying so when one changes. */
+function keepEditorLinks(paths: readonly string[], write: (text: string) => void): void {
+  const projects = new Set<string>();
+  for (const path of paths) {
+    for (let dir = isDirectory(resolve(path)) ? resolve(path) : dirname(resolve(path)); ; dir = dirname(dir)) {
+      if (existsSync(join(dir, "package.json"))) {
+        projects.add(dir);
+        break;
+      }
+      if (dirname(dir) === dir) break;
+    }
+  }
+  for (const project of projects) {
+    if (!wantsEditorLinks(project)) continue;
+    const linked = linkEditorTypes(project);
+    if (linked.length > 0) {
+      write(`tsexec: linked ${linked.map((name) => join(project, "node_modules", name)).join(", ")} to this tsexec's copies (${packageRoot}), for editors\n`);
+    }
+  }
 }
 
 // ---- what to check, under which options ----
@@ -202,7 +229,7 @@ export function loaderCompilerOptions(): Record<string, unknown> {
  * hash of its text, so concurrent checks never write different contents to
  * one file.
  */
-async function writeCheckConfig(group: CheckGroup, cacheDir: string): Promise<string> {
+async function writeCheckConfig(group: CheckGroup, cacheDir: string, write: (text: string) => void): Promise<string> {
   const user = group.userConfig === undefined ? "" : readSourceText(group.userConfig);
   // The generated config lives in the cache, so Node's types and `tsexec` are named
   // where tsexec finds them, unless the user's tsconfig names them itself.
@@ -212,12 +239,15 @@ async function writeCheckConfig(group: CheckGroup, cacheDir: string): Promise<st
     // The copy of an extensionless script imports what sits beside the script.
     ...(group.standIn === undefined ? {} : { rootDirs: [dirname(group.standIn.script), dirname(group.standIn.file)] }),
     ...(/"typeRoots"\s*:/.test(user) ? {} : { typeRoots: typeRoots(group.userConfig) }),
-    ...(/"paths"\s*:/.test(user) ? {} : { paths: await typePaths(group.files ?? []) }),
   };
+  const npmTypes = /"paths"\s*:/.test(user) ? undefined : await typePaths(group.files ?? [], write);
+  if (npmTypes !== undefined) Object.assign(compilerOptions, { paths: npmTypes.paths });
+  // Packages without types: one shorthand ambient declaration each (`declare module "npm:x";`), so they type as any.
+  const untypedFile = npmTypes === undefined || npmTypes.untyped.length === 0 ? undefined : writeUntypedDeclarations(npmTypes.untyped, cacheDir);
   const config = {
     ...(group.userConfig === undefined ? {} : { extends: group.userConfig }),
     compilerOptions,
-    ...(group.files === undefined ? {} : { files: group.files, include: [] }),
+    ...(group.files === undefined ? {} : { files: [...group.files, ...(untypedFile === undefined ? [] : [untypedFile])], include: [] }),
   };
   const text = JSON.stringify(config, null, 2) + "\n";
   const file = join(cacheDir, "check", `${createHash("sha256").update(text).digest("hex").slice(0, 32)}.tsconfig.json`);
@@ -246,26 +276,108 @@ function nodeTypeRoot(): string {
 
 /**
  * Specifier → type files for modules the loader resolves in its own way:
- * `tsexec` is the running copy, wherever the script lives; each `npm:`
- * specifier a checked script imports is the package the store installs for it
- * (through the script's tsexec.lock, as a run would: a cold check installs).
- * Inputs need no entry: `defineScript(inputs, fn)` types their names.
+ * `tsexec` and `fp-ts` are the running copy's, wherever the script lives;
+ * each `npm:` specifier a checked script imports is the package the store
+ * installs for it (through the script's tsexec.lock, as a run would: a cold
+ * check installs, and says what it pinned). A package that ships no types
+ * gets its DefinitelyTyped package `@types/NAME` (the same major version),
+ * pinned in the same tsexec.lock as Deno does; without one it is `untyped`
+ * (typed any, with one note). Inputs need no entry: `defineScript(inputs, fn)`
+ * types their names.
  */
-async function typePaths(files: readonly string[]): Promise<Record<string, string[]>> {
+async function typePaths(files: readonly string[], write: (text: string) => void): Promise<{ paths: Record<string, string[]>; untyped: string[] }> {
   const paths: Record<string, string[]> = {
     tsexec: [join(packageRoot, "dist", "index.d.ts")],
     "tsexec/unsafe-lib": [join(packageRoot, "dist", "unsafe-lib.d.ts")],
+    // fp-ts is tsexec's own too: the loader gives every script tsexec's copy.
+    "fp-ts": [fpTsDir()],
+    "fp-ts/*": [join(fpTsDir(), "*")],
   };
+  const untyped: string[] = [];
   for (const file of files) {
     const specifiers = npmSpecifiersIn(readSourceText(file));
     if (specifiers.length === 0) continue;
     const packages = await import("../../runtime/npm/index.js");
     for (const text of specifiers) {
       const found = await packages.locateNpmSpecifier(text, file, ambientContext());
-      if (found.packageDir !== undefined) paths[`npm:${text}`] = [found.subpath === "." ? found.packageDir : join(found.packageDir, found.subpath)];
+      if (found.packageDir === undefined) continue;
+      if (shipsTypes(found.packageDir, found.subpath)) {
+        paths[`npm:${text}`] = [found.subpath === "." ? found.packageDir : join(found.packageDir, found.subpath)];
+        continue;
+      }
+      const types = await typesPackage(found.packageDir, file, packages);
+      if (types.dir !== undefined) {
+        paths[`npm:${text}`] = [found.subpath === "." ? types.dir : join(types.dir, found.subpath)];
+      } else if (!untyped.includes(`npm:${text}`)) {
+        untyped.push(`npm:${text}`);
+        write(`tsexec: note: npm:${text} ships no types and ${types.why}: it is typed any\n`);
+      }
     }
   }
-  return paths;
+  return { paths, untyped };
+}
+
+/** Whether a package (at `subpath`) carries its own declarations: `types`/`typings`, a `types` export condition, or a `.d.ts` beside the file. */
+function shipsTypes(packageDir: string, subpath: string): boolean {
+  let pkg: { types?: unknown; typings?: unknown; main?: unknown; exports?: unknown };
+  try {
+    pkg = JSON.parse(readSourceText(join(packageDir, "package.json"))) as typeof pkg;
+  } catch {
+    return false;
+  }
+  if (subpath === "." && (typeof pkg.types === "string" || typeof pkg.typings === "string")) return true;
+  if (pkg.exports !== undefined && /"types"\s*:/.test(JSON.stringify(pkg.exports))) return true;
+  const base = subpath === "." ? (typeof pkg.main === "string" ? pkg.main : "index.js") : subpath;
+  const stem = join(packageDir, base).replace(/\.[cm]?js$/, "");
+  return [".d.ts", ".d.mts", ".d.cts", join("/", "index.d.ts")].some((ending) => existsSync(stem + ending));
+}
+
+type NpmModule = typeof import("../../runtime/npm/index.js");
+
+/**
+ * The installed `@types/NAME` for the package in `packageDir`, at the
+ * package's major version, through `npm:@types/NAME@MAJOR` in the script's
+ * tsexec.lock (a first check resolves and pins it, saying so; --frozen refuses
+ * to). `why` says why there is none.
+ */
+async function typesPackage(packageDir: string, script: string, packages: NpmModule): Promise<{ dir?: string; why: string }> {
+  let pkg: { name?: unknown; version?: unknown };
+  try {
+    pkg = JSON.parse(readSourceText(join(packageDir, "package.json"))) as typeof pkg;
+  } catch {
+    return { why: "its package.json cannot be read" };
+  }
+  if (typeof pkg.name !== "string" || typeof pkg.version !== "string") return { why: "its package.json names no version" };
+  const typesName = `@types/${pkg.name.startsWith("@") ? pkg.name.slice(1).replace("/", "__") : pkg.name}`;
+  const major = /^(\d+)\./.exec(pkg.version)?.[1];
+  const wanted = major === undefined ? typesName : `${typesName}@${major}`;
+  try {
+    const found = await packages.locateNpmSpecifier(wanted, script, ambientContext());
+    return { dir: found.packageDir, why: "" };
+  } catch (error) {
+    // None published (a 404), none for this major, or none in npm's cache offline: typed any. Anything else is the user's to fix.
+    if (error instanceof TsexecError && /answered 404|no version of @types\/|--offline lets only npm's cache/.test(error.message)) {
+      return { why: `the registry has no ${wanted}` };
+    }
+    // --frozen: the lock is not changed; the package is checked as any until a check without --frozen pins its types.
+    if (error instanceof TsexecError && /forbids changing it/.test(error.message)) {
+      return { why: `${wanted} is not pinned in ${join(dirname(script), "tsexec.lock")}, which --frozen forbids changing (tsexec check without --frozen pins it)` };
+    }
+    throw error;
+  }
+}
+
+/** `<cache>/check/untyped-<hash>.d.ts`: `declare module "npm:x";` for each specifier, so each types as any. */
+function writeUntypedDeclarations(specifiers: readonly string[], cacheDir: string): string {
+  const text = specifiers.map((s) => `declare module ${JSON.stringify(s)};\n`).join("");
+  const file = join(cacheDir, "check", `untyped-${createHash("sha256").update(text).digest("hex").slice(0, 32)}.d.ts`);
+  if (!existsSync(file)) writeCacheFile(file, text);
+  return file;
+}
+
+/** tsexec's copy of fp-ts (a dependency of tsexec). */
+function fpTsDir(): string {
+  return dirname(createRequire(join(packageRoot, "package.json")).resolve("fp-ts/package.json"));
 }
 
 /** The `npm:` specifiers a module names in string literals (imports, exports, dynamic imports). */

@@ -55,7 +55,8 @@ let parseSync: ParseSync | undefined;
 /** The doc summary if `source` default-exports a function of `{ args, lib }`; undefined if it is not a script. */
 export function analyzeScript(file: string, source: string): string | undefined {
   parseSync ??= (createRequire(import.meta.url)("oxc-parser") as { parseSync: ParseSync }).parseSync;
-  const { program, comments, errors } = parseSync(file, source);
+  // A shebang script without an extension runs as TypeScript: parse it as such.
+  const { program, comments, errors } = parseSync(/\.[^/]*$/.test(file) ? file : `${file}.ts`, source);
   if (errors.length > 0) return undefined;
   const body = program.body;
   const exported = body.find((node) => node.type === "ExportDefaultDeclaration");

@@ -310,7 +310,7 @@ function isScriptName(name: string): boolean {
 /**
  * Where the walk starts: the root, or `start` when each of its components is
  * a real directory (no symbolic link, same file system) and it ends in one or
- * in a script-named regular file; undefined when `start` leads nowhere listable.
+ * in a script-named (or extensionless) regular file; undefined when `start` leads nowhere listable.
  */
 function startEntry(root: string, start: string | undefined, device: number): { path: string; directory: boolean } | undefined {
   const parts = (start ?? "").split("/").filter((part) => part !== "" && part !== ".");
@@ -320,7 +320,9 @@ function startEntry(root: string, start: string | undefined, device: number): { 
     const stat = lstatSync(join(root, path), { throwIfNoEntry: false });
     if (stat === undefined || stat.dev !== device) return undefined;
     if (stat.isDirectory()) continue;
-    return i === parts.length && stat.isFile() && isScriptName(parts[i - 1]!) ? { path, directory: false } : undefined;
+    // A file named outright (an app's bin) may be a shebang script without an extension, as tsexec runs it.
+    const name = parts[i - 1]!;
+    return i === parts.length && stat.isFile() && (isScriptName(name) || !name.includes(".")) ? { path, directory: false } : undefined;
   }
   return { path: parts.join("/"), directory: true };
 }

@@ -169,7 +169,20 @@ async function importJavaScript(file: string): Promise<Record<string, unknown>> 
   }
 }
 
-function importOutput(manifest: Manifest): Promise<Record<string, unknown>> {
+async function importOutput(manifest: Manifest): Promise<Record<string, unknown>> {
+  try {
+    return await importOutputAs(manifest);
+  } catch (error) {
+    // A named import of something the module does not export: say so at the script's line, not the cache file's.
+    if (error instanceof SyntaxError && /does not provide an export named/.test(error.message)) {
+      const { missingExportError } = await import("./missing-export.js");
+      throw (await missingExportError(error)) ?? error;
+    }
+    throw error;
+  }
+}
+
+function importOutputAs(manifest: Manifest): Promise<Record<string, unknown>> {
   if (manifest.output.endsWith(".cjs")) {
     mapStacksOfCommonJS(manifest.entry, manifest.output);
     return Promise.resolve(compileCommonJS(manifest.entry, manifest.output));

@@ -158,7 +158,7 @@ function nodeModulesPackage(name: string, importer: string): string | undefined 
   }
 }
 
-/** Packages tsexec brings along: scripts that import them without installing them get tsexec's copy. */
+/** Packages tsexec brings along: scripts that import them without a node_modules of their own get tsexec's copy. */
 const ownPackages = new Set(["fp-ts"]);
 
 /**
@@ -173,6 +173,11 @@ export async function resolveImport(specifier: string, importer: string, depends
     // tsexec itself and installed packages: resolved as Node would, without loading the package store.
     const { name } = splitBare(specifier);
     if (name === "tsexec" || nodeModulesPackage(name, importer) !== undefined) return resolveSpecifier(specifier, importer);
+    // fp-ts is tsexec's own: never installed from a project's dependencies (and the store is not even loaded).
+    if (ownPackages.has(name)) {
+      const own = dirname(createRequire(join(packageRoot, "package.json")).resolve(`${name}/package.json`));
+      return { kind: "javascript", file: resolvePackage(own, splitBare(specifier).subpath, specifier, importer) };
+    }
   }
   const ctx = ambientContext();
   const packages = await import("../npm/index.js");
@@ -185,10 +190,6 @@ export async function resolveImport(specifier: string, importer: string, depends
   const project = await packages.locateProjectPackage(name, importer, ctx);
   if (project !== undefined) project.dependsOn.forEach(dependsOn);
   if (project?.packageDir !== undefined) return { kind: "javascript", file: resolvePackage(project.packageDir, subpath, specifier, importer) };
-  if (ownPackages.has(name)) {
-    const own = dirname(createRequire(join(packageRoot, "package.json")).resolve(`${name}/package.json`));
-    return { kind: "javascript", file: resolvePackage(own, subpath, specifier, importer) };
-  }
   const inCheckout = importer.startsWith(packages.realCacheDir(ctx.cacheDir) + "/");
   const lockAdvice =
     project?.lockFile !== undefined

@@ -92,22 +92,26 @@ export async function locateNpmSpecifier(text: string, importer: string, ctx: Pr
   const specifiers: Record<string, string> = { ...lock.npm?.specifiers };
   const config = loadNpmConfig(projectDirOf(dir, ctx.cacheDir));
   const unlocked = (s: NpmSpecifier) => !Object.hasOwn(specifiers, s.key) || missingFrom(packages, [specifiers[s.key]!]).length > 0;
-  let resolved: Record<string, string> | undefined;
+  // What this call resolved, recorded once the tree is installed (a tarball that fails its integrity check leaves no lock entry).
+  let toRecord: Record<string, string> | undefined;
+  let toWarn: NpmSpecifier[] = [];
   if (unlocked(spec)) {
-    const missing = specifiers[spec.key] === undefined ? `has no entry for ${spec.key}` : `lacks ${missingFrom(packages, [specifiers[spec.key]!]).join(", ")}`;
-    if (ctx.options.frozen === true) {
-      throw new TsexecError(`npm:${text} (imported from ${importer}): ${lockFile} ${missing}, and --frozen (TSEXEC_FROZEN) forbids changing it: run without --frozen to lock it, and commit the lock`);
-    }
     const wanted = [spec, ...specifiersIn(importer).filter((s) => s.key !== spec.key && unlocked(s))];
+    if (ctx.options.frozen === true) {
+      // Every specifier the module lacks, at once: one run tells the whole fix.
+      const lacking = wanted.map((s) => (specifiers[s.key] === undefined ? `npm:${s.key}` : `npm:${s.key} (needs ${missingFrom(packages, [specifiers[s.key]!]).join(", ")})`));
+      throw new TsexecError(
+        `${importer}: ${lockFile} does not pin ${lacking.join(", ")}, and --frozen (TSEXEC_FROZEN) forbids changing it: run without --frozen to lock ${wanted.length > 1 ? "them" : "it"}, and commit the lock`,
+      );
+    }
     // Offline, only what npm's cache knows resolves a range.
-    const resolver = new RegistryResolver(config, packages, ctx.options.offline === true);
+    const offline = ctx.options.offline === true;
+    const resolver = new RegistryResolver(config, packages, offline);
     try {
       const keys = await Promise.all(
         wanted.map((s) =>
           resolver.resolve(s.name, s.range, `npm:${s.key} (imported from ${importer})`).catch((error: unknown) => {
-            if (ctx.options.offline === true && error instanceof TsexecError) {
-              throw new TsexecError(`npm:${s.key} (imported from ${importer}): ${lockFile} ${missing}, and ${error.message}`);
-            }
+            if (offline && error instanceof TsexecError) throw offlineRefusal(s, importer, lockFile, error);
             throw error;
           }),
         ),
@@ -116,25 +120,49 @@ export async function locateNpmSpecifier(text: string, importer: string, ctx: Pr
     } finally {
       closeConnections();
     }
-    resolved = Object.fromEntries(wanted.map((s) => [s.key, specifiers[s.key]!]));
+    toRecord = Object.fromEntries(wanted.map((s) => [s.key, specifiers[s.key]!]));
+    toWarn = wanted;
   }
   const key = specifiers[spec.key]!;
   const plan = planFromLock(lockFile, Object.values(specifiers), packages, allowScripts(ctx));
   const tree = await install(plan, config, ctx);
   // Pinned only once installed: what the registry said is checked by the install (names, versions,
   // integrity) and by the lock's own validation when written; a refused answer never reaches the lock.
-  if (resolved !== undefined) pin(dir, resolved, packages, ctx);
+  if (toRecord !== undefined) recordResolved(dir, toRecord, toWarn, specifiers, packages, ctx);
   return { packageDir: join(tree, virtualPath(key, splitAlias(key).name)), subpath: spec.subpath, dependsOn: isFile(lockFile) ? [lockFile] : [] };
 }
 
-/** Writes what this run resolved into `dir`'s tsexec.lock, or warns that it cannot. */
-function pin(dir: string, resolved: Readonly<Record<string, string>>, packages: Readonly<Record<string, NpmLockPackage>>, ctx: PrimitiveContext): void {
+const warnedUnpinned = new Set<string>();
+
+/** Writes what a run resolved into the directory's tsexec.lock, saying so; where it cannot be written, each specifier warns once. */
+function recordResolved(
+  dir: string,
+  resolved: Readonly<Record<string, string>>,
+  wanted: readonly NpmSpecifier[],
+  specifiers: Readonly<Record<string, string>>,
+  packages: Readonly<Record<string, NpmLockPackage>>,
+  ctx: PrimitiveContext,
+): void {
   // A fetched checkout is content-addressed: never written into, even where the file system would let us.
   const written = isInside(dir, realCacheDir(ctx.cacheDir)) ? "read-only" : updateLock(dir, (current) => withNpmEntries(current, resolved, packages), ctx.log);
+  if (written === "written") ctx.log(`locked ${wanted.map((s) => `npm:${s.key} at ${specifiers[s.key]}`).join(", ")}: wrote ${lockPath(dir)}`);
   if (written !== "read-only") return;
-  for (const [specifier, key] of Object.entries(resolved)) {
-    ctx.log(`warning: npm:${printable(specifier)} is not pinned (${printable(dir)} is read-only, so no tsexec.lock records it): it resolved to ${printable(key)}; to run exactly this, import npm:${printable(key)}`);
+  // Each import of the module resolves its unpinned specifiers again (nothing was written): each warns once.
+  for (const s of wanted) {
+    if (warnedUnpinned.has(`${dir}\0${s.key}`)) continue;
+    warnedUnpinned.add(`${dir}\0${s.key}`);
+    ctx.log(`warning: npm:${printable(s.key)} is not pinned (${printable(dir)} is read-only, so no tsexec.lock records it): it resolved to ${printable(specifiers[s.key]!)}; to run exactly this, import npm:${printable(specifiers[s.key]!)}`);
   }
+}
+
+/** --offline and an unpinned specifier npm's cache cannot resolve: one sentence saying which, and why. */
+function offlineRefusal(spec: NpmSpecifier, importer: string, lockFile: string, error: TsexecError): TsexecError {
+  const reason = error.message
+    .replace(/^.*?: (?=no version of )/, "")
+    .replace(/^.*?: --offline, and npm's cache holds no metadata for it from (\S+): .*$/, `npm's cache holds no metadata for ${spec.name} from $1`);
+  return new TsexecError(
+    `npm:${spec.key} (imported from ${importer}) is not pinned in ${lockFile}, and --offline lets only npm's cache resolve it: ${reason}; run once online to pin it`,
+  );
 }
 
 /**
@@ -298,10 +326,19 @@ export async function locateProjectPackage(name: string, importer: string, ctx: 
   };
 }
 
+/**
+ * Packages tsexec brings along: a project's dependency on them is never
+ * installed (the name tsexec on the registry belongs to an unrelated package;
+ * scripts get the running tsexec and its fp-ts wherever they live).
+ */
+export const tsexecOwnPackages: ReadonlySet<string> = new Set(["tsexec", "fp-ts"]);
+
+const installable = (deps: object | undefined) => Object.keys(deps ?? {}).filter((name) => !tsexecOwnPackages.has(name));
+
 function declaresDependencies(manifest: string): boolean {
   try {
     const pkg = JSON.parse(readBoundedText(manifest) ?? "") as { dependencies?: object; optionalDependencies?: object };
-    return Object.keys(pkg.dependencies ?? {}).length + Object.keys(pkg.optionalDependencies ?? {}).length > 0;
+    return installable(pkg.dependencies).length + installable(pkg.optionalDependencies).length > 0;
   } catch {
     return true; // unreadable: installUnlocked says what is wrong with it
   }
@@ -341,6 +378,7 @@ async function installUnlocked(projectDir: string, manifest: string, ctx: Primit
   try {
     const wanted = { ...pkg.dependencies, ...pkg.optionalDependencies };
     for (const [name, range] of Object.entries(wanted)) {
+      if (tsexecOwnPackages.has(name)) continue;
       try {
         topLevel[name] = await resolver.resolve(name, range, `${manifest}: dependency ${name}`);
       } catch (error) {

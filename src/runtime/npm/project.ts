@@ -64,6 +64,8 @@ export function planFromPackageLock(lockFile: string, allowScripts: ReadonlySet<
     const entry = (typeof raw === "object" && raw !== null ? raw : {}) as LockEntry;
     const where = `${lockFile}: "packages"."${printable(path)}"`;
     if (entry.dev === true || entry.inBundle === true || entry.extraneous === true) continue;
+    // A project's own dependency on tsexec is the registry's unrelated package of that name: scripts get the running tsexec.
+    if (path === "node_modules/tsexec") continue;
     if (!/^(node_modules\/(@[^/]+\/)?[^/@][^/]*\/)*node_modules\/(@[^/]+\/)?[^/@][^/]*$/.test(path) || path.split("/").some((p) => p === ".." || p === ".")) {
       if (entry.link === true || !path.includes("node_modules/")) continue; // a workspace package's own entry
       throw new TsexecError(`${where} is not a node_modules path tsexec can place`);
