@@ -22,6 +22,7 @@ import { acquireLock as acquireFileLock, type Release } from "../../base/file-lo
 // uniqueSuffix() leads with the pid, so leftovers of dead processes are recognised.
 import { makeDirectories, removeLeftoversOfDeadProcesses, uniqueSuffix, writeFileAtomic } from "../../base/files.js";
 import { sha256Hex } from "../../base/sha256.js";
+import { markUsed } from "../../base/last-use.js";
 import { isFullHash } from "./url.js";
 
 export interface RepositoryPaths {
@@ -56,7 +57,9 @@ export function checkoutName(commit: string, fetchSubmodules: boolean): string {
 export function findCheckout(paths: RepositoryPaths, commit: string, fetchSubmodules: boolean): string | undefined {
   const dir = join(paths.checkouts, checkoutName(commit, fetchSubmodules));
   try {
-    return statSync(dir).isDirectory() ? dir : undefined;
+    if (!statSync(dir).isDirectory()) return undefined;
+    markUsed(dir); // the last-use mark tsexec gc reads
+    return dir;
   } catch {
     return undefined;
   }
