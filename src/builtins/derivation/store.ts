@@ -199,6 +199,8 @@ function prepareBuild(paths: BuildPaths, drv: Derivation, ctx: PrimitiveContext)
   removeTree(paths.out);
   removeBuildDirectories(paths.builds, drv.storeName);
   makeDirectory(paths.work);
+  // The outputs this build reads: roots of tsexec gc while the build holds its lock (docs/gc.md).
+  writeFileSync(join(paths.top, "inputs"), drv.inputs.map((input) => `${outputPath(input, paths.cacheDir)}\n`).join(""));
   storeStats.builds++;
   if (ctx.verbose) ctx.log(`building ${drv.storeName}`);
   if (drv.recipe.kind === "file") writeFileSync(paths.out, renderForStore(drv.recipe.text, paths.store));

@@ -31,7 +31,7 @@ export const run: CommandRun = async ({ args, ctx }) => {
   for (const { entry, bytes } of result.removed) out.push(`${dryRun ? "would remove" : "removed"} ${entry.kind} ${printable(entry.path)} (${formatBytes(bytes)})`);
   const busy = result.busy > 0 ? `; ${result.busy} unused but in use by a running tsexec (locked), kept` : "";
   out.push(
-    `${dryRun ? "would free" : "freed"} ${formatBytes(result.bytes)} in ${result.removed.length} ${result.removed.length === 1 ? "entry" : "entries"}; kept ${result.kept}${busy}`,
+    `${dryRun ? "would free" : "freed"} ${formatBytes(result.bytes)}${result.bytes >= 1024 ? ` (${result.bytes} bytes)` : ""} in ${result.removed.length} ${result.removed.length === 1 ? "entry" : "entries"}; kept ${result.kept}${busy}`,
   );
   process.stdout.write(`${out.join("\n")}\n`);
   return 0;
@@ -54,5 +54,5 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit++;
   }
-  return `${value.toFixed(1)} ${units[unit]} (${bytes} bytes)`;
+  return `${value.toFixed(1)} ${units[unit]}`;
 }

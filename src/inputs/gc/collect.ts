@@ -76,7 +76,8 @@ export function collectGarbage(options: GcOptions): GcResult {
   };
   // Roots may name the cache directory as given (a link to it, a relative path): each is read in the real one.
   const inCache = (path: string) => (path.startsWith(`${options.cacheDir}/`) ? cacheDir + path.slice(options.cacheDir.length) : path);
-  for (const root of [...options.profileRoots, ...linkRoots(cacheDir, options.dryRun), ...shellRoots(cacheDir)]) reach(entryKeyOf(cacheDir, inCache(root)));
+  const roots = [...options.profileRoots, ...linkRoots(cacheDir, options.dryRun), ...shellRoots(cacheDir), ...buildInputRoots(cacheDir)];
+  for (const root of roots) reach(entryKeyOf(cacheDir, inCache(root)));
   const busy = new Set<string>();
   for (const entry of entries.values()) {
     const recent = entry.lastUse() >= cutoff || (entry.kind === "module" && entry.lastUse() >= now - orphanGraceMs);
@@ -223,6 +224,21 @@ function shellRoots(cacheDir: string): string[] {
     if (!m || !isAlive(Number(m[1]))) continue;
     const value = readJson(join(dir, name)) as { roots?: unknown } | undefined;
     if (Array.isArray(value?.roots)) out.push(...value.roots.filter((r): r is string => typeof r === "string"));
+  }
+  return out;
+}
+
+/** `<cache>/builds/<store-name>.<pid>/inputs`: the outputs a running build reads, while its lock is held. */
+function buildInputRoots(cacheDir: string): string[] {
+  const builds = join(cacheDir, "builds");
+  const out: string[] = [];
+  for (const name of safeList(builds)) {
+    const m = /^(.+)\.(\d+)$/.exec(name);
+    if (!m || lockState(join(builds, `${m[1]}.lock`)).kind !== "held") continue;
+    const file = join(builds, name, "inputs");
+    const stat = lstatSync(file, { throwIfNoEntry: false });
+    if (stat === undefined || !stat.isFile() || stat.size > 1 << 20) continue;
+    out.push(...readFileSync(file, "utf8").split("\n").filter(Boolean));
   }
   return out;
 }
