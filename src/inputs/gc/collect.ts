@@ -22,11 +22,13 @@
  * trash the next gc deletes.
  */
 import { chmodSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, type Stats } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { lockState, tryLock, type Release } from "../../base/file-lock.js";
 import { removeLeftoversOfDeadProcesses, removeTree, uniqueSuffix } from "../../base/files.js";
 import { isAlive } from "../../base/processes.js";
+import { TsexecError } from "../../base/errors.js";
+import { printable } from "../../base/printable.js";
 import { cacheEntries, entryKeyOf, type Entry } from "./entries.js";
 
 export interface GcOptions {
@@ -80,7 +82,8 @@ export function collectGarbage(options: GcOptions): GcResult {
   for (const root of roots) reach(entryKeyOf(cacheDir, inCache(root)));
   const busy = new Set<string>();
   for (const entry of entries.values()) {
-    const recent = entry.lastUse() >= cutoff || (entry.kind === "module" && entry.lastUse() >= now - orphanGraceMs);
+    const used = entry.lastUse();
+    const recent = used >= cutoff || (entry.kind === "module" && used >= now - orphanGraceMs);
     if (recent) reach(entry.key);
     else if (entry.lock !== undefined && lockState(entry.lock).kind === "held") {
       busy.add(entry.key);
@@ -116,30 +119,43 @@ export function collectGarbage(options: GcOptions): GcResult {
   // ---- removal ----
   const removed: Removal[] = [];
   let trash: string | undefined;
-  for (const entry of doomed) {
-    if (options.dryRun) {
-      if (entry.lock !== undefined && lockState(entry.lock).kind === "held") {
+  // Entries sharing a lock (a repository's checkouts, then the repository) are removed under one taking of it.
+  const order = (e: Entry) => `${e.lock ?? ""}\0${e.kind === "repository" ? 1 : 0}`;
+  doomed.sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  let held: { readonly lock: string; readonly release: Release | undefined } | undefined;
+  const releaseHeld = () => {
+    held?.release?.();
+    held = undefined;
+  };
+  try {
+    for (const entry of doomed) {
+      if (options.dryRun) {
+        if (entry.lock !== undefined && lockState(entry.lock).kind === "held") busy.add(entry.key);
+        else removed.push({ entry, bytes: perEntry.get(entry.key) ?? 0 });
+        continue;
+      }
+      if (entry.lock !== held?.lock) {
+        releaseHeld();
+        if (entry.lock !== undefined) held = { lock: entry.lock, release: lockIfFree(entry.lock) };
+      }
+      if (entry.lock !== undefined && held?.release === undefined) {
         busy.add(entry.key);
         continue;
       }
-      removed.push({ entry, bytes: perEntry.get(entry.key) ?? 0 });
-      continue;
-    }
-    const release: Release | undefined = entry.lock === undefined ? () => {} : tryLock(entry.lock);
-    if (release === undefined) {
-      busy.add(entry.key);
-      continue;
-    }
-    try {
       // Used since it was listed (a run marked it while gc walked): keep it.
       if (entry.lastUse() >= cutoff) continue;
       if (entry.kind === "repository" && hasCheckouts(entry.path)) continue;
       trash ??= makeTrash(trashRoot);
-      moveToTrash(entry, trash);
+      try {
+        moveToTrash(entry, trash);
+      } catch (error) {
+        const { code, path } = error as NodeJS.ErrnoException;
+        throw new TsexecError(`gc cannot remove ${printable(path ?? entry.path)} (${code ?? (error as Error).message}): make the cache directory writable; what was removed so far is in ${printable(trash)}, which the next gc deletes`);
+      }
       removed.push({ entry, bytes: perEntry.get(entry.key) ?? 0 });
-    } finally {
-      release();
     }
+  } finally {
+    releaseHeld();
   }
   if (trash !== undefined) removeTree(trash);
   const bytes = removed.reduce((sum, r) => sum + r.bytes, 0);
@@ -171,6 +187,12 @@ function hasCheckouts(root: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** The lock, taken if nobody holds it; its directory is made first (a cache where nothing was built yet has no builds/). */
+function lockIfFree(lock: string): Release | undefined {
+  mkdirSync(dirname(lock), { recursive: true });
+  return tryLock(lock);
 }
 
 function makeTrash(trashRoot: string): string {
