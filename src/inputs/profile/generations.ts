@@ -88,7 +88,9 @@ function isApp(value: unknown): value is ProfileApp {
   return (
     typeof a === "object" && a !== null &&
     ["name", "reference", "pinned", "commit", "installedAt", "cacheDir", "script"].every((k) => typeof a[k] === "string") &&
-    Array.isArray(a.roots) && a.roots.every((r) => typeof r === "string")
+    Array.isArray(a.roots) && a.roots.every((r) => typeof r === "string") &&
+    // The name becomes a file in bin/: a crafted generation.json must not name a path.
+    /^[A-Za-z0-9_][A-Za-z0-9._+-]*$/.test(a.name as string)
   );
 }
 
