@@ -130,9 +130,9 @@ export async function run(report) {
   const ratios = app.map((t, i) => t / ref[i]);
   removeAll([base]);
 
-  out.table(`tsexec gc over ${entries} cache entries (half unused for 60 days), whole process`, ["case", "ms", "target"], [
-    ["tsexec gc --dry-run", dry.toFixed(0), out.target("gc --dry-run over 10,000 entries (ms)", dry, { op: "<=", value: 2000 })],
-    ["tsexec gc (removes 5,000)", real.toFixed(0), out.target("gc over 10,000 entries (ms)", real, { op: "<=", value: 2000 })],
+  out.table(`tsexec gc over ${entries} cache entries (half unused for 60 days), whole process`, ["case", "ms", "seconds (target)"], [
+    ["tsexec gc --dry-run", dry.toFixed(0), out.target("gc --dry-run over 10,000 entries (s)", dry / 1000, { op: "<=", value: 2 })],
+    ["tsexec gc (removes the unused half)", real.toFixed(0), out.target("gc over 10,000 entries (s)", real / 1000, { op: "<=", value: 2 })],
   ]);
   out.table("last-use mark a warm run adds (one utimes of its transpile manifest; in-process, median of 20 x 1000)", ["case", "ms per run", "target"], [
     ["utimes of one mark", median(marks).toFixed(4), out.target("last-use mark per warm run (ms)", median(marks), { op: "<=", value: 0.2 })],
