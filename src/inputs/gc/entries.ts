@@ -12,7 +12,7 @@
  * | git/<h>/checkouts/<commit>[-nosub] | the checkout, its .json | its mtime | git/<h>/lock |
  * | git/<h> (a repository) | repo.git, refs.json, url, checkouts/ | newest mtime | git/<h>/lock |
  * | store/<name> (a built output) | .valid/<name>, the output | the marker's mtime | builds/<name>.lock |
- * | npm/trees/<h> | the tree | its mtime | npm/trees/<h>.lock |
+ * | npm/trees/<h> | the tree | its mtime | none (its lock guards only its making) |
  * | npm/packages/<name> | the package | its mtime | every tree lock |
  */
 import { lstatSync, readdirSync } from "node:fs";
@@ -102,7 +102,9 @@ export function cacheEntries(cacheDir: string): Map<string, Entry> {
   for (const name of list(trees)) {
     if (!/^[0-9a-f]{32}$/.test(name)) continue;
     const path = join(trees, name);
-    add({ kind: "tree", key: `npm/trees/${name}`, path, parts: [path], lock: `${path}.lock`, lastUse: () => mtime(path) });
+    // No lock: a tree's lock guards only its making (in a `.tmp-` directory, renamed into place whole), and a
+    // finished tree is used without it, so taking it would protect nothing (its last use, read again, does).
+    add({ kind: "tree", key: `npm/trees/${name}`, path, parts: [path], lastUse: () => mtime(path) });
   }
   const packages = join(cacheDir, "npm", "packages");
   for (const name of list(packages)) {
