@@ -44,7 +44,7 @@ export function makeDirectory(dir: string): void {
 }
 
 /** Writes `file` whole or not at all: a temporary file beside it, then a rename. */
-export function writeFileAtomic(file: string, text: string): void {
+export function writeFileAtomic(file: string, text: string | Uint8Array): void {
   const temp = `${file}.${uniqueSuffix()}.tmp`;
   try {
     writeFileSync(temp, text);

@@ -61,7 +61,18 @@ export async function helpText(): Promise<string> {
     "tsexec check [SCRIPT...] type-checks scripts with tsexec's types and the",
     "loader's options (a tsconfig.json beside them is honoured); exit 1 on any",
     "type error. tsexec init [DIR] creates a script project (package.json,",
-    "tsconfig.json, an executable main.ts, .gitignore), never overwriting a file.",
+    "tsconfig.json, an executable main.ts, .gitignore), never overwriting a file;",
+    "with --template REF[#NAME] it copies a template of a reference instead",
+    "(package.json \"tsexec\": { \"templates\" }, or templates/NAME/).",
+    "",
+    "tsexec profile install REF#APP [--as NAME] pins an app at today's commit and",
+    "puts a launcher in the profile's bin (tsexec profile path, for PATH); list,",
+    "upgrade [NAME], remove NAME, rollback and history manage its generations.",
+    "tsexec shell REF#APP... [-c CMD ARGS...] runs CMD (default $SHELL) with those",
+    "apps first on PATH. tsexec build SCRIPT|REF[#NAME] builds the derivation a",
+    "script's default export yields, prints its path and links ./result to it.",
+    "tsexec gc [--dry-run] [--max-age 30d] removes the cache entries nothing needs:",
+    "roots are profiles, result links, running processes' locks and recent use.",
   ].join("\n");
   let parser = yargs([])
     .scriptName("tsexec")

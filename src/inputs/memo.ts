@@ -18,6 +18,7 @@ import type { Input, InputsDeclaration } from "../runtime/loader/inputs-declarat
 import { FetchedInput } from "./fetched-input.js";
 import { lockPath } from "../base/lock-path.js";
 import { printable } from "../base/printable.js";
+import { markUsed } from "../base/last-use.js";
 import { pathKey, writeCacheFile } from "../runtime/loader/cache.js";
 
 interface RememberedInput {
@@ -74,6 +75,7 @@ export function recallInputs(script: string, declaration: InputsDeclaration, cac
     if (!isDirectory(input.path)) return undefined;
     out[name] = new FetchedInput(input.path, input.rev, input.ref, input.url, input.hash);
   }
+  markUsed(memoFile(cacheDir, script)); // the last-use mark tsexec gc reads: the memo names the inputs' checkouts
   return Object.freeze(out);
 }
 

@@ -24,6 +24,7 @@ import type { PrimitiveContext } from "../../monad/io.js";
 import { TsexecError } from "../../base/errors.js";
 import { acquireLock, acquireLockSync, tryLock, type LockWait, type Release } from "../../base/file-lock.js";
 import { makeDirectory, makeReadOnly, removeTree, writeFileAtomic } from "../../base/files.js";
+import { markUsed } from "../../base/last-use.js";
 import {
   builderCommand,
   checkBuilder,
@@ -59,13 +60,19 @@ export function isBuilt(out: string): boolean {
   return lstatSync(validMarker(out), { throwIfNoEntry: false }) !== undefined && lstatSync(out, { throwIfNoEntry: false }) !== undefined;
 }
 
+/** A built output found: its marker's mtime is the last-use mark tsexec gc reads. */
+function usedOutput(out: string): string {
+  markUsed(validMarker(out));
+  return out;
+}
+
 /** Builds in progress in this process, by output path: a second request joins the first. */
 const inFlight = new Map<string, Promise<string>>();
 
 /** Builds `drv` (inputs first, independent inputs in parallel) unless it is built; yields its output path. */
 export function realise(drv: Derivation, ctx: PrimitiveContext): Promise<string> {
   const out = outputPath(drv, ctx.cacheDir);
-  if (isBuilt(out)) return Promise.resolve(out);
+  if (isBuilt(out)) return Promise.resolve(usedOutput(out));
   let pending = inFlight.get(out);
   if (pending === undefined) {
     pending = realiseUnbuilt(drv, out, ctx).finally(() => inFlight.delete(out));
@@ -102,7 +109,7 @@ async function realiseUnbuilt(drv: Derivation, out: string, ctx: PrimitiveContex
  */
 export function realiseSync(drv: Derivation, ctx: PrimitiveContext): string {
   const out = outputPath(drv, ctx.cacheDir);
-  if (isBuilt(out)) return out;
+  if (isBuilt(out)) return usedOutput(out);
   for (const input of drv.inputs) realiseSync(input, ctx);
   const launcher = usesLauncher(drv) ? launcherPathSync((d) => realiseSync(d, ctx)) : undefined;
   const paths = buildPaths(drv, ctx.cacheDir);
@@ -198,6 +205,8 @@ function prepareBuild(paths: BuildPaths, drv: Derivation, ctx: PrimitiveContext)
   removeTree(paths.out);
   removeBuildDirectories(paths.builds, drv.storeName);
   makeDirectory(paths.work);
+  // The outputs this build reads: roots of tsexec gc while the build holds its lock (docs/gc.md).
+  writeFileSync(join(paths.top, "inputs"), drv.inputs.map((input) => `${outputPath(input, paths.cacheDir)}\n`).join(""));
   storeStats.builds++;
   if (ctx.verbose) ctx.log(`building ${drv.storeName}`);
   if (drv.recipe.kind === "file") writeFileSync(paths.out, renderForStore(drv.recipe.text, paths.store));

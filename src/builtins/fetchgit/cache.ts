@@ -23,6 +23,7 @@ import { acquireLock as acquireFileLock, type Release } from "../../base/file-lo
 import { makeDirectories, removeLeftoversOfDeadProcesses, uniqueSuffix, writeFileAtomic } from "../../base/files.js";
 import { removeOnExit } from "../../base/shutdown.js";
 import { sha256Hex } from "../../base/sha256.js";
+import { markUsed } from "../../base/last-use.js";
 import { isFullHash } from "./url.js";
 
 export interface RepositoryPaths {
@@ -57,7 +58,9 @@ export function checkoutName(commit: string, fetchSubmodules: boolean): string {
 export function findCheckout(paths: RepositoryPaths, commit: string, fetchSubmodules: boolean): string | undefined {
   const dir = join(paths.checkouts, checkoutName(commit, fetchSubmodules));
   try {
-    return statSync(dir).isDirectory() ? dir : undefined;
+    if (!statSync(dir).isDirectory()) return undefined;
+    markUsed(dir); // the last-use mark tsexec gc reads
+    return dir;
   } catch {
     return undefined;
   }

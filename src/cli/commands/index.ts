@@ -38,9 +38,17 @@ export const commands: readonly CommandSpec[] = [
     claims: (args) => !existsSync("check") || (args.length > 0 && existsSync(args[0]!)),
     load: async () => (await import("./check.js")).run,
   },
+  { name: "gc", usage: "tsexec [OPTIONS] gc [--dry-run] [--max-age AGE]", load: async () => (await import("./gc.js")).run },
+  {
+    name: "profile",
+    usage: "tsexec [OPTIONS] profile install REF#APP [--as NAME] | list | upgrade [NAME] | remove NAME | rollback | history | path",
+    load: async () => (await import("./profile.js")).run,
+  },
+  { name: "shell", usage: "tsexec [OPTIONS] shell REF#APP… [-c CMD ARGS…]", load: async () => (await import("./shell.js")).run },
+  { name: "build", usage: "tsexec [OPTIONS] build SCRIPT|REF[#NAME] [--out-link PATH | --no-link]", load: async () => (await import("./build.js")).run },
   {
     name: "init",
-    usage: "tsexec [OPTIONS] init [DIR]",
+    usage: "tsexec [OPTIONS] init [DIR] [--template REF[#NAME]]",
     load: async () => (await import("./init.js")).run,
   },
 ];

@@ -18,7 +18,17 @@ import { linkEditorTypes } from "./editor-links.js";
 import { loaderCompilerOptions } from "./check.js";
 import type { CommandRun } from "./command.js";
 
-export const run: CommandRun = async ({ args }) => {
+export const run: CommandRun = async ({ args, ctx }) => {
+  const at = args.findIndex((a) => a === "--template" || a === "-t" || a.startsWith("--template="));
+  if (at >= 0) {
+    // `--template REF[#NAME]`: a template copied from a reference (init-template.ts).
+    const inline = args[at]!.startsWith("--template=") ? args[at]!.slice("--template=".length) : undefined;
+    const rest = args.filter((_, i) => i !== at && (inline !== undefined || i !== at + 1));
+    const ref = inline ?? args[at + 1];
+    if (!ref || rest.length > 1) throw new UsageError("init --template takes a reference and at most one directory: tsexec init [DIR] --template REF[#NAME]");
+    await (await import("./init-template.js")).initFromTemplate(rest[0] ?? ".", ref, ctx);
+    return 0;
+  }
   if (args.length > 1) throw new UsageError("init takes at most one directory: tsexec init [DIR]");
   initProject(args[0] ?? ".");
   return 0;

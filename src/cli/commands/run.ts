@@ -20,10 +20,14 @@ import { classifyTarget } from "./target.js";
 const noInputs: Readonly<Record<string, Input>> = Object.freeze({});
 
 export async function runScript(script: string, scriptArgs: readonly string[], ctx: PrimitiveContext): Promise<void> {
-  const target = await locateTarget(script, ctx);
+  // `REF#NAME` where NAME is neither an app nor a path may select a package of REF's default script.
+  const target = await locateTarget(script, ctx).then(
+    (located) => ({ ...located, selector: undefined }),
+    async (error: unknown) => ({ ...(await (await import("./package-run.js")).locatePackage(script, ctx, locateAny, error)), app: undefined }),
+  );
   // A bin that is a plain Node program runs as node would run it (issue 18); tsexec scripts as before.
   if (target.app !== undefined && (await (await import("./run-app.js")).runIfProgram(target.app, target.file, scriptArgs, ctx))) return;
-  const file = target.file;
+  const { file, selector } = target;
   // --check: type errors stop the run before any of the script's code runs.
   if (ctx.options.check === true) await (await import("./check.js")).checkBeforeRun(file, ctx.cacheDir);
   const { namespace, inputs: declaration } = await importScript(file, ctx.cacheDir);
@@ -31,7 +35,13 @@ export async function runScript(script: string, scriptArgs: readonly string[], c
     throw new TsexecError(`${script} does not export a function (it has no default export): add \`export default ({ args, lib }) => ...\``);
   }
   const exported = defaultExport(namespace);
-  if (typeof exported !== "function") {
+  if (typeof exported !== "function" || selector !== undefined) {
+    const packages = await import("./package-run.js");
+    if (packages.isPackageSet(exported)) {
+      process.exitCode = await packages.runPackage(script, exported, selector, scriptArgs, file, ctx);
+      return;
+    }
+    if (selector !== undefined) await locateAny(script, ctx); // the error the fragment gave
     throw new TsexecError(`${script} does not export a function (it exports ${describeValue(exported)})`);
   }
   // Seen before anything runs: an async function can only ever return a Promise.

@@ -12,6 +12,7 @@ import { dynamicImport } from "../../base/dynamic-import.js";
 import { ambientContext } from "../../base/context.js";
 import { versionString } from "../../base/package.js";
 import { uniqueSuffix } from "../../base/files.js";
+import { markUsed } from "../../base/last-use.js";
 import { discardEntry, lookupManifest, manifestFile, writeManifest, type Manifest } from "./cache.js";
 import type { InputsDeclaration } from "./inputs-declaration.js";
 import { directoryEntry } from "./directory-entry.js";
@@ -84,6 +85,8 @@ export async function importScript(
     discardEntry(scriptsDir, file, found.file);
   }
   if (found.kind !== "fresh") return transpileAndImport(file, scriptsDir, version);
+  // The last-use mark tsexec gc keeps recent entries by (docs/gc.md).
+  markUsed(manifestFile(scriptsDir, file));
   try {
     return { namespace: await importOutput(found.manifest), inputs: found.manifest.inputs };
   } catch (error) {

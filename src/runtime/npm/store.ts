@@ -38,6 +38,7 @@ import { TsexecError } from "../../base/errors.js";
 import { makeDirectory, makeReadOnly, removeLeftoversOfDeadProcesses, removeTree, uniqueSuffix } from "../../base/files.js";
 import { acquireLock, lockLeftovers } from "../../base/file-lock.js";
 import { removeOnExit } from "../../base/shutdown.js";
+import { markUsed } from "../../base/last-use.js";
 import { linkBins, makeBinsExecutable } from "./bins.js";
 import { tarballUrl, type NpmConfig } from "./config.js";
 import { fromNpmCache, get, parseIntegrity, shortHash, verifyIntegrity } from "./fetch.js";
@@ -121,7 +122,10 @@ const exists = (path: string) => statSync(path, { throwIfNoEntry: false }) !== u
 export async function ensureTree(plan: TreePlan, options: InstallOptions): Promise<string> {
   const treesDir = join(options.cacheDir, "npm", "trees");
   const treeDir = join(treesDir, treeKey(plan));
-  if (exists(treeDir)) return treeDir;
+  if (exists(treeDir)) {
+    markUsed(treeDir); // the last-use mark tsexec gc reads
+    return treeDir;
+  }
   makeDirectory(treesDir);
   const release = await acquireLock(`${treeDir}.lock`, { what: `the install of ${treeDir}`, log: options.log, done: () => exists(treeDir) });
   if (release === undefined) return treeDir;
