@@ -208,7 +208,7 @@ function buildLimits(timeout: number | undefined, maxSilentTime: number | undefi
 
 function buildError(drv: Derivation, drvPath: string, log: string, code: number, limits: Limits): TsexecError {
   const timedOut = code === nixBuildTimedOut;
-  const lines = log.replace(/\n$/, "").split("\n").filter((l) => !/^(these|this) .*derivations? will be built|^\s+\/nix\/store\/\S+\.drv$|^building '/.test(l));
+  const lines = log.replace(/\n$/, "").split("\n").filter((l) => !/^(these|this) .*derivations? will be built|^\s+\/nix\/store\/\S+\.drv$|^building '|^error: builder for /.test(l));
   const tail = lines.slice(-tailLines).map((line) => `  | ${printable(line)}`).join("\n");
   const problem = timedOut
     ? `it ran longer than its time limit${limits.timeout !== undefined ? ` of ${limits.timeout} s (${limits.timeoutSource})` : ""}${limits.maxSilentTime !== undefined ? ` or was silent for ${limits.maxSilentTime} s (maxSilentTime)` : ""} and Nix killed it`

@@ -141,6 +141,21 @@ export class Translator {
     return hash;
   }
 
+  /**
+   * A value that is exactly the absolute path of an existing file or directory
+   * (not a system directory, not in a store) is a local path the build uses: it
+   * enters the store as a source named by its last component, as `./file` does in
+   * a Nix expression. Other strings stay strings, as in Nix.
+   */
+  private localPath(text: string): Source | undefined {
+    if (!text.startsWith("/") || text.includes("\n") || this.checkoutPattern.source === "" || systemPaths.test(text) || text.startsWith(`${this.settings.storeDir}/`)) return undefined;
+    if (text.startsWith(`${this.settings.cacheDir}/store/`)) return undefined;
+    const checkout = new RegExp(`^${this.checkoutPattern.source}$`).test(text);
+    if (!checkout && !existsSync(text)) return undefined;
+    const base = text.slice(text.lastIndexOf("/") + 1);
+    return this.source(text, checkout || !/^[A-Za-z0-9+_?=-][A-Za-z0-9+._?=-]*$/.test(base) ? "source" : base);
+  }
+
   private translate(drv: Derivation): NixForm {
     const where = `--store nix: ${drv.name} (${drv.storeName})`;
     const inputs = new Map<string, string>(); // .drv path -> modulo hash
@@ -152,6 +167,12 @@ export class Translator {
 
     /** Recipe text -> the string Nix sees, and the Nix expression making it (with its context). */
     const render = (text: string): { value: string; expression: string } => {
+      const local = this.localPath(text);
+      if (local !== undefined) {
+        sources.set(local.path, local);
+        srcs.add(local.storePath);
+        return { value: local.storePath, expression: `"\${${sourceBinding(local)}}"` };
+      }
       const parts: { literal: string; binding?: string; value?: string }[] = [];
       const pieces = new RegExp(`${tokenPattern.source}|${this.checkoutPattern.source}`, "g");
       let last = 0;
@@ -298,6 +319,9 @@ export class Translator {
 }
 
 type Rendered = { value: string; expression: string };
+
+/** System directories: a value naming one (`/bin/sh`, `/usr/include`) is the machine's, never copied into the store. */
+const systemPaths = /^\/(bin|sbin|usr|lib|lib32|lib64|libx32|etc|proc|sys|dev|run|nix|tmp\/?$|var\/?$)(\/|$)|^\/$/;
 
 function sourceBinding(source: Source): string {
   return `s${source.storePath.slice(source.storePath.lastIndexOf("/") + 1, source.storePath.lastIndexOf("/") + 33)}`;
