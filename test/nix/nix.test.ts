@@ -92,6 +92,37 @@ withNix("--store nix makes the derivations nix-instantiate makes", () => {
     expect(second.stderr).not.toMatch(/nix-store --realise \/nix\/store\/\S+\.drv|nix-instantiate/);
   });
 
+  it("a script making 20 derivations one at a time finds them built, on its next run, with one lookup batch and one root batch", async () => {
+    const tag = nonce();
+    const dir = writeTree({
+      "many.ts": `
+        export default ({ lib }) => {
+          const step = (i) => i === 20 ? lib.unit(null)
+            : lib.bind(lib.build(lib.runCommand("many-" + i, { tag: "${tag}" }, 'echo "$tag" > "$out"')), () => step(i + 1));
+          return step(0);
+        };
+      `,
+    });
+    const log = join(tempDir("nix-calls-"), "calls.txt");
+    writeFileSync(log, "");
+    const wrap = (program: string) => {
+      const real = execFileSync("sh", ["-c", `command -v ${program}`], { encoding: "utf8" }).trim();
+      return `#!/bin/sh
+echo "${program} $1" >> ${log}
+exec ${real} "$@"
+`;
+    };
+    const path = `${pathWithoutNix({ "nix-store": wrap("nix-store"), "nix-instantiate": wrap("nix-instantiate") })}:/usr/bin:/bin`;
+    const cacheDir = tempDir();
+    const first = await runNix([join(dir, "many.ts")], { cacheDir, env: { PATH: path } });
+    expect(first.stderr).toBe("");
+    expect(readFileSync(log, "utf8").match(/--realise/g)!.length).toBeGreaterThanOrEqual(20);
+    writeFileSync(log, "");
+    const second = await runNix([join(dir, "many.ts")], { cacheDir, env: { PATH: path } });
+    expect(second.code).toBe(0);
+    expect(readFileSync(log, "utf8")).toBe("nix-store --check-validity\nnix-store --realise\n");
+  });
+
   it("TSEXEC_STORE=nix is --store nix; --store with another name is refused", async () => {
     const dir = writeTree({ "p.ts": `export default ({ lib }) => lib.io(() => console.log(String(lib.toFile("x.txt", "x"))));` });
     const viaEnv = await runTsexec([join(dir, "p.ts")], { env: { ...nixEnv, TSEXEC_STORE: "nix" } });

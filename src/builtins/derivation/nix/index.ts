@@ -17,7 +17,7 @@
  *   `<cache-dir>/nix/roots/<pid>/`, removed when the run ends; the roots of
  *   runs that died are removed by the next run.
  */
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, constants, mkdirSync, openSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { asyncStep, unit, type IO, type PrimitiveContext } from "../../../monad/io.js";
 import { TsexecError } from "../../../base/errors.js";
@@ -34,12 +34,39 @@ export { narHash } from "./nar.js";
 /** Counts what the Nix store did in this process (tests and the bench read it). */
 export const nixStats = { lookups: 0, instantiations: 0, realisations: 0 };
 
+/** How many output paths the hint of earlier runs keeps (the most recently used). */
+const maxHint = 4000;
+
+/** The output paths earlier runs used (a hint only: every one is looked up again); at most 1 MiB read. */
+function readHint(file: string, storeDir: string): string[] {
+  let text: string;
+  try {
+    const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      const buffer = Buffer.alloc(1 << 20);
+      text = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0)).toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return [];
+  }
+  const prefix = `${storeDir}/`;
+  return text.split("\n").filter((line) => line.startsWith(prefix) && /^[0-9a-df-np-sv-z]{32}-[A-Za-z0-9+._?=-]+$/.test(line.slice(prefix.length)));
+}
+
 /** How many lines of a failed build's log the error shows. */
 const tailLines = 25;
 
 export class NixStore implements OtherStore {
   readonly translator: Translator;
-  private readonly valid = new Map<Derivation, boolean>();
+  /** Output paths known present (and rooted for this run) or absent, in this run. */
+  private readonly present = new Set<string>();
+  private readonly absent = new Set<string>();
+  /** Outputs this run used, for the hint. */
+  readonly used = new Set<string>();
+  private readonly hintFile: string;
+  private hintRead = false;
   private readonly inFlight = new Map<Derivation, Promise<string>>();
   private readonly rootsDir: string;
   private rootCount = 0;
@@ -51,6 +78,7 @@ export class NixStore implements OtherStore {
   ) {
     this.translator = new Translator({ storeDir, system: currentSystem(), cacheDir });
     this.rootsDir = join(cacheDir, "nix", "roots", String(process.pid));
+    this.hintFile = join(cacheDir, "nix", "outputs");
     this.outputPattern = new RegExp(`${storeDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}/([0-9a-df-np-sv-z]{32})-`, "g");
   }
 
@@ -75,40 +103,63 @@ export class NixStore implements OtherStore {
 
   outputOf(drv: Derivation, ctx: PrimitiveContext): IO<string> {
     const form = this.translator.form(drv);
+    this.used.add(form.outPath);
     if (this.isValid(drv)) return unit(form.outPath);
     return asyncStep(`building ${drv.name} with Nix`, () => this.realise(drv, ctx));
   }
 
-  /** Whether `drv`'s output is in the Nix store, looking up every derivation not looked up yet in one batch. */
+  /** Whether `drv`'s output is in the Nix store (and rooted for this run); looks it up with others in one batch if not known yet. */
   isValid(drv: Derivation): boolean {
-    const known = this.valid.get(drv);
-    if (known !== undefined) return known;
-    this.lookUp([drv, ...knownDerivations()]);
-    return this.valid.get(drv) ?? false;
+    const out = this.translator.form(drv).outPath;
+    if (this.present.has(out)) return true;
+    if (this.absent.has(out)) return false;
+    this.lookUp(out);
+    return this.present.has(out);
   }
 
-  /** One `nix-store --check-validity` for all of `drvs` not looked up yet; roots for those present. */
-  private lookUp(drvs: Iterable<Derivation>): void {
-    const paths = new Map<string, Derivation>();
-    for (const drv of drvs) {
-      if (this.valid.has(drv)) continue;
+  /**
+   * One `nix-store --check-validity` for `out`, every derivation this run made and
+   * has not looked up, and (on the first lookup of the run) the outputs earlier
+   * runs with this cache used: a script that makes its derivations one at a time
+   * finds them all with this one call. Those present get this run's GC roots in
+   * one more call.
+   */
+  private lookUp(out: string): void {
+    const paths = new Set<string>([out]);
+    for (const drv of knownDerivations()) {
       try {
-        paths.set(this.translator.form(drv).outPath, drv);
+        paths.add(this.translator.form(drv).outPath);
       } catch {
         // A derivation Nix cannot take (its error comes when it is used).
       }
     }
+    if (!this.hintRead) {
+      this.hintRead = true;
+      for (const path of readHint(this.hintFile, this.storeDir)) paths.add(path);
+    }
+    for (const path of paths) if (this.present.has(path) || this.absent.has(path)) paths.delete(path);
     if (paths.size === 0) return;
     nixStats.lookups++;
-    const run = runNixSync("nix-store", ["--check-validity", "--print-invalid", ...paths.keys()]);
+    const run = runNixSync("nix-store", ["--check-validity", "--print-invalid", ...paths]);
     if (run.status !== 0) throw nixFailed("looking up outputs in the Nix store (nix-store --check-validity)", run.stderr);
     const invalid = new Set(run.stdout.split("\n").filter((l) => l !== ""));
-    const present: string[] = [];
-    for (const [path, drv] of paths) {
-      this.valid.set(drv, !invalid.has(path));
-      if (!invalid.has(path)) present.push(path);
+    const found = [...paths].filter((path) => !invalid.has(path));
+    for (const path of invalid) this.absent.add(path);
+    if (found.length > 0) this.addRoots(found);
+    for (const path of found) this.present.add(path);
+  }
+
+  /** Remembers the outputs this run used, most recent first, for the next run's first lookup. */
+  saveHint(): void {
+    if (this.used.size === 0) return;
+    const kept = [...this.used, ...readHint(this.hintFile, this.storeDir).filter((p) => !this.used.has(p) && !this.absent.has(p))].slice(0, maxHint);
+    try {
+      mkdirSync(join(this.cacheDir, "nix"), { recursive: true });
+      writeFileSync(`${this.hintFile}.${process.pid}.tmp`, `${kept.join("\n")}\n`);
+      renameSync(`${this.hintFile}.${process.pid}.tmp`, this.hintFile);
+    } catch {
+      // Only a hint: the next run looks its outputs up one batch later.
     }
-    if (present.length > 0) this.addRoots(present);
   }
 
   /** Registers `paths` (valid store paths) as indirect GC roots of this run. */
@@ -135,7 +186,7 @@ export class NixStore implements OtherStore {
     if (form.drvPath === undefined) {
       // A toFile text: instantiating added it.
       this.addRoots([form.outPath]);
-      this.valid.set(drv, true);
+      this.present.add(form.outPath);
       return form.outPath;
     }
     await Promise.all(form.inputs.map((input) => this.realise(input, ctx)));
@@ -148,7 +199,7 @@ export class NixStore implements OtherStore {
     nixStats.realisations++;
     const run = await runNix("nix-store", args, ctx.verbose ? (chunk) => process.stderr.write(chunk) : undefined);
     if (run.code === 0) {
-      this.valid.set(drv, true);
+      this.present.add(form.outPath);
       return form.outPath;
     }
     if (run.code === nixBuildFailed || run.code === nixBuildTimedOut) throw buildError(drv, form.drvPath, run.stderr, run.code, limits);
@@ -247,7 +298,10 @@ export function useNixStore(ctx: PrimitiveContext): NixStore {
   const store = new NixStore(ctx.cacheDir);
   sweepRoots(ctx.cacheDir);
   const rootsDir = join(ctx.cacheDir, "nix", "roots", String(process.pid));
-  process.once("exit", () => rmSync(rootsDir, { recursive: true, force: true }));
+  process.once("exit", () => {
+    store.saveHint();
+    rmSync(rootsDir, { recursive: true, force: true });
+  });
   useOtherStore(store);
   installed = store;
   return store;
