@@ -9,7 +9,6 @@ import { isTsexecError } from "../base/errors.js";
 import { errorTrace, failedTaskFunction, isInterruption } from "../runtime/interpreter.js";
 import { functionLocation } from "../runtime/function-location.js";
 import { makeContext, setAmbientContext } from "../base/context.js";
-import { loadNixStore } from "./on-first-use.js";
 import { findCommand } from "./commands/index.js";
 import { parseCommandLine, UsageError, type Flags, type ParsedCommandLine } from "./options.js";
 import { packageRoot, versionString } from "../base/package.js";
@@ -39,6 +38,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   setTracing(showTrace);
   try {
     const ctx = contextFor(flags);
+    const store = flags.store ?? process.env.TSEXEC_STORE;
+    if (store) await (await import("./store-choice.js")).chooseStore(store, ctx);
     const command = findCommand(script, scriptArgs);
     if (command !== undefined) return await (await command.load())({ args: scriptArgs, flags, ctx });
     const { runScript } = await import("./commands/run.js");
@@ -57,15 +58,7 @@ function contextFor(flags: Flags): PrimitiveContext {
     options: { ...flags, argv: process.argv },
   });
   setAmbientContext(ctx);
-  chooseStore(flags, ctx);
   return ctx;
-}
-
-/** `--store nix` (or TSEXEC_STORE=nix): derivations become Nix derivations; the Nix store module loads only then. */
-function chooseStore(flags: Flags, ctx: PrimitiveContext): void {
-  const store = typeof flags.store === "string" ? flags.store : process.env.TSEXEC_STORE || "tsexec";
-  if (store === "nix") loadNixStore().useNixStore(ctx);
-  else if (store !== "tsexec") throw new UsageError(`--store (or TSEXEC_STORE) must be 'tsexec' (the default) or 'nix', got '${store}'`);
 }
 
 function reportUsage(message: string): number {

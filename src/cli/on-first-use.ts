@@ -15,11 +15,9 @@ import * as derivation from "../builtins/derivation/index.js";
 import * as fetchgit from "../builtins/fetchgit/index.js";
 import * as reexec from "../builtins/reexec/index.js";
 import * as importModule from "../builtins/import/index.js";
-import * as nixStore from "../builtins/derivation/nix/index.js";
 
 export const loadDlopen = (): typeof dlopen => dlopen;
 export const loadDerivation = (): typeof derivation => derivation;
 export const loadFetchgit = (): typeof fetchgit => fetchgit;
 export const loadReexec = (): typeof reexec => reexec;
 export const loadImport = (): typeof importModule => importModule;
-export const loadNixStore = (): typeof nixStore => nixStore;

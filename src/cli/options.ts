@@ -33,7 +33,7 @@ export const optionSpecs: readonly OptionSpec[] = [
   {
     name: "store",
     takesValue: "STORE",
-    describe: "Where derivations are built: 'tsexec' (its own store, the default) or 'nix' (real Nix derivations built by the installed Nix; also $TSEXEC_STORE)",
+    describe: "Where derivations build: 'tsexec' (its own store, the default) or 'nix' (the installed Nix; also $TSEXEC_STORE)",
   },
   {
     name: "kill-grace",
