@@ -5,6 +5,8 @@
  * write, a build that failed (exit 100) or ran out of time (exit 101).
  */
 import type { SpawnSyncReturns } from "node:child_process";
+import { mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { trackChild } from "../../../base/children.js";
 import { TsexecError } from "../../../base/errors.js";
 import { printable } from "../../../base/printable.js";
@@ -77,9 +79,34 @@ export function runNix(program: string, args: readonly string[], onOutput?: (chu
 
 let versionChecked = false;
 
-/** Refuses a Nix older than 2.4 (once per process, before the first instantiation). */
-export function checkNixVersion(): void {
+/** The nix-store that PATH finds, and its modification time: what a remembered version is valid for. */
+function nixStoreOnPath(): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(":")) {
+    if (dir === "") continue;
+    const stat = statSync(`${dir}/nix-store`, { throwIfNoEntry: false });
+    if (stat?.isFile()) return `${realpathSync(`${dir}/nix-store`)} ${stat.mtimeMs}`;
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a Nix older than 2.4, once per process, before the first instantiation.
+ * The version found is remembered in `rememberIn` for that nix-store binary (its real
+ * path and modification time), so later runs that build pay no extra process.
+ */
+export function checkNixVersion(rememberIn: string): void {
   if (versionChecked) return;
+  const binary = nixStoreOnPath();
+  if (binary !== undefined) {
+    try {
+      if (readFileSync(rememberIn, "utf8") === `${binary}\n`) {
+        versionChecked = true;
+        return;
+      }
+    } catch {
+      // Not remembered yet.
+    }
+  }
   const run = runNixSync("nix-store", ["--version"]);
   const found = /\(Nix\)\s+(\d+)\.(\d+)/.exec(run.stdout);
   if (run.status !== 0 || found === null) throw nixFailed("nix-store --version", `${run.stderr}${run.stdout}`);
@@ -88,4 +115,12 @@ export function checkNixVersion(): void {
     throw new TsexecError(`--store nix needs Nix ${minimumVersion.join(".")} or later; the nix-store on PATH is ${found[1]}.${found[2]}: upgrade Nix`);
   }
   versionChecked = true;
+  if (binary === undefined) return;
+  try {
+    mkdirSync(dirname(rememberIn), { recursive: true });
+    writeFileSync(`${rememberIn}.${process.pid}.tmp`, `${binary}\n`);
+    renameSync(`${rememberIn}.${process.pid}.tmp`, rememberIn);
+  } catch {
+    // Only saves a process next time.
+  }
 }

@@ -211,7 +211,7 @@ export class NixStore implements OtherStore {
 
   private instantiate(drv: Derivation, ctx: PrimitiveContext): void {
     if (this.instantiated.has(drv)) return;
-    checkNixVersion();
+    checkNixVersion(join(this.cacheDir, "nix", "nix-store-version"));
     const wanted = this.translator.closure([drv]).filter((d) => !this.instantiated.has(d));
     const expression = this.translator.expression(wanted);
     const dir = join(this.cacheDir, "nix", "expressions");
