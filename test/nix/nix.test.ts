@@ -6,13 +6,13 @@
  * The expected paths come from Nix itself (nix-instantiate on expressions written
  * here by hand, builtins.fetchGit for a fetched input), never from tsexec's code.
  */
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, existsSync, readFileSync, readdirSync, writeFileSync, createReadStream, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
-import { runTsexec, tempDir, writeTree } from "../helpers.js";
+import { launcher, runTsexec, tempDir, until, writeTree } from "../helpers.js";
 import { nix, nixEnv, nixEval, nixString, nixVersion, pathWithoutNix } from "./support.js";
 
 if (nixVersion === undefined) console.log("Nix is unavailable (no nix-store on PATH): the --store nix tests are skipped");
@@ -208,6 +208,27 @@ withNix("building under Nix", () => {
     } finally {
       server.close();
     }
+  });
+
+  it("SIGINT during a Nix build stops nix-store and its builder; tsexec exits 130", async () => {
+    const work = tempDir("nix-int-");
+    const pidFile = join(work, "builder.pid");
+    const dir = writeTree({
+      "long.ts": `export default ({ lib }) => lib.build(lib.runCommand("long-${nonce()}", {}, 'echo $$ > ${pidFile}; exec sleep 60'));`,
+    });
+    const child = spawn(process.execPath, [launcher, "--store", "nix", join(dir, "long.ts")], {
+      env: { ...process.env, ...nixEnv, TSEXEC_CACHE_DIR: tempDir() },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const done = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    await until(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim() !== "", "the builder to start", 60_000);
+    const builder = Number(readFileSync(pidFile, "utf8").trim());
+    child.kill("SIGINT");
+    expect(await done).toBe(130);
+    await until(() => !existsSync(`/proc/${builder}`) || /State:\s+Z/.test(readFileSync(`/proc/${builder}/status`, "utf8")), "the builder to die", 10_000);
+    expect(stderr).not.toMatch(/\n\s+at /);
   });
 
   it("outputs stay rooted while the script runs: nix-collect-garbage from inside the run keeps them; after the run they are collectable", async () => {
