@@ -51,7 +51,7 @@ withNix("--store nix makes the derivations nix-instantiate makes", () => {
             const a = lib.derivation({ name: "a", builder: "/bin/sh", args: ["-c", "echo \\"$greeting\\" > $out"], env: { greeting: "hi \\"there\\"\\n\\t$x \${y} \\\\ ${tag}" } });
             const f = lib.toFile("t.txt", "hello\\n");
             const g = lib.toFile("names-a.txt", \`a is at \${a}\\n\`);
-            const b = lib.derivation({ name: "b", builder: "/bin/sh", args: ["-c", \`/bin/cat \${a} \${f} \${g} $src/hello.txt $note > $out\`], env: { dep: a, src, note: ${JSON.stringify(join(local, "note.txt"))} }, timeout: 30 });
+            const b = lib.derivation({ name: "b", builder: "/bin/sh", args: ["-c", \`/bin/cat \${a} \${f} \${g} $src/hello.txt $note > $out\`], env: { dep: a, src, inside: \`\${src}/hello.txt\`, note: ${JSON.stringify(join(local, "note.txt"))} }, timeout: 30 });
             const c = lib.runCommand("c", { b }, 'cat "$b" > "$out"; echo "$PATH" >> "$out"');
             return lib.bind(lib.build(c), (built) => lib.io(() => console.log(JSON.stringify({ a: a.outPath, f: f.outPath, g: g.outPath, b: b.outPath, c: built, content: readFileSync(built, "utf8") }))));
           });
@@ -67,7 +67,7 @@ withNix("--store nix makes the derivations nix-instantiate makes", () => {
         a = derivation { name = "a"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "echo \\"$greeting\\" > $out" ]; greeting = ${nixString(`hi "there"\n\t$x \${y} \\ ${tag}`)}; };
         f = builtins.toFile "t.txt" "hello\\n";
         g = derivation { name = "names-a.txt"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "printf %s \\"$text\\" > \\"$out\\"" ]; text = "a is at \${a}\\n"; };
-        b = derivation { name = "b"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "/bin/cat \${a} \${f} \${g} $src/hello.txt $note > $out" ]; dep = a; src = "\${src}"; note = ${join(local, "note.txt")}; timeout = 30; };
+        b = derivation { name = "b"; system = builtins.currentSystem; builder = "/bin/sh"; args = [ "-c" "/bin/cat \${a} \${f} \${g} $src/hello.txt $note > $out" ]; dep = a; src = "\${src}"; inside = "\${src}/hello.txt"; note = ${join(local, "note.txt")}; timeout = 30; };
       in { a = a.outPath; f = f; g = g.outPath; b = b.outPath; bDrv = b.drvPath; }
     `;
     const expected = nixEval(expression) as Record<string, string>;

@@ -151,6 +151,8 @@ export class Translator {
     if (!text.startsWith("/") || text.includes("\n") || this.checkoutPattern.source === "" || systemPaths.test(text) || text.startsWith(`${this.settings.storeDir}/`)) return undefined;
     if (text.startsWith(`${this.settings.cacheDir}/store/`)) return undefined;
     const checkout = new RegExp(`^${this.checkoutPattern.source}$`).test(text);
+    // A path inside a checkout is the checkout's source plus the rest, as `"${src}/sub"` is in Nix.
+    if (!checkout && new RegExp(`^${this.checkoutPattern.source}`).test(text)) return undefined;
     if (!checkout && !existsSync(text)) return undefined;
     const base = text.slice(text.lastIndexOf("/") + 1);
     return this.source(text, checkout || !/^[A-Za-z0-9+_?=-][A-Za-z0-9+._?=-]*$/.test(base) ? "source" : base);
