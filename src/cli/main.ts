@@ -49,6 +49,8 @@ async function command(argv: readonly string[]): Promise<number> {
   setTracing(showTrace);
   try {
     const ctx = contextFor(flags);
+    const store = flags.store ?? process.env.TSEXEC_STORE;
+    if (store) await (await import("./store-choice.js")).chooseStore(store, ctx);
     const command = findCommand(script, scriptArgs);
     if (command !== undefined && scriptArgs.some((arg) => arg === "--help" || arg === "-h")) {
       const { commandHelpText } = await import("./help.js");

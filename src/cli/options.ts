@@ -31,6 +31,11 @@ export const optionSpecs: readonly OptionSpec[] = [
   { name: "allow-scripts", takesValue: "NAMES", describe: "Run the install scripts of these npm packages (comma-separated names)" },
   { name: "build-timeout", takesValue: "SECONDS", describe: "Kill any derivation build running longer than SECONDS with its process group (exit 101)" },
   {
+    name: "store",
+    takesValue: "STORE",
+    describe: "Where derivations build: 'tsexec' (its own store, the default) or 'nix' (the installed Nix; also $TSEXEC_STORE)",
+  },
+  {
     name: "kill-grace",
     takesValue: "SECONDS",
     describe: "When interrupted, how long children have between SIGTERM and SIGKILL (default 3, or $TSEXEC_KILL_GRACE)",

@@ -12,7 +12,7 @@
 import { describeValue } from "../../monad/describe.js";
 import { sha256Hex } from "../../base/sha256.js";
 import { ambientContext } from "../../base/context.js";
-import { Derivation, outputPath, storeDir, isDerivation, type Recipe } from "./value.js";
+import { Derivation, outputPath, storeDir, isDerivation, activeOtherStore, type Recipe } from "./value.js";
 
 export { Derivation, outputPath, storeDir, isDerivation, type Recipe };
 
@@ -43,6 +43,18 @@ export interface TimeLimits {
 
 /** Derivations made in this process, by hash: how an interpolated output path is traced back to its derivation. */
 const known = new Map<string, Derivation>();
+
+/** Every derivation this process made, in the order made (another store looks them all up at once). */
+export function knownDerivations(): IterableIterator<Derivation> {
+  return known.values();
+}
+
+/** Derivations made by lib.runCommand: another store writes what runCommand adds (sh, its PATH, headers) its own way. */
+const byRunCommand = new WeakSet<Derivation>();
+
+export function isRunCommand(drv: Derivation): boolean {
+  return byRunCommand.has(drv);
+}
 
 /** Replaces the store token with a real store directory. */
 export function renderForStore(text: string, store: string): string {
@@ -82,8 +94,16 @@ class RecipeWriter {
     }
     if (value.includes("\u0000")) throw new TypeError(`${this.where}: ${what} contains a NUL character`);
     if (!value.includes("/")) return value; // no path in it, so no output path either
+    const other = activeOtherStore();
+    let text: string = value;
+    if (other !== undefined) {
+      text = other.replaceOutputPaths(text, (drv) => {
+        this.inputs.set(drv.hash, drv);
+        return `${storeToken}/${drv.storeName}`;
+      });
+    }
     this.pathPattern ??= storePathPattern(storeDir(ambientContext().cacheDir));
-    return value.replace(this.pathPattern, (whole, hash: string, name: string) => {
+    return text.replace(this.pathPattern, (whole: string, hash: string, name: string) => {
       const drv = known.get(hash);
       // A store path of a derivation this process did not make stays plain text.
       if (drv === undefined || !name.startsWith(drv.name)) return whole;
@@ -182,7 +202,9 @@ export function runCommand(name: string, env: RunCommandEnv, script: DerivationI
     vars = rest as Record<string, DerivationInput>;
     limits = { timeout, maxSilentTime } as TimeLimits;
   }
-  return commandDerivation("lib.runCommand", { name, builder: "sh", args: ["-e", "-c", script], env: vars, ...limits });
+  const drv = commandDerivation("lib.runCommand", { name, builder: "sh", args: ["-e", "-c", script], env: vars, ...limits });
+  byRunCommand.add(drv);
+  return drv;
 }
 
 let patternFor: { store: string; pattern: RegExp } | undefined;

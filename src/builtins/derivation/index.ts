@@ -7,6 +7,7 @@
 import { asyncStep, primitive, unit, type IO, type PrimitiveContext } from "../../monad/io.js";
 import { describeValue } from "../../monad/describe.js";
 import { isDerivation, outputPath, type Derivation } from "./derivation.js";
+import { activeOtherStore } from "./value.js";
 import { isBuilt, realise } from "./store.js";
 
 export { derivation, runCommand, toFile, isDerivation, Derivation } from "./derivation.js";
@@ -26,6 +27,8 @@ export function build(drv: Derivation): IO<string> {
  * dlopen and reexec do before they use a derivation.
  */
 export function outputOf(drv: Derivation, ctx: PrimitiveContext): IO<string> {
+  const other = activeOtherStore();
+  if (other !== undefined) return other.outputOf(drv, ctx);
   const out = outputPath(drv, ctx.cacheDir);
   return isBuilt(out) ? unit(out) : asyncStep(`building ${drv.storeName}`, () => realise(drv, ctx));
 }

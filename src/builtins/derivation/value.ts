@@ -6,6 +6,33 @@
 import { join } from "node:path";
 import { ambientContext } from "../../base/context.js";
 import { derivationBrand, hasDerivationBrand } from "./brand.js";
+import type { IO, PrimitiveContext } from "../../monad/io.js";
+
+/**
+ * Another store that outputs live in instead of tsexec's own (`--store nix`:
+ * ./nix/index.ts installs it). Kept behind this interface so nothing of it
+ * loads unless it is chosen.
+ */
+export interface OtherStore {
+  /** The output path of `drv` in that store (what `${drv}` stands for). */
+  outPath(drv: Derivation): string;
+  /** Replaces the output paths of known derivations in `text` with what `found(drv, rest)` gives. */
+  replaceOutputPaths(text: string, found: (drv: Derivation) => string): string;
+  /** `drv`'s output path: at once if it is there, else after building it. */
+  outputOf(drv: Derivation, ctx: PrimitiveContext): IO<string>;
+}
+
+let otherStore: OtherStore | undefined;
+
+/** The store chosen instead of tsexec's own, if any. */
+export function activeOtherStore(): OtherStore | undefined {
+  return otherStore;
+}
+
+export function useOtherStore(store: OtherStore | undefined): void {
+  otherStore = store;
+}
+
 
 /** A value made by lib.toFile, lib.runCommand or lib.derivation. */
 export function isDerivation(value: unknown): value is Derivation {
@@ -41,7 +68,7 @@ export class Derivation {
 
   /** The output path in the running program's store (what `${drv}` stands for). */
   get outPath(): string {
-    return outputPath(this, ambientContext().cacheDir);
+    return otherStore !== undefined ? otherStore.outPath(this) : outputPath(this, ambientContext().cacheDir);
   }
 
   toString(): string {
