@@ -17,7 +17,6 @@ import { discardEntry, lookupManifest, manifestFile, writeManifest, type Manifes
 import type { InputsDeclaration } from "./inputs-declaration.js";
 import { directoryEntry } from "./directory-entry.js";
 import { mapStacksOf, mapStacksOfCommonJS } from "./source-maps.js";
-import { readSourceText } from "../../base/bounded-read.js";
 
 const javaScriptExtensions = new Set([".js", ".mjs", ".cjs"]);
 
@@ -65,12 +64,12 @@ export async function importScript(
   if (javaScriptExtensions.has(extname(file))) {
     // JavaScript runs as it is, unless its imports need tsexec's resolution (npm: specifiers, packages from a lock).
     const commonJS = extname(file) === ".cjs";
-    if (commonJS || !(needsPackageResolution(file) || existsSync(manifestFile(scriptsDir, file)))) {
+    if (commonJS || !(existsSync(manifestFile(scriptsDir, file)) || (await needsPackageResolution(file)))) {
       try {
         const namespace = await importJavaScript(file);
         if (!("inputs" in namespace)) return { namespace, inputs: undefined };
         const { readInputsDeclaration } = await import("./inputs-declaration.js");
-        return { namespace, inputs: readInputsDeclaration(file, readSourceText(file)) };
+        return { namespace, inputs: readInputsDeclaration(file, await readSource(file)) };
       } catch (error) {
         if (commonJS || !isMissingPackage(error)) throw error;
       }
@@ -141,10 +140,15 @@ async function cacheFault(error: unknown, manifest: Manifest): Promise<{ file: s
   return broken === undefined ? undefined : { file: broken, why: "it does not parse" };
 }
 
+/** A script's text, bounded (base/bounded-read.ts): loaded only on these JavaScript paths, off the warm path of a .ts script. */
+async function readSource(file: string): Promise<string> {
+  return (await import("../../base/bounded-read.js")).readSourceText(file);
+}
+
 /** A JavaScript module whose source names `npm:` specifiers (a cheap scan; a warm run then finds its manifest). */
-function needsPackageResolution(file: string): boolean {
+async function needsPackageResolution(file: string): Promise<boolean> {
   try {
-    return /["']npm:/.test(readSourceText(file));
+    return /["']npm:/.test(await readSource(file));
   } catch {
     return false;
   }
@@ -166,7 +170,7 @@ async function importJavaScript(file: string): Promise<Record<string, unknown>> 
     // (transpile refuses source nested too deep to parse, which V8 reports as a stack overflow.)
     if (error instanceof SyntaxError || (error instanceof RangeError && /call stack/.test(error.message))) {
       const { transpile } = await import("./transpile.js");
-      transpile(file, readSourceText(file));
+      transpile(file, await readSource(file));
     }
     throw error;
   }
