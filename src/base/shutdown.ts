@@ -36,6 +36,16 @@ export function handleStopSignals(): void {
   for (const signal of Object.keys(signalExitCodes)) process.on(signal, onSignal);
 }
 
+/**
+ * Hands the signals over (a plain Node program run as an app, cli/commands/run-app.ts):
+ * from here on the program's own listeners, or Node's default, decide, as under `node`.
+ */
+export function releaseStopSignals(): void {
+  if (!installed) return;
+  installed = false;
+  for (const signal of Object.keys(signalExitCodes)) process.off(signal, onSignal);
+}
+
 /** The signal that stopped this run, if one did. */
 export function stopSignal(): StopSignal | undefined {
   return received;

@@ -397,8 +397,9 @@ function pickChecker(): Checker {
   const tsgo = tsgoExecutable();
   if (tsgo !== undefined) {
     return async (config, cwd, own) => {
-      // tsgo has no API to ask for types: TypeScript's looks for dropped IO values, in a child of its own, while tsgo runs.
-      const [diagnostics, dropped] = await Promise.all([checkWithTsgo(tsgo, config, cwd), runCheckWorker("dropped-io", config, own)]);
+      const diagnostics = await checkWithTsgo(tsgo, config, cwd);
+      // tsgo has no API to ask for types: TypeScript's looks for dropped IO values, in a child of its own, once tsgo is done.
+      const dropped = diagnostics.some(isOptionError) ? [] : await runCheckWorker("dropped-io", config, own);
       // TypeScript 7 dropped options older configs still use (baseUrl, moduleResolution node, target ES5):
       // such a config is TypeScript 5's to check, not an error of the user's.
       if (wanted !== "tsgo" && diagnostics.some(isOptionError)) return runCheckWorker("check", config, own);

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import type { PrimitiveContext } from "../../monad/io.js";
 import { signalEverything } from "../../base/children.js";
+import { releaseStopSignals } from "../../base/shutdown.js";
 import { locateScript } from "../../runtime/loader/index.js";
 import { appEntry, appKind, type AppEntry } from "../../inputs/apps.js";
 import type { AppSource } from "../../inputs/app-view.js";
@@ -100,6 +101,7 @@ function signalsAsUnderNode(): void {
     signalEverything("SIGTERM", true);
     process.kill(process.pid, signal);
   };
+  releaseStopSignals(); // tsexec's own handling (base/shutdown.ts) would claim the signal first
   for (const signal of signals) process.on(signal, onSignal);
 }
 
