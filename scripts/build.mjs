@@ -516,9 +516,9 @@ try {
     external: ["./index.js"],
     logLevel: "warning",
   });
-  // Child processes of their own: `tsexec show` parses untrusted files in one (src/cli/commands/show-parser.ts),
-  // `tsexec check` runs TypeScript's API in another (src/cli/commands/check-worker.ts).
-  for (const [entry, out] of [["src/cli/commands/show-parser.ts", "show-parser.mjs"], ["src/cli/commands/check-worker.ts", "check-worker.mjs"]]) {
+  // Child processes of their own: `tsexec show` parses untrusted files in one (src/cli/commands/show/parser.ts),
+  // `tsexec check` runs TypeScript's API in another (src/cli/commands/check/worker.ts).
+  for (const [entry, out] of [["src/cli/commands/show/parser.ts", "show-parser.mjs"], ["src/cli/commands/check/worker.ts", "check-worker.mjs"]]) {
     await build({
       entryPoints: [entry],
       absWorkingDir: root,

@@ -49,7 +49,7 @@ describe("messages", () => {
     expect(check.stderr).toBe("");
     expect(check.stdout).toMatch(/^Usage: tsexec \[OPTIONS\] check \[SCRIPT\.\.\.\]\n\nType-checks scripts /);
     expect(check.code).toBe(0);
-    expect((await runTsexec(["init", "--help"])).stdout).toMatch(/^Usage: tsexec \[OPTIONS\] init \[DIR\]\n\nCreates a script project/);
+    expect((await runTsexec(["init", "--help"])).stdout).toMatch(/^Usage: tsexec \[OPTIONS\] init \[DIR\] \[--template REF\[#NAME\]\]\n\nCreates a script project/);
     const help = await runTsexec(["--help"]);
     expect(help.stdout).toContain("\n       tsexec [OPTIONS] REF#APP | NAME[#APP] [ARGS...]\n");
   });

@@ -19,7 +19,7 @@ import { makeLib } from "../lib.js";
 import { UsageError } from "../options.js";
 import type { CommandRun } from "./command.js";
 import { locateAny } from "./run.js";
-import { buildOutput, locatePackage, select } from "./package-run.js";
+import { buildOutput, locatePackage, select } from "./run/package.js";
 
 const usage = "tsexec build SCRIPT|REF[#NAME] [--out-link PATH | --no-link]";
 

@@ -32,9 +32,9 @@ import { TsexecError } from "../../base/errors.js";
 import { writeCacheFile } from "../../runtime/loader/cache.js";
 import { locateScript } from "../../runtime/loader/index.js";
 import { packageRoot } from "../../base/package.js";
-import { droppedIORule, type OwnFiles } from "./check-dropped-io.js";
+import { droppedIORule, type OwnFiles } from "./check/dropped-io.js";
 import type { CommandRun } from "./command.js";
-import { linkEditorTypes, wantsEditorLinks } from "./editor-links.js";
+import { linkEditorTypes, wantsEditorLinks } from "./check/editor-links.js";
 
 /** `tsexec check [SCRIPT…]`: exit 1 on any type error, 0 otherwise. */
 export const run: CommandRun = async ({ args, ctx }) => {
@@ -470,7 +470,7 @@ export function parseTscOutput(out: string, cwd: string): Diagnostic[] {
 }
 
 /**
- * TypeScript's own API in a child process (check-worker.ts): `check` gives its
+ * TypeScript's own API in a child process (check/worker.ts): `check` gives its
  * errors and the dropped IO values of one program, `dropped-io` (beside tsgo)
  * only the latter. In tsexec's own process the seconds it takes would block
  * the event loop, and with it SIGINT and SIGTERM.

@@ -14,7 +14,7 @@ import { TsexecError } from "../../base/errors.js";
 import { writeFileAtomic } from "../../base/files.js";
 import { UsageError } from "../options.js";
 import { packageRoot } from "../../base/package.js";
-import { linkEditorTypes } from "./editor-links.js";
+import { linkEditorTypes } from "./check/editor-links.js";
 import { loaderCompilerOptions } from "./check.js";
 import type { CommandRun } from "./command.js";
 
@@ -26,7 +26,7 @@ export const run: CommandRun = async ({ args, ctx }) => {
     const rest = args.filter((_, i) => i !== at && (inline !== undefined || i !== at + 1));
     const ref = inline ?? args[at + 1];
     if (!ref || rest.length > 1) throw new UsageError("init --template takes a reference and at most one directory: tsexec init [DIR] --template REF[#NAME]");
-    await (await import("./init-template.js")).initFromTemplate(rest[0] ?? ".", ref, ctx);
+    await (await import("./init/template.js")).initFromTemplate(rest[0] ?? ".", ref, ctx);
     return 0;
   }
   if (args.length > 1) throw new UsageError("init takes at most one directory: tsexec init [DIR]");

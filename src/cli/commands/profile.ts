@@ -25,7 +25,7 @@ import {
 } from "../../inputs/profile/generations.js";
 import { launcherText, pinApp } from "../../inputs/profile/pin.js";
 import { UsageError } from "../options.js";
-import { appReference } from "./app-target.js";
+import { appReference } from "./run/app-target.js";
 import type { CommandRun } from "./command.js";
 
 const usage = "profile takes: install REF#APP [--as NAME] | list | upgrade [NAME] | remove NAME | rollback | history | path";

@@ -12,7 +12,7 @@ import { anythingLeft, childrenStarted, killGrace, setKillGrace, stopEverything 
 import { onInterrupt, signalExitCodes, stopSignal, type StopSignal } from "../../base/shutdown.js";
 import { makeLib } from "../lib.js";
 import { defaultExport, importScript, locateScript } from "../../runtime/loader/index.js";
-import type { LocatedApp } from "./run-app.js";
+import type { LocatedApp } from "./run/app.js";
 import type { Input } from "../../runtime/loader/inputs-declaration.js";
 import { recallInputs } from "../../inputs/memo.js";
 import { classifyTarget } from "./target.js";
@@ -23,10 +23,10 @@ export async function runScript(script: string, scriptArgs: readonly string[], c
   // `REF#NAME` where NAME is neither an app nor a path may select a package of REF's default script.
   const target = await locateTarget(script, ctx).then(
     (located) => ({ ...located, selector: undefined }),
-    async (error: unknown) => ({ ...(await (await import("./package-run.js")).locatePackage(script, ctx, locateAny, error)), app: undefined }),
+    async (error: unknown) => ({ ...(await (await import("./run/package.js")).locatePackage(script, ctx, locateAny, error)), app: undefined }),
   );
   // A bin that is a plain Node program runs as node would run it (issue 18); tsexec scripts as before.
-  if (target.app !== undefined && (await (await import("./run-app.js")).runIfProgram(target.app, target.file, scriptArgs, ctx))) return;
+  if (target.app !== undefined && (await (await import("./run/app.js")).runIfProgram(target.app, target.file, scriptArgs, ctx))) return;
   const { file, selector } = target;
   // --check: type errors stop the run before any of the script's code runs.
   if (ctx.options.check === true) await (await import("./check.js")).checkBeforeRun(file, ctx.cacheDir);
@@ -36,7 +36,7 @@ export async function runScript(script: string, scriptArgs: readonly string[], c
   }
   const exported = defaultExport(namespace);
   if (typeof exported !== "function" || selector !== undefined) {
-    const packages = await import("./package-run.js");
+    const packages = await import("./run/package.js");
     if (packages.isPackageSet(exported)) {
       process.exitCode = await packages.runPackage(script, exported, selector, scriptArgs, file, ctx);
       return;
@@ -142,7 +142,7 @@ async function locateTarget(script: string, ctx: PrimitiveContext): Promise<{ fi
   const target = await classifyTarget(script, ctx, "running");
   // A plain script path (`hello.ts`) costs what it always did: one stat in locateScript.
   if (target.kind === "script" || target.kind === "missing") return { file: locateScript(target.path) };
-  return (await import("./run-app.js")).locateApp(script, target, ctx);
+  return (await import("./run/app.js")).locateApp(script, target, ctx);
 }
 
 /**

@@ -14,7 +14,7 @@ import { printable } from "../../base/printable.js";
 import { launcherText, pinApp } from "../../inputs/profile/pin.js";
 import type { ProfileApp } from "../../inputs/profile/generations.js";
 import { UsageError } from "../options.js";
-import { appReference } from "./app-target.js";
+import { appReference } from "./run/app-target.js";
 import type { CommandRun } from "./command.js";
 
 const usage = "tsexec shell REF#APP… [-c CMD ARGS…]";

@@ -10,7 +10,7 @@
  * directory (no symbolic link is followed, no other file system entered),
  * nothing is written, files over `maxFileBytes` are
  * named but not read, parsing happens in a child process with a heap and a
- * time limit (see show-parser.ts), and every name and comment is printed
+ * time limit (see show/parser.ts), and every name and comment is printed
  * with its control characters escaped.
  */
 import { spawn } from "node:child_process";
@@ -23,11 +23,11 @@ import { printable } from "../../base/printable.js";
 import { checkoutReference, parseReference, type Reference, type ResolvedReference } from "../../inputs/reference.js";
 import { isAppName, listApps } from "../../inputs/apps.js";
 import { lookupRegistry } from "../../inputs/registry.js";
-import { appPath, flakeListing, hasApps } from "./show-apps.js";
+import { appPath, flakeListing, hasApps } from "./show/apps.js";
 import { classifyTarget, unknownTargetError } from "./target.js";
 import { UsageError } from "../options.js";
 import type { CommandRun } from "./command.js";
-import type { Inspection } from "./show-analysis.js";
+import type { Inspection } from "./show/analysis.js";
 import type { InputsDeclaration } from "../../runtime/loader/inputs-declaration.js";
 import { isInputsDeclaration } from "../../runtime/loader/cache.js";
 
@@ -339,7 +339,7 @@ function formatBytes(bytes: number): string {
   return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
 }
 
-/** The child program (built from show-parser.ts). */
+/** The child program (built from show/parser.ts). */
 function parserScript(): string {
   const script = join(packageRoot, "dist", "show-parser.mjs");
   if (!existsSync(script)) throw new TsexecError(`tsexec's build is incomplete: ${script} is missing; run \`npm run build\` in ${packageRoot}`);

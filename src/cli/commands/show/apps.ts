@@ -6,10 +6,10 @@
  */
 import { realpathSync, statSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
-import { listApps } from "../../inputs/apps.js";
-import type { InputsDeclaration } from "../../runtime/loader/inputs-declaration.js";
-import { printable } from "../../base/printable.js";
-import { readLock, type LockFile } from "../../base/lockfile.js";
+import { listApps } from "../../../inputs/apps.js";
+import type { InputsDeclaration } from "../../../runtime/loader/inputs-declaration.js";
+import { printable } from "../../../base/printable.js";
+import { readLock, type LockFile } from "../../../base/lockfile.js";
 
 /** A listed script; its inputs come from the parser child, which read the file (show.ts). */
 interface Listed {

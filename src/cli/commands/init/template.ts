@@ -5,11 +5,11 @@
  */
 import { realpathSync } from "node:fs";
 import { relative, resolve } from "node:path";
-import type { PrimitiveContext } from "../../monad/io.js";
-import { TsexecError } from "../../base/errors.js";
-import { printable } from "../../base/printable.js";
-import { copyTemplate, findTemplate } from "../../inputs/template.js";
-import { classifyTarget } from "./target.js";
+import type { PrimitiveContext } from "../../../monad/io.js";
+import { TsexecError } from "../../../base/errors.js";
+import { printable } from "../../../base/printable.js";
+import { copyTemplate, findTemplate } from "../../../inputs/template.js";
+import { classifyTarget } from "../target.js";
 
 export async function initFromTemplate(dir: string, typed: string, ctx: PrimitiveContext): Promise<void> {
   const hashAt = typed.lastIndexOf("#");
@@ -34,10 +34,10 @@ async function templateSource(source: string, ctx: PrimitiveContext): Promise<{ 
     return { root: real, boundary: real, what: `'${printable(source)}'` };
   }
   if (target.kind === "reference" || target.kind === "registry") {
-    const { checkoutReference, parseReference } = await import("../../inputs/reference.js");
+    const { checkoutReference, parseReference } = await import("../../../inputs/reference.js");
     let reference = parseReference(source);
     if (target.kind === "registry") {
-      const { expandRegistryName } = await import("../../inputs/registry.js");
+      const { expandRegistryName } = await import("../../../inputs/registry.js");
       reference = { ...parseReference(expandRegistryName(source, "init --template").expanded), typed: source };
     }
     const resolved = await checkoutReference(reference, ctx);

@@ -9,7 +9,7 @@
  * knows which file a crash happened on.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, writeSync } from "node:fs";
-import { inspectSource, type Inspection } from "./show-analysis.js";
+import { inspectSource, type Inspection } from "./analysis.js";
 
 const files = JSON.parse(readFileSync(0, "utf8")) as string[];
 for (const file of files) writeSync(1, JSON.stringify(inspect(file)) + "\n");

@@ -6,8 +6,8 @@
  * exhaust nothing but that child.
  */
 import { createRequire } from "node:module";
-import { mayDeclareInputs, readInputsDeclaration, type InputsDeclaration } from "../../runtime/loader/inputs-declaration.js";
-import { findTooDeep } from "../../runtime/loader/nesting.js";
+import { mayDeclareInputs, readInputsDeclaration, type InputsDeclaration } from "../../../runtime/loader/inputs-declaration.js";
+import { findTooDeep } from "../../../runtime/loader/nesting.js";
 
 /**
  * What show prints for a file: a script's summary ("" if it has no doc comment) with its

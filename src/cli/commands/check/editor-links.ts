@@ -12,7 +12,7 @@
 import { lstatSync, mkdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, symlinkSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { packageRoot } from "../../base/package.js";
+import { packageRoot } from "../../../base/package.js";
 
 /** Package name → the directory the running tsexec has it in. */
 function ownCopies(): Record<string, string> {

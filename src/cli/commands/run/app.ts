@@ -5,14 +5,14 @@
  * Loaded only for such targets: `tsexec hello.ts` never reaches it.
  */
 import { join } from "node:path";
-import type { PrimitiveContext } from "../../monad/io.js";
-import { signalEverything } from "../../base/children.js";
-import { releaseStopSignals } from "../../base/shutdown.js";
-import { locateScript } from "../../runtime/loader/index.js";
-import { appEntry, appKind, type AppEntry } from "../../inputs/apps.js";
-import type { AppSource } from "../../inputs/app-view.js";
-import type { ResolvedReference } from "../../inputs/reference.js";
-import { unknownTargetError, type Target } from "./target.js";
+import type { PrimitiveContext } from "../../../monad/io.js";
+import { signalEverything } from "../../../base/children.js";
+import { releaseStopSignals } from "../../../base/shutdown.js";
+import { locateScript } from "../../../runtime/loader/index.js";
+import { appEntry, appKind, type AppEntry } from "../../../inputs/apps.js";
+import type { AppSource } from "../../../inputs/app-view.js";
+import type { ResolvedReference } from "../../../inputs/reference.js";
+import { unknownTargetError, type Target } from "../target.js";
 
 /** An app found through a package.json `bin`: its entry, the package's directory, where its files come from. */
 export interface LocatedApp {
@@ -25,11 +25,11 @@ export interface LocatedApp {
 export async function locateApp(script: string, target: Target, ctx: PrimitiveContext): Promise<{ file: string; app?: LocatedApp }> {
   switch (target.kind) {
     case "reference": {
-      const { checkoutReference, parseReference } = await import("../../inputs/reference.js");
+      const { checkoutReference, parseReference } = await import("../../../inputs/reference.js");
       return referenceApp(await checkoutReference(parseReference(script), ctx));
     }
     case "npm": {
-      const { locatePublishedPackage, publishedApp } = await import("../../inputs/npm-app.js");
+      const { locatePublishedPackage, publishedApp } = await import("../../../inputs/npm-app.js");
       const pkg = await locatePublishedPackage(script, ctx);
       const entry = publishedApp(pkg);
       return { file: entry.file, app: { entry, root: pkg.packageDir, source: { kind: "installed" } } };
@@ -51,7 +51,7 @@ export async function locateApp(script: string, target: Target, ctx: PrimitiveCo
 }
 
 async function referenceApp(resolved: ResolvedReference): Promise<{ file: string; app?: LocatedApp }> {
-  const { referenceTarget } = await import("../../inputs/reference.js");
+  const { referenceTarget } = await import("../../../inputs/reference.js");
   const { file, app } = referenceTarget(resolved);
   if (app === undefined) return { file };
   return { file, app: { entry: app, root: resolved.root, source: { kind: "checkout", checkout: resolved.checkout } } };
@@ -59,10 +59,10 @@ async function referenceApp(resolved: ResolvedReference): Promise<{ file: string
 
 /** `tools#deploy`, `tools/v3#deploy`: a registry name expanded to its reference. */
 async function runRegistryReference(script: string, ctx: PrimitiveContext): Promise<{ file: string; app?: LocatedApp }> {
-  const { lookupRegistry } = await import("../../inputs/registry.js");
+  const { lookupRegistry } = await import("../../../inputs/registry.js");
   const found = lookupRegistry(script);
   if (found === undefined) throw await unknownTargetError(script, "script");
-  const { checkoutReference, parseReference } = await import("../../inputs/reference.js");
+  const { checkoutReference, parseReference } = await import("../../../inputs/reference.js");
   const reference = { ...parseReference(found.expanded), typed: script, registry: found.expanded };
   return referenceApp(await checkoutReference(reference, ctx));
 }
@@ -78,7 +78,7 @@ async function runRegistryReference(script: string, ctx: PrimitiveContext): Prom
  */
 export async function runIfProgram(app: LocatedApp, file: string, args: readonly string[], ctx: PrimitiveContext): Promise<boolean> {
   if (appKind(file) !== "plain program") return false;
-  const { programPath } = await import("../../inputs/app-view.js");
+  const { programPath } = await import("../../../inputs/app-view.js");
   const main = await programPath(app.entry, app.root, app.source, ctx);
   process.argv = [process.argv[0]!, main, ...args];
   signalsAsUnderNode();

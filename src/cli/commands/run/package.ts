@@ -7,13 +7,13 @@
 import { spawn } from "node:child_process";
 import { lstatSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { isIO, type PrimitiveContext } from "../../monad/io.js";
-import { describeValue } from "../../monad/describe.js";
-import { TsexecError } from "../../base/errors.js";
-import { printable } from "../../base/printable.js";
-import { run as runIO } from "../../runtime/interpreter.js";
-import { isDerivation, type Derivation } from "../../builtins/derivation/value.js";
-import { makeLib } from "../lib.js";
+import { isIO, type PrimitiveContext } from "../../../monad/io.js";
+import { describeValue } from "../../../monad/describe.js";
+import { TsexecError } from "../../../base/errors.js";
+import { printable } from "../../../base/printable.js";
+import { run as runIO } from "../../../runtime/interpreter.js";
+import { isDerivation, type Derivation } from "../../../builtins/derivation/value.js";
+import { makeLib } from "../../lib.js";
 
 /**
  * The script a target names, and the `#NAME` selecting a derivation of a

@@ -3,12 +3,12 @@
  * (`github:…`, `git+file://…`) or a registry name expanded. Local paths are
  * refused: a profile pins a commit, and a directory has none.
  */
-import type { PrimitiveContext } from "../../monad/io.js";
-import { TsexecError } from "../../base/errors.js";
-import { printable } from "../../base/printable.js";
-import { parseReference, type Reference } from "../../inputs/reference.js";
-import { expandRegistryName } from "../../inputs/registry.js";
-import { classifyTarget } from "./target.js";
+import type { PrimitiveContext } from "../../../monad/io.js";
+import { TsexecError } from "../../../base/errors.js";
+import { printable } from "../../../base/printable.js";
+import { parseReference, type Reference } from "../../../inputs/reference.js";
+import { expandRegistryName } from "../../../inputs/registry.js";
+import { classifyTarget } from "../target.js";
 
 export async function appReference(typed: string, ctx: PrimitiveContext, what: string): Promise<Reference> {
   const target = await classifyTarget(typed, ctx, "running");

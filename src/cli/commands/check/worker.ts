@@ -15,7 +15,7 @@
  */
 import { createRequire } from "node:module";
 import type * as TS from "typescript";
-import { findDroppedIO, findDroppedIOInConfig, ownFileTest, type OwnFiles } from "./check-dropped-io.js";
+import { findDroppedIO, findDroppedIOInConfig, ownFileTest, type OwnFiles } from "./dropped-io.js";
 
 type TypeScript = typeof import("typescript");
 
