@@ -42,6 +42,7 @@ import {
 } from "node:fs";
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import type { PrimitiveContext } from "../monad/io.js";
+import { readBounded } from "../base/bounded-read.js";
 import { TsexecError } from "../base/errors.js";
 import { makeDirectory, makeReadOnly, removeLeftoversOfDeadProcesses, removeTree, uniqueSuffix } from "../base/files.js";
 import { printable } from "../base/printable.js";
@@ -102,9 +103,11 @@ function viewKey(parts: readonly string[]): string {
 function needsDependencies(root: string): boolean {
   if (isFile(join(root, "package-lock.json")) || isFile(join(root, "npm-shrinkwrap.json"))) return true;
   try {
-    const file = join(root, "package.json");
-    if (statSync(file).size > 1024 * 1024) return true;
-    const pkg = JSON.parse(readFileSync(file, "utf8")) as { dependencies?: object; optionalDependencies?: object };
+    // Bounded: a package.json in a cloned directory may be a FIFO, a device, a link out or huge.
+    const read = readBounded(join(root, "package.json"), { maxBytes: 1024 * 1024 });
+    if (read.kind === "refused") return true; // the install step names what is wrong with it
+    if (read.kind !== "text") return false;
+    const pkg = JSON.parse(read.text) as { dependencies?: object; optionalDependencies?: object };
     return Object.keys(pkg.dependencies ?? {}).length + Object.keys(pkg.optionalDependencies ?? {}).length > 0;
   } catch {
     return false;

@@ -6,9 +6,9 @@
  * with a single entry names the script; otherwise default.ts, then index.ts.
  * A fragment that is a path (a `/` or an extension) is a path, as before.
  */
-import { closeSync, openSync, readdirSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, normalize, relative, sep } from "node:path";
-import { readBoundedText } from "../base/bounded-read.js";
+import { readBounded, readBoundedText } from "../base/bounded-read.js";
 import { TsexecError } from "../base/errors.js";
 import { printable } from "../base/printable.js";
 
@@ -134,9 +134,9 @@ const buildScripts = ["prepare", "build", "prepack", "prepublishOnly", "prepubli
 /** The first build script of `root`'s package.json, if it has one (bounded read: the file is untrusted). */
 function buildScript(root: string): { name: string; command: string } | undefined {
   try {
-    const file = join(root, "package.json");
-    if ((statSync(file).size ?? 0) > 1024 * 1024) return undefined;
-    const scripts = (JSON.parse(readFileSync(file, "utf8")) as { scripts?: Record<string, unknown> }).scripts ?? {};
+    const read = readBounded(join(root, "package.json"), { maxBytes: 1024 * 1024 });
+    if (read.kind !== "text") return undefined;
+    const scripts = (JSON.parse(read.text) as { scripts?: Record<string, unknown> }).scripts ?? {};
     for (const name of buildScripts) {
       const command = scripts[name];
       if (typeof command === "string" && command.trim() !== "") return { name, command: command.length > 80 ? `${command.slice(0, 77)}...` : command };
